@@ -1,0 +1,88 @@
+"""Up-front argument checks with messages that name the parameter and the allowed range.
+
+Every public function validates its arguments here before doing any work, in the
+style of scikit-learn: the error says which parameter was wrong, what it was and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable
+
+import torch
+
+
+def check_density(density, name: str = "density") -> float:
+    """Return ``density`` as a float after checking that it lies in (0, 1]."""
+    if isinstance(density, bool) or not isinstance(density, numbers.Real):
+        raise TypeError(f"{name} must be a real number in (0, 1], got {density!r} of type {type(density).__name__}")
+    density = float(density)
+    if not (0.0 < density <= 1.0) or math.isnan(density):
+        raise ValueError(f"{name} must be in (0, 1], got {density!r}")
+    return density
+
+
+def resolve_density(density=None, sparsity=None) -> float:
+    """Accept exactly one of ``density`` in (0, 1] or ``sparsity`` in [0, 1) and return the density."""
+    if density is not None and sparsity is not None:
+        raise ValueError("pass either density or sparsity, not both "
+                         f"(got density={density!r}, sparsity={sparsity!r})")
+    if sparsity is not None:
+        if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
+            raise TypeError(f"sparsity must be a real number in [0, 1), got {sparsity!r}")
+        if not (0.0 <= float(sparsity) < 1.0):
+            raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
+        return 1.0 - float(sparsity)
+    if density is None:
+        return 1.0
+    return check_density(density)
+
+
+def check_choice(value, name: str, allowed: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``allowed``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
+    return value
+
+
+def check_int(value, name: str, low: int | None = None, high: int | None = None) -> int:
+    """Check that ``value`` is an integer in [low, high] (either bound may be open-ended)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value}")
+    return value
+
+
+def check_float(value, name: str, low: float | None = None, high: float | None = None,
+                low_inclusive: bool = True, high_inclusive: bool = True) -> float:
+    """Check that ``value`` is a finite real number within the given bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    ok = math.isfinite(value)
+    if ok and low is not None:
+        ok = value >= low if low_inclusive else value > low
+    if ok and high is not None:
+        ok = value <= high if high_inclusive else value < high
+    if not ok:
+        lo = ("[" if low_inclusive else "(") + ("-inf" if low is None else repr(low))
+        hi = ("inf" if high is None else repr(high)) + ("]" if high_inclusive else ")")
+        raise ValueError(f"{name} must be a finite number in {lo}, {hi}, got {value!r}")
+    return value
+
+
+def check_finite(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise if ``tensor`` holds NaN or infinite values (this synchronises; call it once, up front)."""
+    if not torch.is_tensor(tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean the data before training")
+    return tensor

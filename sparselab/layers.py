@@ -1,0 +1,165 @@
+r"""``SparseLinear`` and ``SparseMLP``: thin modules around the functions in :mod:`sparselab.masks`.
+
+``SparseLinear`` is a drop-in for :class:`torch.nn.Linear`
+(:math:`y = x W_\text{eff}^\top + b`) whose effective weight is produced by one of
+the mask kinds. ``SparseMLP`` is the book's model, ``Input -> SparseLinear -> ReLU
+-> Linear -> Output``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import masks as M
+from ._validation import check_float, check_int, resolve_density
+
+__all__ = ["SparseLinear", "SparseMLP", "sparse_layers"]
+
+
+class SparseLinear(nn.Module):
+    r"""Linear layer whose weight is masked to a fixed density.
+
+    Parameters
+    ----------
+    in_features, out_features, bias, device, dtype
+        As for :class:`torch.nn.Linear`.
+    density, sparsity
+        Fraction of connections kept, :math:`d \in (0, 1]`, or removed,
+        :math:`1 - d \in [0, 1)`; give at most one (default: dense).
+    mask
+        ``"hard"`` (top-:math:`k` on learned scores), ``"soft"`` (soft-threshold
+        with a learned threshold) or ``"sigmoid"`` (annealed relaxation of top-:math:`k`).
+    straight_through
+        ``hard`` only: pass the straight-through gradient :math:`G \odot W` to the
+        scores. ``False`` reproduces the original recipe, whose scores never learn.
+    temperature
+        ``sigmoid`` only: initial temperature :math:`T` (set it during training with
+        :meth:`set_temperature`, e.g. from :func:`sparselab.masks.temperature_schedule`).
+
+    Parameters are named ``weight``, ``scores`` (``hard``, ``sigmoid``),
+    ``threshold`` (``soft``) and ``bias``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None, *,
+                 density: float | None = None, sparsity: float | None = None, mask: str = "hard",
+                 straight_through: bool = True, temperature: float = 1.0):
+        super().__init__()
+        self.in_features = check_int(in_features, "in_features", low=1)
+        self.out_features = check_int(out_features, "out_features", low=1)
+        self.target_density = resolve_density(density, sparsity)
+        self.mask_kind = M.check_mask_kind(mask)
+        self.straight_through = bool(straight_through)
+        self.k = M.keep_count(self.in_features * self.out_features, self.target_density)
+        factory = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        if mask in ("hard", "sigmoid"):
+            self.scores = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        else:
+            self.register_parameter("scores", None)
+        if mask == "soft":
+            self.threshold = nn.Parameter(torch.zeros((), **factory))
+        else:
+            self.register_parameter("threshold", None)
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_features, **factory))
+        else:
+            self.register_parameter("bias", None)
+        self.register_buffer("temperature", torch.tensor(
+            check_float(temperature, "temperature", low=0.0, low_inclusive=False), **factory), persistent=True)
+        self._mask_cache: tuple | None = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kaiming-uniform weight and scores (as ``nn.Linear``), uniform bias, zero threshold."""
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.scores is not None:
+            nn.init.kaiming_uniform_(self.scores, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            nn.init.uniform_(self.bias, -bound, bound)
+        if self.threshold is not None:
+            with torch.no_grad():
+                self.threshold.zero_()
+        self._mask_cache = None
+
+    # ------------------------------------------------------------------ masks
+    def _topk_of_scores(self) -> torch.Tensor:
+        """Exact top-k mask of the scores, cached until the scores change in place."""
+        key = (self.scores._version, self.scores.data_ptr(), self.scores.device, self.k)
+        if self._mask_cache is None or self._mask_cache[0] != key:
+            self._mask_cache = (key, M.topk_mask(self.scores, self.k))
+        return self._mask_cache[1]
+
+    def mask(self) -> torch.Tensor:
+        """The boolean mask the layer exports: exact top-k for ``hard``/``sigmoid``, non-zeros for ``soft``."""
+        if self.mask_kind == "soft":
+            with torch.no_grad():
+                return M.soft_mask(self.weight, self.threshold, self.k) != 0
+        return self._topk_of_scores().clone()
+
+    def effective_weight(self) -> torch.Tensor:
+        r""":math:`W_\text{eff}` as used by ``forward`` in the current mode (train/eval)."""
+        if self.mask_kind == "hard":
+            return M.hard_mask(self.weight, self.scores, self.k, straight_through=self.straight_through,
+                               mask=self._topk_of_scores())
+        if self.mask_kind == "soft":
+            return M.soft_mask(self.weight, self.threshold, self.k)
+        if self.training:
+            return M.sigmoid_mask(self.weight, self.scores, self.k, float(self.temperature))
+        return M.hard_mask(self.weight, self.scores, self.k, straight_through=False, mask=self._topk_of_scores())
+
+    def set_temperature(self, temperature: float) -> None:
+        """Set the sigmoid mask's temperature :math:`T > 0`."""
+        self.temperature.fill_(check_float(temperature, "temperature", low=0.0, low_inclusive=False))
+
+    @property
+    def nnz(self) -> int:
+        """Number of connections the exported mask keeps."""
+        return int(self.mask().sum())
+
+    @property
+    def density(self) -> float:
+        """Fraction of connections kept by the exported mask, ``nnz / numel``."""
+        return self.nnz / self.weight.numel()
+
+    @property
+    def sparsity(self) -> float:
+        return 1.0 - self.density
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return F.linear(input, self.effective_weight(), self.bias)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._mask_cache = None
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+                f"mask={self.mask_kind!r}, density={self.target_density:g}, k={self.k}"
+                + ("" if self.straight_through or self.mask_kind != "hard" else ", straight_through=False"))
+
+
+class SparseMLP(nn.Module):
+    """``Input -> SparseLinear -> ReLU -> Linear -> Output``, the book's regression model.
+
+    Keyword arguments other than the sizes go to the :class:`SparseLinear` layer.
+    """
+
+    def __init__(self, in_features: int, hidden_features: int, out_features: int = 1, *, device=None, dtype=None,
+                 **sparse_kwargs):
+        super().__init__()
+        self.sparse = SparseLinear(in_features, hidden_features, device=device, dtype=dtype, **sparse_kwargs)
+        self.out = nn.Linear(check_int(hidden_features, "hidden_features", low=1),
+                             check_int(out_features, "out_features", low=1), device=device, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.sparse(x)))
+
+
+def sparse_layers(model: nn.Module) -> list[tuple[str, SparseLinear]]:
+    """All ``SparseLinear`` submodules of ``model`` with their qualified names."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, SparseLinear)]

@@ -1,0 +1,195 @@
+r"""Masks: differentiable maps from parameters to an effective, sparse weight.
+
+Notation (the same as the book). A layer has a weight matrix :math:`W`, and where
+the mask kind needs them an importance-score matrix :math:`S` of the same shape.
+Of its :math:`n` entries exactly (or at most) :math:`k = \operatorname{round}(d\,n)`
+survive, where :math:`d \in (0, 1]` is the *density* (sparsity is :math:`1 - d`).
+
+Three kinds:
+
+``hard``
+    :math:`M = \mathbb{1}[S > \tau_k(S)]`, the exact top-:math:`k` of the scores, and
+    :math:`W_\text{eff} = W \odot M`. The indicator has zero derivative almost
+    everywhere, so on its own the scores never learn. The straight-through
+    estimator (STE) treats the threshold as the identity in the backward pass:
+    :math:`\partial L/\partial S := \partial L/\partial M = G \odot W` with
+    :math:`G = \partial L/\partial W_\text{eff}` — the scores receive the gradient
+    that flows into the mask multiplying the weight.
+``soft``
+    :math:`W_\text{eff} = \operatorname{sign}(W)\,\operatorname{relu}(|W| - \tau)`,
+    soft-thresholding (the proximal map of :math:`\tau\|W\|_1`, the lasso's
+    shrinkage) with a learned threshold :math:`\theta`; the budget floors it,
+    :math:`\tau = \max(\theta, |W|_{(k+1)})`, so at most :math:`k` weights survive.
+``sigmoid``
+    :math:`M = \sigma\big((S - \tau_k(S)) / (T\,\operatorname{sd}(S))\big)` with a
+    temperature :math:`T` annealed towards 0 (continuous sparsification). As
+    :math:`T \to 0` it tends to the hard top-:math:`k` mask, which is what the
+    layer uses in evaluation and export.
+
+Ties in the scores are broken deterministically: among equal scores at the
+threshold, lower flat (row-major) indices win. A mask never keeps more or fewer
+than :math:`k` entries.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._validation import check_choice, check_density, check_float, check_int
+
+MASK_KINDS = ("hard", "soft", "sigmoid")
+
+__all__ = [
+    "MASK_KINDS",
+    "keep_count",
+    "topk_mask",
+    "topk_threshold",
+    "hard_mask",
+    "soft_threshold",
+    "soft_mask",
+    "sigmoid_mask",
+    "temperature_schedule",
+]
+
+
+def keep_count(numel: int, density: float) -> int:
+    r"""Number of surviving entries, :math:`k = \operatorname{round}(d\,n)`.
+
+    Python's ``round`` (half to even) is used. A density that keeps no entry at all
+    is an error rather than a silently dead layer.
+    """
+    numel = check_int(numel, "numel", low=1)
+    density = check_density(density)
+    k = round(density * numel)
+    if k < 1:
+        raise ValueError(
+            f"density={density!r} keeps round(density * numel) = 0 of {numel} entries; "
+            f"density must be at least {1 / (2 * numel):.3g} for this shape")
+    return k
+
+
+def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+    r"""Boolean mask of exactly ``k`` largest entries of ``scores`` (any shape).
+
+    :math:`M_{ij} = 1` for the ``k`` largest :math:`S_{ij}`. The threshold is found by
+    selection (``kthvalue``, linear time) rather than a full sort; entries equal to
+    the threshold are admitted in increasing flat index until exactly ``k`` survive,
+    so ties are broken deterministically and the count is always exact. No host
+    synchronisation is needed, so it is safe inside a CUDA training step.
+    """
+    n = scores.numel()
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be in [1, {n}] for a tensor of {n} entries, got {k}")
+    if k == n:
+        return torch.ones_like(scores, dtype=torch.bool)
+    flat = scores.detach().reshape(-1)
+    tau = topk_threshold(flat, k)
+    greater = flat > tau
+    equal = flat == tau
+    missing = k - greater.sum()
+    mask = greater | (equal & (torch.cumsum(equal, 0) <= missing))
+    return mask.view(scores.shape)
+
+
+def topk_threshold(values: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k``-th largest entry of ``values`` (a 0-dim tensor, detached)."""
+    flat = values.detach().reshape(-1)
+    return flat.kthvalue(flat.numel() - k + 1).values
+
+
+class _StraightThroughMask(torch.autograd.Function):
+    """W ⊙ M in the forward pass; in the backward, G ⊙ M to W and G ⊙ W to S."""
+
+    @staticmethod
+    def forward(ctx, weight, scores, mask):
+        ctx.save_for_backward(weight, mask)
+        return weight * mask
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight, mask = ctx.saved_tensors
+        grad_weight = grad * mask if ctx.needs_input_grad[0] else None
+        grad_scores = grad * weight if ctx.needs_input_grad[1] else None
+        return grad_weight, grad_scores, None
+
+
+def hard_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, *,
+              straight_through: bool = True, mask: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Effective weight :math:`W \odot \mathbb{1}[S > \tau_k(S)]` (exact top-``k`` of ``scores``).
+
+    With ``straight_through=True`` the scores receive :math:`G \odot W` (the STE);
+    with ``False`` the mask is a constant of the graph and the scores receive no
+    gradient at all — the original recipe, whose scores never move.
+    ``mask`` may pass a precomputed ``topk_mask(scores, k)`` (the layer caches it).
+    """
+    if weight.shape != scores.shape:
+        raise ValueError(f"scores must have the shape of weight {tuple(weight.shape)}, got {tuple(scores.shape)}")
+    if mask is None:
+        mask = topk_mask(scores, k)
+    mask = mask.to(weight.dtype)
+    if straight_through:
+        return _StraightThroughMask.apply(weight, scores, mask)
+    return weight * mask
+
+
+def soft_threshold(weight: torch.Tensor, tau) -> torch.Tensor:
+    r""":math:`S_\tau(W) = \operatorname{sign}(W)\,\operatorname{relu}(|W| - \tau)`, elementwise.
+
+    The proximal operator of :math:`\tau\|W\|_1`. Differentiable in :math:`W` (slope 1
+    on survivors, 0 on the zeroed entries) and in :math:`\tau` (slope
+    :math:`-\operatorname{sign}(W)` on survivors).
+    """
+    return torch.sign(weight) * torch.relu(weight.abs() - tau)
+
+
+def soft_mask(weight: torch.Tensor, threshold: torch.Tensor, k: int) -> torch.Tensor:
+    r"""Soft-thresholded weight with a learned threshold floored by the budget.
+
+    :math:`\tau = \max(\theta, |W|_{(k+1)})`, where :math:`|W|_{(k+1)}` is the
+    :math:`(k+1)`-th largest magnitude (detached; 0 when ``k`` is every entry), and
+    :math:`W_\text{eff} = S_\tau(W)`. At most ``k`` entries survive; fewer when the
+    learned :math:`\theta` is above the budget or magnitudes tie at the threshold.
+    """
+    n = weight.numel()
+    if k >= n:
+        budget = weight.new_zeros(())
+    else:
+        budget = topk_threshold(weight.abs(), k + 1)
+    tau = torch.maximum(threshold, budget)
+    return soft_threshold(weight, tau)
+
+
+def sigmoid_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, temperature: float) -> torch.Tensor:
+    r"""Relaxed mask :math:`W \odot \sigma\big((S - \tau)/(T\,\operatorname{sd}(S))\big)`.
+
+    :math:`\tau` is the midpoint between the ``k``-th and ``(k+1)``-th largest scores
+    (detached), so the entries that the hard top-``k`` would keep are exactly those
+    with mask value above 1/2, and the relaxation tends to that hard mask as
+    :math:`T \to 0`. Dividing by the scores' standard deviation makes :math:`T`
+    dimensionless. Use :func:`hard_mask`/:func:`topk_mask` for evaluation and export.
+    """
+    temperature = check_float(temperature, "temperature", low=0.0, low_inclusive=False)
+    flat = scores.detach().reshape(-1)
+    n = flat.numel()
+    if k >= n:
+        return weight * 1.0  # every entry survives: the relaxed mask is identically 1
+    upper = flat.kthvalue(n - k + 1).values
+    lower = flat.kthvalue(n - k).values
+    tau = 0.5 * (upper + lower)
+    spread = flat.std().clamp_min(torch.finfo(flat.dtype).tiny)
+    return weight * torch.sigmoid((scores - tau) / (temperature * spread))
+
+
+def temperature_schedule(epoch: int, epochs: int, start: float = 1.0, end: float = 0.01) -> float:
+    r"""Geometric annealing :math:`T_e = T_0\,(T_1/T_0)^{e/(E-1)}` for epoch :math:`e \in [0, E)`."""
+    epochs = check_int(epochs, "epochs", low=1)
+    epoch = check_int(epoch, "epoch", low=0, high=epochs - 1)
+    start = check_float(start, "start", low=0.0, low_inclusive=False)
+    end = check_float(end, "end", low=0.0, low_inclusive=False)
+    if epochs == 1:
+        return end
+    return start * (end / start) ** (epoch / (epochs - 1))
+
+
+def check_mask_kind(mask: str) -> str:
+    return check_choice(mask, "mask", MASK_KINDS)

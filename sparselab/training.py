@@ -1,0 +1,293 @@
+r"""Training: a plain, GPU-aware loop for regression models with sparse layers.
+
+One function, :func:`train`, minimises the mean squared error
+:math:`L = \frac1n \sum_i \|f(x_i) - y_i\|^2` with Adam. It
+
+* picks the device (``"auto"``: CUDA, then Apple MPS, then CPU) and moves the
+  data there once;
+* runs under bf16 autocast on CUDA when asked (master weights stay fp32);
+* never synchronises with the host inside an epoch: losses and mask flips are
+  accumulated on the device and read once per epoch;
+* seeds every random source (batch order comes from a generator seeded by
+  ``(seed, epoch)``), and uses deterministic algorithms on CPU;
+* anneals the temperature of ``sigmoid`` masks with
+  :func:`sparselab.masks.temperature_schedule`;
+* writes atomic checkpoints (model, optimizer, history) and resumes from them,
+  so that an interrupted and resumed run ends with the same weights as an
+  uninterrupted one;
+* stops with :class:`FloatingPointError` on a non-finite loss, naming the epoch.
+
+Configuration is plain data (:class:`TrainConfig`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ._validation import check_float, check_int
+from .data import RegressionData
+from .layers import sparse_layers
+from .masks import temperature_schedule
+from .metrics import mse
+
+__all__ = ["TrainConfig", "History", "train", "resolve_device", "save_checkpoint", "load_checkpoint"]
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of :func:`train` (plain data; ``TrainConfig(**dict)`` round-trips ``asdict``)."""
+
+    epochs: int = 50
+    batch_size: int = 128
+    lr: float = 1e-2
+    score_lr: float | None = None
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = False
+    temperature_start: float = 1.0
+    temperature_end: float = 0.01
+    progress: bool = True
+    track_flips: bool = True
+    checkpoint: str | None = None
+    checkpoint_every: int = 10
+    resume: bool = True
+    stop_after: int | None = None
+
+    def __post_init__(self):
+        check_int(self.epochs, "epochs", low=1)
+        check_int(self.batch_size, "batch_size", low=1)
+        check_float(self.lr, "lr", low=0.0, low_inclusive=False)
+        if self.score_lr is not None:
+            check_float(self.score_lr, "score_lr", low=0.0, low_inclusive=False)
+        check_float(self.weight_decay, "weight_decay", low=0.0)
+        check_int(self.seed, "seed", low=0)
+        check_float(self.temperature_start, "temperature_start", low=0.0, low_inclusive=False)
+        check_float(self.temperature_end, "temperature_end", low=0.0, low_inclusive=False)
+        check_int(self.checkpoint_every, "checkpoint_every", low=1)
+        if self.stop_after is not None:
+            check_int(self.stop_after, "stop_after", low=1)
+        if not isinstance(self.device, str):
+            raise TypeError(f"device must be a string such as 'auto', 'cpu', 'cuda' or 'mps', got {self.device!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**values)
+
+
+@dataclass
+class History:
+    """Per-epoch record of a run: lists of equal length, one entry per finished epoch."""
+
+    epoch: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    test_mse: list = field(default_factory=list)
+    mask_flips: list = field(default_factory=list)
+    flip_rate: list = field(default_factory=list)
+    temperature: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict())
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then MPS, then CPU; an explicit device must be available."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda[:N]' or 'mps', got {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available; use device='auto' or 'cpu'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was asked for but MPS is not available; use device='auto' or 'cpu'")
+    return dev
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
+    """Write ``state`` with ``torch.save`` atomically: a temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint`."""
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+@contextlib.contextmanager
+def _deterministic(device: torch.device):
+    """Deterministic algorithms on CPU for the duration of a run, restoring the previous setting."""
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam; weight decay on weights and biases only, scores on their own learning rate."""
+    scores, thresholds, others = [], [], []
+    for name, p in model.named_parameters():
+        leaf = name.rsplit(".", 1)[-1]
+        (scores if leaf == "scores" else thresholds if leaf == "threshold" else others).append(p)
+    groups = [{"params": others, "weight_decay": cfg.weight_decay}]
+    if scores:
+        groups.append({"params": scores, "lr": cfg.score_lr or cfg.lr, "weight_decay": 0.0})
+    if thresholds:
+        groups.append({"params": thresholds, "weight_decay": 0.0})
+    return torch.optim.Adam(groups, lr=cfg.lr)
+
+
+def train(model: torch.nn.Module, data: RegressionData, config: TrainConfig | dict | None = None, *,
+          checkpoint_meta: dict | None = None, **overrides) -> History:
+    """Train ``model`` on ``data`` with the MSE loss; returns the :class:`History`.
+
+    ``config`` is a :class:`TrainConfig` (or a dict of its fields); keyword
+    arguments override single fields. With ``config.checkpoint`` set, a checkpoint
+    is written atomically every ``checkpoint_every`` epochs and at the end, and an
+    existing one is resumed from (``resume=True``). ``stop_after`` ends this call
+    after that many epochs in total (an interruption that can be resumed).
+    ``checkpoint_meta`` is stored in the checkpoint as-is (the CLI keeps the model
+    and data configuration there).
+    """
+    if config is None:
+        config = TrainConfig()
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    if overrides:
+        config = TrainConfig.from_dict({**asdict(config), **overrides})
+    cfg = config
+    if not isinstance(data, RegressionData):
+        raise TypeError(f"data must be a sparselab.data.RegressionData, got {type(data).__name__}")
+    if data.in_features != _first_in_features(model):
+        raise ValueError(f"data has {data.in_features} input features but the model expects "
+                         f"{_first_in_features(model)}")
+
+    device = resolve_device(cfg.device)
+    use_bf16 = cfg.bf16 and device.type == "cuda"
+    if cfg.bf16 and not use_bf16:
+        warnings.warn(f"bf16 autocast is used on CUDA only; training in fp32 on {device.type}", stacklevel=2)
+
+    torch.manual_seed(cfg.seed)
+    model.to(device)
+    data = data.to(device)
+    optimizer = _optimizer(model, cfg)
+    history = History()
+    start = 0
+    ckpt_path = Path(cfg.checkpoint) if cfg.checkpoint else None
+    if ckpt_path is not None and cfg.resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history = History(**state["history"])
+        start = state["epoch"]
+
+    layers = [layer for _, layer in sparse_layers(model)]
+    n_connections = sum(layer.weight.numel() for layer in layers) or 1
+    n = len(data.X_train)
+    last = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, cfg.stop_after)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+
+    def write_checkpoint(next_epoch: int) -> None:
+        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                    "epoch": next_epoch, "history": history.to_dict(), "config": asdict(cfg),
+                                    "meta": checkpoint_meta or {}})
+
+    bar = tqdm(range(start, last), desc="train", unit="epoch", disable=not cfg.progress,
+               initial=start, total=cfg.epochs)
+    with _deterministic(device):
+        model.train()
+        for epoch in bar:
+            t0 = time.perf_counter()
+            temperature = temperature_schedule(epoch, cfg.epochs, cfg.temperature_start, cfg.temperature_end)
+            for layer in layers:
+                if layer.mask_kind == "sigmoid":
+                    layer.set_temperature(temperature)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
+            order = order.to(device, non_blocking=True)
+            loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+            flips = torch.zeros((), device=device, dtype=torch.int64)
+            masks = [layer.mask() for layer in layers] if cfg.track_flips else []
+            for i in range(0, n, cfg.batch_size):
+                idx = order[i:i + cfg.batch_size]
+                with autocast:
+                    pred = model(data.X_train[idx])
+                loss = F.mse_loss(pred.float(), data.y_train[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.detach() * len(idx)
+                if cfg.track_flips:
+                    for j, layer in enumerate(layers):
+                        new = layer.mask()
+                        flips += (new != masks[j]).sum()
+                        masks[j] = new
+            train_loss = float(loss_sum) / n  # the one host synchronisation of the epoch
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(
+                    f"training loss became non-finite ({train_loss}) in epoch {epoch}; the last good state is the "
+                    f"previous checkpoint. Lower lr (now {cfg.lr}) or check the data scale.")
+            history.epoch.append(epoch)
+            history.train_loss.append(train_loss)
+            history.test_mse.append(mse(model, data.X_test, data.y_test))
+            history.mask_flips.append(int(flips))
+            history.flip_rate.append(int(flips) / n_connections)
+            history.temperature.append(temperature)
+            history.seconds.append(time.perf_counter() - t0)
+            bar.set_postfix(loss=f"{train_loss:.4g}", test=f"{history.test_mse[-1]:.4g}")
+            done = epoch + 1
+            if ckpt_path is not None and (done % cfg.checkpoint_every == 0 or done == last):
+                write_checkpoint(done)
+    bar.close()
+    return history
+
+
+def _first_in_features(model: torch.nn.Module) -> int | None:
+    for m in model.modules():
+        if hasattr(m, "in_features"):
+            return m.in_features
+    return None
