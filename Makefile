@@ -1,0 +1,46 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11:
+#   make book   -> virtual environment, pinned dependencies, papermill-execute every chapter, HTML book
+#   make test   -> same environment; unit/end-to-end tests, then nbval over every chapter
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SITE   := _build/site/_build/html
+
+.PHONY: book execute html test bench venv clean lock
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+book: execute html
+	@echo "book: $(SITE)/index.html"
+
+execute: $(STAMP)
+	$(BIN)/python tools/execute_chapters.py --out _build/src
+
+html: $(STAMP)
+	$(BIN)/jupyter-book build _build/src --path-output _build/site -W --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax book/ -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_sparse_linear.py --out _build/benchmarks/sparse_linear.json
+
+clean:
+	rm -rf _build
+
+# Re-resolve the pinned environment from pyproject.toml (torch stays at the exact pinned release).
+lock:
+	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
+	_build/lockenv/bin/python -m pip install --quiet -e '.[book,test]'
+	( echo "# Pinned environment for the book and the tests (pip freeze of a working install; torch pinned to the"; \
+	  echo "# exact release so that no newer CUDA build is pulled). Regenerate with: make lock"; \
+	  _build/lockenv/bin/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/' ) > requirements.txt
