@@ -1,0 +1,281 @@
+"""Tests of sparselab.plots: figure structure, opaque facecolours, the agreement map's counts, atomic saving."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from sparselab import SparseLinear, plots  # noqa: E402
+from sparselab.training import History  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _history(n=5, scale=1.0, zeros_from=2):
+    return History(epoch=list(range(n)), train_loss=[scale / (e + 1) for e in range(n)],
+                   test_mse=[1.2 * scale / (e + 1) for e in range(n)], mask_flips=[0] * n,
+                   flip_rate=[0.1 / (e + 1) if e < zeros_from else 0.0 for e in range(n)],
+                   temperature=[1.0] * n, seconds=[0.01] * n)
+
+
+def _assert_opaque(fig):
+    assert fig.get_facecolor()[3] == 1.0
+    assert fig.patch.get_alpha() in (None, 1.0)
+    for ax in fig.axes:
+        assert ax.get_facecolor()[3] == 1.0
+        assert ax.patch.get_alpha() in (None, 1.0)
+
+
+@pytest.fixture
+def transparent_rc():
+    """Global settings that would give transparent backgrounds: the plots must not rely on them."""
+    with matplotlib.rc_context({"figure.facecolor": "none", "axes.facecolor": "none",
+                                "savefig.facecolor": "none"}):
+        yield
+
+
+# ---------------------------------------------------------------------------- style
+def test_use_style_is_idempotent_and_context_restores():
+    before = dict(matplotlib.rcParams)
+    with plots.context():
+        plots.use_style()
+        first = dict(matplotlib.rcParams)
+        plots.use_style()
+        assert dict(matplotlib.rcParams) == first
+        assert matplotlib.colors.to_rgba(matplotlib.rcParams["figure.facecolor"])[3] == 1.0
+        assert matplotlib.colors.to_rgba(matplotlib.rcParams["axes.facecolor"])[3] == 1.0
+        cycle = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
+        assert [matplotlib.colors.to_hex(c) for c in cycle[:3]] == [c.lower() for c in plots.PALETTE[:3]]
+    assert dict(matplotlib.rcParams) == before
+
+
+def test_plot_functions_do_not_change_global_rcparams():
+    before = dict(matplotlib.rcParams)
+    plots.loss_curve(_history())
+    assert dict(matplotlib.rcParams) == before
+
+
+# ---------------------------------------------------------------------------- curves
+def test_loss_curve_single_history(transparent_rc):
+    fig = plots.loss_curve(_history())
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 2
+    assert [line.get_linestyle() for line in lines] == ["-", "--"]
+    np.testing.assert_allclose(lines[0].get_ydata(), _history().train_loss)
+    np.testing.assert_allclose(lines[1].get_ydata(), _history().test_mse)
+    assert ax.get_yscale() == "log"
+    _assert_opaque(fig)
+
+
+def test_loss_curve_dict_of_histories_and_given_axes(transparent_rc):
+    fig, ax = plt.subplots()
+    returned = plots.loss_curve({"hard": _history(), "soft": _history(scale=2.0).to_dict()}, ax=ax, logy=False)
+    assert returned is fig
+    assert len(fig.axes) == 1
+    lines = ax.get_lines()
+    assert len(lines) == 4
+    assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["hard: train loss", "hard: test MSE", "soft: train loss", "soft: test MSE"]
+    assert ax.get_yscale() == "linear"
+    _assert_opaque(fig)
+
+
+def test_flip_rate_shows_zeros(transparent_rc):
+    fig = plots.flip_rate({"a": _history(zeros_from=2), "b": _history(zeros_from=5)})
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "symlog"
+    first = ax.get_lines()[0]
+    assert np.count_nonzero(np.asarray(first.get_ydata()) == 0) == 3
+    lo, hi = ax.get_ylim()
+    assert lo <= 0 < hi  # the zero epochs lie inside the axes
+    _assert_opaque(fig)
+
+
+def test_flip_rate_all_zero_history():
+    fig = plots.flip_rate(_history(zeros_from=0))
+    assert fig.axes[0].get_yscale() == "symlog"
+
+
+# ---------------------------------------------------------------------------- heatmaps
+def _agreement_codes(fig):
+    return np.asarray(fig.axes[3].images[0].get_array())
+
+
+def test_weight_heatmaps_agreement_counts_by_hand(transparent_rc):
+    mask = torch.tensor([[1, 1, 0, 0],
+                         [0, 1, 1, 0],
+                         [0, 0, 0, 1]], dtype=torch.bool)
+    planted = torch.tensor([[1, 0, 0, 0],
+                            [0, 1, 0, 1],
+                            [0, 0, 1, 1]], dtype=torch.bool)
+    weight = torch.arange(12, dtype=torch.float32).view(3, 4) - 5
+    # by hand: TP (0,0) (1,1) (2,3) = 3; FP (0,1) (1,2) = 2; missed (1,3) (2,2) = 2; neither 5
+    fig = plots.weight_heatmaps((weight, mask), planted, match_rows=False)
+    assert len(fig.axes) == 5  # four panels and the weights' colour bar
+    codes = _agreement_codes(fig)
+    c = plots.AGREEMENT_CODES
+    assert int((codes == c["true positive"]).sum()) == 3
+    assert int((codes == c["false positive"]).sum()) == 2
+    assert int((codes == c["missed"]).sum()) == 2
+    assert int((codes == c["neither"]).sum()) == 5
+    assert codes[1, 3] == c["missed"] and codes[0, 1] == c["false positive"]
+    title = fig._suptitle.get_text()
+    assert "nnz = 5" in title and "precision = 0.60" in title and "recall = 0.60" in title
+    _assert_opaque(fig)
+
+
+def test_weight_heatmaps_matches_permuted_rows():
+    planted = torch.tensor([[1, 0, 0, 1, 0],
+                            [0, 1, 1, 0, 0]], dtype=torch.bool)
+    # learned: 3 rows; planted row 0 sits in learned row 2, planted row 1 in learned row 0, row 1 is extra
+    learned = torch.tensor([[0, 1, 1, 0, 0],
+                            [0, 0, 0, 0, 1],
+                            [1, 0, 0, 1, 0]], dtype=torch.bool)
+    weight = torch.randn(3, 5)
+    fig = plots.weight_heatmaps((weight, learned), planted, match_rows=True)
+    shown_mask = np.asarray(fig.axes[0].images[0].get_array())
+    np.testing.assert_array_equal(shown_mask, learned[[2, 0, 1]].int().numpy())  # matched rows first
+    shown_planted = np.asarray(fig.axes[2].images[0].get_array())
+    np.testing.assert_array_equal(shown_planted[:2], planted.int().numpy())
+    assert not shown_planted[2].any()  # no planted row for the extra learned row
+    codes = _agreement_codes(fig)
+    c = plots.AGREEMENT_CODES
+    assert int((codes == c["true positive"]).sum()) == 4
+    assert int((codes == c["false positive"]).sum()) == 1  # the extra learned row's connection
+    assert int((codes == c["missed"]).sum()) == 0
+    # the weights follow the same row order, pruned entries are masked out
+    shown_weight = fig.axes[1].images[0].get_array()
+    np.testing.assert_array_equal(np.ma.getmaskarray(shown_weight), ~learned[[2, 0, 1]].numpy())
+    np.testing.assert_allclose(shown_weight[0, 0], weight[2, 0].item())
+
+
+def test_weight_heatmaps_sparse_linear_without_planted(transparent_rc):
+    torch.manual_seed(0)
+    layer = SparseLinear(10, 6, density=0.3)
+    fig = plots.weight_heatmaps(layer)
+    assert len(fig.axes) == 3  # two panels and the colour bar
+    assert f"nnz = {layer.nnz} of 60" in fig._suptitle.get_text()
+    np.testing.assert_array_equal(np.asarray(fig.axes[0].images[0].get_array()), layer.mask().int().numpy())
+    assert layer.training  # the mode is restored
+    _assert_opaque(fig)
+
+
+def test_weight_heatmaps_max_rows_and_bad_shape():
+    mask = torch.rand(20, 6) < 0.5
+    fig = plots.weight_heatmaps((torch.randn(20, 6), mask), max_rows=5)
+    assert fig.axes[0].images[0].get_array().shape == (5, 6)
+    assert f"nnz = {int(mask.sum())} of 120" in fig._suptitle.get_text()  # metrics use every row
+    with pytest.raises(ValueError, match="columns"):
+        plots.weight_heatmaps((torch.randn(20, 6), mask), torch.ones(3, 4, dtype=torch.bool))
+
+
+# ---------------------------------------------------------------------------- predictions
+def test_predictions_tensor_column_and_metrics(transparent_rc):
+    y = torch.linspace(-1, 1, 50)[:, None]
+    pred = y + 0.1
+    fig = plots.predictions(y, pred, label="test")
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    r2 = 1 - float(((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum())
+    text = ax.get_legend().get_texts()[0].get_text()
+    assert text.startswith("test:") and f"R² = {r2:.3f}" in text and "MSE = 0.01" in text
+    offsets = ax.collections[0].get_offsets()
+    assert offsets.shape == (50, 2)
+    _assert_opaque(fig)
+
+
+def test_predictions_numpy_many_points_and_shape_check():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=5000)
+    fig = plots.predictions(y, y, ax=None)
+    scatter = fig.axes[0].collections[0]
+    assert scatter.get_alpha() < 0.2
+    assert "R² = 1.000" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    with pytest.raises(ValueError, match="one shape"):
+        plots.predictions(y, y[:10])
+
+
+# ---------------------------------------------------------------------------- sweeps
+def _sweep_frame(seeds):
+    rows = []
+    for target in ("linear", "nonlinear"):
+        for sparsity in (0.5, 0.8, 0.9):
+            for seed in range(seeds):
+                rows.append({"target": target, "sparsity": sparsity, "seed": seed, "mask": "hard",
+                             "test_mse": 0.1 + sparsity + 0.01 * seed + (target == "linear")})
+    return pd.DataFrame(rows)
+
+
+def test_metric_vs_sparsity_single_seed(transparent_rc):
+    fig = plots.metric_vs_sparsity(_sweep_frame(seeds=1))
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "sparsity (1 - density)"
+    assert len(ax.get_lines()) == 2  # one line per target, no interval with one run
+    assert ax.get_yscale() == "log"
+    _assert_opaque(fig)
+
+
+def test_metric_vs_sparsity_t_interval():
+    frame = pd.DataFrame({"sparsity": [0.5, 0.5, 0.5, 0.9], "test_mse": [1.0, 2.0, 4.0, 3.0]})
+    fig = plots.metric_vs_sparsity(frame, hue=None, logy=False)
+    ax = fig.axes[0]
+    values = np.array([1.0, 2.0, 4.0])
+    half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / math.sqrt(3)
+    segments = [s for c in ax.collections for s in c.get_segments()]
+    assert len(segments) == 1  # only the point with several runs has an interval
+    (x0, lo), (x1, hi) = segments[0]
+    assert x0 == x1 == pytest.approx(0.5)
+    assert lo == pytest.approx(values.mean() - half) and hi == pytest.approx(values.mean() + half)
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [values.mean(), 3.0])
+
+
+def test_metric_vs_sparsity_style_density_and_missing_column():
+    frame = _sweep_frame(seeds=3).assign(density=lambda f: 1 - f["sparsity"]).drop(columns="sparsity")
+    fig = plots.metric_vs_sparsity(frame, style="mask")  # sparsity derived from density
+    assert len(fig.axes) == 1
+    np.testing.assert_allclose(sorted(set(np.round(fig.axes[0].get_lines()[0].get_xdata(), 1))), [0.5, 0.8, 0.9])
+    with pytest.raises(KeyError, match="nope"):
+        plots.metric_vs_sparsity(frame, hue="nope")
+
+
+# ---------------------------------------------------------------------------- save
+def test_save_writes_png_atomically(tmp_path):
+    fig = plots.loss_curve(_history())
+    target = tmp_path / "nested" / "dir" / "loss.png"
+    path = plots.save(fig, target)
+    assert path == target
+    assert target.read_bytes()[:8] == PNG_MAGIC
+    assert [p.name for p in target.parent.iterdir()] == ["loss.png"]
+
+
+def test_save_failure_leaves_no_temporary_file(tmp_path, monkeypatch):
+    fig = plots.loss_curve(_history())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(fig, "savefig", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        plots.save(fig, tmp_path / "x.png")
+    assert list(tmp_path.iterdir()) == []
