@@ -2,8 +2,12 @@
 
 Public names: :class:`SparseLinear`, :class:`SparseMLP`, the modules
 :mod:`sparselab.masks`, :mod:`sparselab.data`, :mod:`sparselab.training`,
-:mod:`sparselab.metrics` and :mod:`sparselab.plots`.
+:mod:`sparselab.metrics` and :mod:`sparselab.plots`. ``plots`` and
+``experiments`` (which pull in matplotlib, seaborn and pandas) are imported on
+first use, so ``import sparselab`` stays light.
 """
+
+import importlib
 
 from . import data, masks, metrics, training
 from .data import RegressionData, make_regression
@@ -16,3 +20,12 @@ __all__ = [
     "SparseLinear", "SparseMLP", "sparse_layers", "RegressionData", "make_regression", "History", "TrainConfig",
     "train", "resolve_device", "masks", "data", "metrics", "training", "__version__",
 ]
+
+
+_LAZY = ("plots", "experiments", "params", "cli")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'sparselab' has no attribute {name!r}")

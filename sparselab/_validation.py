@@ -34,7 +34,7 @@ def resolve_density(density=None, sparsity=None) -> float:
             raise TypeError(f"sparsity must be a real number in [0, 1), got {sparsity!r}")
         if not (0.0 <= float(sparsity) < 1.0):
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
-        return 1.0 - float(sparsity)
+        return round(1.0 - float(sparsity), 12)  # 1 - 0.9 is 0.0999...98 in binary: snap it
     if density is None:
         return 1.0
     return check_density(density)

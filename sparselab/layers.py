@@ -88,11 +88,21 @@ class SparseLinear(nn.Module):
 
     # ------------------------------------------------------------------ masks
     def _topk_of_scores(self) -> torch.Tensor:
-        """Exact top-k mask of the scores, cached until the scores change in place."""
+        """Exact top-k mask of the scores, cached until the scores change.
+
+        The cache is keyed on the scores' autograd version counter, which every
+        in-place write through the parameter bumps (optimizer steps, ``copy_`` under
+        ``no_grad``, ``load_state_dict``). Writes through ``scores.data`` bypass that
+        counter: call :meth:`invalidate_mask` after them.
+        """
         key = (self.scores._version, self.scores.data_ptr(), self.scores.device, self.k)
         if self._mask_cache is None or self._mask_cache[0] != key:
             self._mask_cache = (key, M.topk_mask(self.scores, self.k))
         return self._mask_cache[1]
+
+    def invalidate_mask(self) -> None:
+        """Forget the cached top-k mask (needed only after writing to ``scores.data`` directly)."""
+        self._mask_cache = None
 
     def mask(self) -> torch.Tensor:
         """The boolean mask the layer exports: exact top-k for ``hard``/``sigmoid``, non-zeros for ``soft``."""

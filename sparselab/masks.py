@@ -60,7 +60,7 @@ def keep_count(numel: int, density: float) -> int:
     """
     numel = check_int(numel, "numel", low=1)
     density = check_density(density)
-    k = round(density * numel)
+    k = round(round(density * numel, 6))  # the inner round removes binary noise such as 0.1 * 15 = 1.5000000000000002
     if k < 1:
         raise ValueError(
             f"density={density!r} keeps round(density * numel) = 0 of {numel} entries; "
@@ -72,10 +72,12 @@ def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
     r"""Boolean mask of exactly ``k`` largest entries of ``scores`` (any shape).
 
     :math:`M_{ij} = 1` for the ``k`` largest :math:`S_{ij}`. The threshold is found by
-    selection (``kthvalue``, linear time) rather than a full sort; entries equal to
-    the threshold are admitted in increasing flat index until exactly ``k`` survive,
-    so ties are broken deterministically and the count is always exact. No host
-    synchronisation is needed, so it is safe inside a CUDA training step.
+    selection (linear time, see :func:`topk_threshold`) rather than a full sort;
+    entries equal to the threshold are admitted in increasing flat index until
+    exactly ``k`` survive, so ties are broken deterministically and the count is
+    always exact. On accelerators no host synchronisation is needed, so it is safe
+    inside a CUDA training step; on CPU the tie handling is skipped when there is no
+    tie to break.
     """
     n = scores.numel()
     if not 1 <= k <= n:
@@ -87,14 +89,42 @@ def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
     greater = flat > tau
     equal = flat == tau
     missing = k - greater.sum()
+    if flat.device.type == "cpu" and int(missing) == int(equal.sum()):
+        return (greater | equal).view(scores.shape)  # every tied entry is needed: nothing to break
     mask = greater | (equal & (torch.cumsum(equal, 0) <= missing))
     return mask.view(scores.shape)
 
 
+_SAMPLE = 8192  # sample size used to bracket the threshold on CPU
+
+
 def topk_threshold(values: torch.Tensor, k: int) -> torch.Tensor:
-    """The ``k``-th largest entry of ``values`` (a 0-dim tensor, detached)."""
+    """The ``k``-th largest entry of ``values`` (a 0-dim tensor, detached).
+
+    On CPU, for large tensors, a fixed pseudo-random sample brackets the threshold
+    between two sample quantiles (four standard errors either side of the target
+    quantile); the exact answer is then selected among the few entries inside the
+    bracket. If the bracket misses (rare), a full selection is done instead, so the
+    result is always exact. Elsewhere a full ``kthvalue`` is used.
+    """
     flat = values.detach().reshape(-1)
-    return flat.kthvalue(flat.numel() - k + 1).values
+    n = flat.numel()
+    if flat.device.type != "cpu" or n < 8 * _SAMPLE:
+        return flat.kthvalue(n - k + 1).values
+    generator = torch.Generator().manual_seed(n)
+    sample, _ = flat[torch.randint(n, (_SAMPLE,), generator=generator)].sort()
+    q = (n - k) / n  # fraction of entries below the threshold
+    half_width = 4.0 * (q * (1.0 - q) / _SAMPLE) ** 0.5 + 1.0 / _SAMPLE
+    lo_i = int((q - half_width) * _SAMPLE)
+    hi_i = int((q + half_width) * _SAMPLE)
+    lo = sample[lo_i] if lo_i >= 0 else flat.new_full((), -float("inf"))
+    hi = sample[hi_i] if hi_i < _SAMPLE else flat.new_full((), float("inf"))
+    above = int((flat > hi).sum())
+    band = flat[(flat > lo) & (flat <= hi)]
+    need = k - above  # the threshold is the need-th largest entry of the band
+    if 1 <= need <= band.numel():
+        return band.kthvalue(band.numel() - need + 1).values
+    return flat.kthvalue(n - k + 1).values
 
 
 class _StraightThroughMask(torch.autograd.Function):
