@@ -5,7 +5,7 @@ Inputs are standard Gaussian, :math:`x \sim \mathcal N(0, I_D)`. Two teachers:
 ``linear``
     :math:`y = W^\star x + \sigma\varepsilon`, with :math:`W^\star \in \mathbb R^{m \times D}`
     (``m = out_features``) holding exactly :math:`k = \operatorname{round}(d\,mD)` non-zeros
-    on a uniformly random support.
+    on a uniformly random support (every output gets at least one when :math:`k \ge m`).
 ``nonlinear``
     :math:`y = V^\star \operatorname{relu}(U^\star x) + \sigma\varepsilon`, a planted sparse
     ReLU network of width ``hidden_features`` whose first layer
@@ -132,7 +132,7 @@ def make_regression(kind: str = "nonlinear", *, n_train: int = 2000, n_test: int
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n_train + n_test, in_features, generator=g, dtype=torch.float64)
     if kind == "linear":
-        planted = planted_sparse_matrix(out_features, in_features, density, g).double()
+        planted = planted_sparse_matrix(out_features, in_features, density, g, every_row=True).double()
         clean = X @ planted.T
         teacher = {"weight": planted}
     else:

@@ -36,6 +36,10 @@ class SparseLinear(nn.Module):
     straight_through
         ``hard`` only: pass the straight-through gradient :math:`G \odot W` to the
         scores. ``False`` reproduces the original recipe, whose scores never learn.
+    dense_weight_grad
+        ``hard`` with the STE only: the weights receive the dense gradient :math:`G`
+        (pruned weights keep learning and can re-enter), or with ``False`` the exact
+        :math:`G \odot M` (pruned weights are frozen).
     temperature
         ``sigmoid`` only: initial temperature :math:`T` (set it during training with
         :meth:`set_temperature`, e.g. from :func:`sparselab.masks.temperature_schedule`).
@@ -46,13 +50,14 @@ class SparseLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None, *,
                  density: float | None = None, sparsity: float | None = None, mask: str = "hard",
-                 straight_through: bool = True, temperature: float = 1.0):
+                 straight_through: bool = True, dense_weight_grad: bool = True, temperature: float = 1.0):
         super().__init__()
         self.in_features = check_int(in_features, "in_features", low=1)
         self.out_features = check_int(out_features, "out_features", low=1)
         self.target_density = resolve_density(density, sparsity)
         self.mask_kind = M.check_mask_kind(mask)
         self.straight_through = bool(straight_through)
+        self.dense_weight_grad = bool(dense_weight_grad)
         self.k = M.keep_count(self.in_features * self.out_features, self.target_density)
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(out_features, in_features, **factory))
@@ -115,7 +120,7 @@ class SparseLinear(nn.Module):
         r""":math:`W_\text{eff}` as used by ``forward`` in the current mode (train/eval)."""
         if self.mask_kind == "hard":
             return M.hard_mask(self.weight, self.scores, self.k, straight_through=self.straight_through,
-                               mask=self._topk_of_scores())
+                               dense_weight_grad=self.dense_weight_grad, mask=self._topk_of_scores())
         if self.mask_kind == "soft":
             return M.soft_mask(self.weight, self.threshold, self.k)
         if self.training:

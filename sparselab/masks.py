@@ -14,7 +14,11 @@ Three kinds:
     estimator (STE) treats the threshold as the identity in the backward pass:
     :math:`\partial L/\partial S := \partial L/\partial M = G \odot W` with
     :math:`G = \partial L/\partial W_\text{eff}` — the scores receive the gradient
-    that flows into the mask multiplying the weight.
+    that flows into the mask multiplying the weight. By default the weights receive
+    the dense gradient :math:`G` (as if unmasked), so a pruned weight keeps learning
+    and can re-enter the mask with the right sign (the "feedback" of Lin et al.,
+    2020); ``dense_weight_grad=False`` gives the exact :math:`G \odot M`, with which
+    a pruned weight is frozen at its initial value.
 ``soft``
     :math:`W_\text{eff} = \operatorname{sign}(W)\,\operatorname{relu}(|W| - \tau)`,
     soft-thresholding (the proximal map of :math:`\tau\|W\|_1`, the lasso's
@@ -60,11 +64,11 @@ def keep_count(numel: int, density: float) -> int:
     """
     numel = check_int(numel, "numel", low=1)
     density = check_density(density)
-    k = round(round(density * numel, 6))  # the inner round removes binary noise such as 0.1 * 15 = 1.5000000000000002
+    k = round(density * numel)
     if k < 1:
         raise ValueError(
             f"density={density!r} keeps round(density * numel) = 0 of {numel} entries; "
-            f"density must be at least {1 / (2 * numel):.3g} for this shape")
+            f"density must be at least {1 / numel:.3g} for this shape")
     return k
 
 
@@ -117,10 +121,14 @@ def topk_threshold(values: torch.Tensor, k: int) -> torch.Tensor:
     half_width = 4.0 * (q * (1.0 - q) / _SAMPLE) ** 0.5 + 1.0 / _SAMPLE
     lo_i = int((q - half_width) * _SAMPLE)
     hi_i = int((q + half_width) * _SAMPLE)
-    lo = sample[lo_i] if lo_i >= 0 else flat.new_full((), -float("inf"))
-    hi = sample[hi_i] if hi_i < _SAMPLE else flat.new_full((), float("inf"))
-    above = int((flat > hi).sum())
-    band = flat[(flat > lo) & (flat <= hi)]
+    in_band = torch.ones_like(flat, dtype=torch.bool)
+    above = 0
+    if lo_i >= 0:
+        in_band &= flat > sample[lo_i]
+    if hi_i < _SAMPLE:
+        in_band &= flat <= sample[hi_i]
+        above = int((flat > sample[hi_i]).sum())
+    band = flat[in_band]
     need = k - above  # the threshold is the need-th largest entry of the band
     if 1 <= need <= band.numel():
         return band.kthvalue(band.numel() - need + 1).values
@@ -128,28 +136,34 @@ def topk_threshold(values: torch.Tensor, k: int) -> torch.Tensor:
 
 
 class _StraightThroughMask(torch.autograd.Function):
-    """W ⊙ M in the forward pass; in the backward, G ⊙ M to W and G ⊙ W to S."""
+    """W ⊙ M in the forward pass; in the backward, G (or G ⊙ M) to W and G ⊙ W to S."""
 
     @staticmethod
-    def forward(ctx, weight, scores, mask):
+    def forward(ctx, weight, scores, mask, dense_weight_grad):
         ctx.save_for_backward(weight, mask)
+        ctx.dense_weight_grad = dense_weight_grad
         return weight * mask
 
     @staticmethod
     def backward(ctx, grad):
         weight, mask = ctx.saved_tensors
-        grad_weight = grad * mask if ctx.needs_input_grad[0] else None
-        grad_scores = grad * weight if ctx.needs_input_grad[1] else None
-        return grad_weight, grad_scores, None
+        grad_weight = grad_scores = None
+        if ctx.needs_input_grad[0]:
+            grad_weight = grad if ctx.dense_weight_grad else grad * mask
+        if ctx.needs_input_grad[1]:
+            grad_scores = grad * weight
+        return grad_weight, grad_scores, None, None
 
 
-def hard_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, *,
-              straight_through: bool = True, mask: torch.Tensor | None = None) -> torch.Tensor:
+def hard_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, *, straight_through: bool = True,
+              dense_weight_grad: bool = True, mask: torch.Tensor | None = None) -> torch.Tensor:
     r"""Effective weight :math:`W \odot \mathbb{1}[S > \tau_k(S)]` (exact top-``k`` of ``scores``).
 
-    With ``straight_through=True`` the scores receive :math:`G \odot W` (the STE);
-    with ``False`` the mask is a constant of the graph and the scores receive no
-    gradient at all — the original recipe, whose scores never move.
+    With ``straight_through=True`` the scores receive :math:`G \odot W` (the STE) and
+    the weights :math:`G` (``dense_weight_grad=True``) or :math:`G \odot M`; with
+    ``False`` the mask is a constant of the graph, the weights receive
+    :math:`G \odot M` and the scores no gradient at all — the original recipe, whose
+    scores never move.
     ``mask`` may pass a precomputed ``topk_mask(scores, k)`` (the layer caches it).
     """
     if weight.shape != scores.shape:
@@ -158,7 +172,7 @@ def hard_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, *,
         mask = topk_mask(scores, k)
     mask = mask.to(weight.dtype)
     if straight_through:
-        return _StraightThroughMask.apply(weight, scores, mask)
+        return _StraightThroughMask.apply(weight, scores, mask, bool(dense_weight_grad))
     return weight * mask
 
 

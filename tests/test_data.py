@@ -1,0 +1,205 @@
+"""Tests of sparselab.data: determinism, planted supports, scaling, teachers, validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sparselab import RegressionData, make_regression
+from sparselab.data import planted_sparse_matrix
+
+TENSORS = ("X_train", "y_train", "X_test", "y_test", "planted_weight", "planted_support")
+SMALL = dict(n_train=300, n_test=100, in_features=12, hidden_features=10)
+
+
+@pytest.mark.parametrize("kind", ["linear", "nonlinear"])
+def test_same_seed_gives_identical_data(kind):
+    a = make_regression(kind, seed=3, out_features=2, **SMALL)
+    b = make_regression(kind, seed=3, out_features=2, **SMALL)
+    for name in TENSORS:
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+    assert a.teacher.keys() == b.teacher.keys()
+    for key in a.teacher:
+        assert torch.equal(a.teacher[key], b.teacher[key]), key
+
+
+@pytest.mark.parametrize("kind", ["linear", "nonlinear"])
+def test_other_seed_gives_different_data(kind):
+    a = make_regression(kind, seed=3, **SMALL)
+    b = make_regression(kind, seed=4, **SMALL)
+    for name in ("X_train", "y_train", "X_test", "y_test", "planted_weight"):
+        assert not torch.equal(getattr(a, name), getattr(b, name)), name
+
+
+@pytest.mark.parametrize("kind,out_features", [("linear", 1), ("linear", 3), ("nonlinear", 1), ("nonlinear", 4)])
+def test_shapes_and_dtypes(kind, out_features):
+    d = make_regression(kind, out_features=out_features, **SMALL)
+    assert d.X_train.shape == (300, 12) and d.X_test.shape == (100, 12)
+    assert d.y_train.shape == (300, out_features) and d.y_test.shape == (100, out_features)
+    rows = out_features if kind == "linear" else 10
+    assert d.planted_weight.shape == d.planted_support.shape == (rows, 12)
+    assert d.planted_support.dtype == torch.bool
+    assert torch.equal(d.planted_support, d.planted_weight != 0)
+    assert d.X_train.dtype == d.y_train.dtype == d.planted_weight.dtype == torch.float32
+    assert (d.in_features, d.out_features, d.kind) == (12, out_features, kind)
+    d64 = make_regression(kind, out_features=out_features, dtype=torch.float64, **SMALL)
+    assert d64.X_train.dtype == d64.y_test.dtype == d64.planted_weight.dtype == torch.float64
+
+
+@pytest.mark.parametrize("kind", ["linear", "nonlinear"])
+@pytest.mark.parametrize("density", [0.05, 0.1, 0.3, 0.5, 1.0])
+def test_planted_support_has_exactly_round_density_numel_nonzeros(kind, density):
+    d = make_regression(kind, density=density, out_features=3, seed=7, **SMALL)
+    numel = d.planted_support.numel()
+    assert int(d.planted_support.sum()) == round(density * numel)
+    if kind == "nonlinear" and round(density * numel) >= d.planted_support.shape[0]:
+        assert bool(d.planted_support.any(dim=1).all())  # every hidden neuron has an input
+
+
+@pytest.mark.parametrize("rows,cols,density,every_row", [(4, 8, 0.25, False), (10, 10, 0.1, True),
+                                                         (10, 10, 0.13, True), (6, 5, 1.0, False), (7, 3, 0.2, True)])
+def test_planted_sparse_matrix(rows, cols, density, every_row):
+    g = torch.Generator().manual_seed(1)
+    w = planted_sparse_matrix(rows, cols, density, g, every_row=every_row)
+    k = round(density * rows * cols)
+    assert w.shape == (rows, cols)
+    assert int((w != 0).sum()) == k
+    nz = w[w != 0].abs()
+    assert bool(((nz >= 0.5) & (nz <= 1.5)).all())  # magnitudes in U(0.5, 1.5)
+    if every_row and k >= rows:
+        assert bool((w != 0).any(dim=1).all())
+
+
+def test_planted_sparse_matrix_rejects_too_low_density():
+    with pytest.raises(ValueError, match="density"):
+        planted_sparse_matrix(3, 3, 0.01, torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("kind,out_features,seed", [("linear", 1, 0), ("linear", 3, 1), ("nonlinear", 1, 0),
+                                                    ("nonlinear", 3, 2)])
+def test_clean_targets_have_unit_std(kind, out_features, seed):
+    d = make_regression(kind, out_features=out_features, density=0.5, noise=0.0, seed=seed, **SMALL)
+    assert torch.allclose(d.y_train.double().std(0), torch.ones(out_features, dtype=torch.float64), atol=1e-5)
+    if kind == "nonlinear":  # centred on the training set
+        assert torch.allclose(d.y_train.double().mean(0), torch.zeros(out_features, dtype=torch.float64), atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_linear_output_has_unit_std_at_low_density(seed):
+    # 13 planted connections spread over 4 outputs: every output must still carry signal, else its
+    # clean target is constantly 0 and cannot be rescaled to unit standard deviation.
+    d = make_regression("linear", in_features=32, out_features=4, density=0.1, noise=0.0, n_train=256, n_test=8,
+                        seed=seed)
+    assert int(d.planted_support.sum()) == 13
+    assert torch.allclose(d.y_train.double().std(0), torch.ones(4, dtype=torch.float64), atol=1e-5)
+
+
+def test_noise_is_a_noise_to_signal_ratio():
+    kwargs = dict(kind="linear", n_train=4000, n_test=10, in_features=8, out_features=2, density=0.5, seed=5)
+    clean = make_regression(noise=0.0, **kwargs)
+    noisy = make_regression(noise=0.5, **kwargs)
+    assert torch.equal(clean.X_train, noisy.X_train)
+    residual = (noisy.y_train - clean.y_train).double()
+    assert torch.allclose(residual.std(0), torch.full((2,), 0.5, dtype=torch.float64), atol=0.03)
+
+
+@pytest.mark.parametrize("out_features", [1, 4])
+def test_linear_target_is_planted_matrix_times_x(out_features):
+    d = make_regression("linear", out_features=out_features, density=0.5, noise=0.0, seed=11, **SMALL)
+    assert torch.allclose(d.y_train, d.X_train @ d.planted_weight.T, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(d.y_test, d.X_test @ d.planted_weight.T, rtol=1e-5, atol=1e-5)
+    assert torch.equal(d.teacher["weight"], d.planted_weight)
+
+
+def test_nonlinear_target_is_the_planted_network():
+    d = make_regression("nonlinear", out_features=2, density=0.3, noise=0.0, seed=4, dtype=torch.float64, **SMALL)
+    U, V, c = d.teacher["weight"], d.teacher["readout"], d.teacher["offset"]
+    assert torch.equal(U, d.planted_weight)
+    assert V.shape == (2, 10) and c.shape == (2,)
+    for X, y in ((d.X_train, d.y_train), (d.X_test, d.y_test)):
+        assert torch.allclose(y, torch.relu(X @ U.T) @ V.T + c, rtol=1e-10, atol=1e-10)
+
+
+def test_inputs_are_standard_gaussian():
+    d = make_regression("linear", n_train=20000, n_test=10, in_features=4, density=0.5, seed=0)
+    assert torch.allclose(d.X_train.mean(0), torch.zeros(4), atol=0.05)
+    assert torch.allclose(d.X_train.std(0), torch.ones(4), atol=0.05)
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    ({"kind": "quadratic"}, "kind"),
+    ({"n_train": 0}, "n_train"),
+    ({"n_test": 0}, "n_test"),
+    ({"n_train": 10.5}, "n_train"),
+    ({"in_features": 0}, "in_features"),
+    ({"out_features": 0}, "out_features"),
+    ({"hidden_features": 0}, "hidden_features"),
+    ({"density": 0.0}, "density"),
+    ({"density": 1.5}, "density"),
+    ({"density": "0.1"}, "density"),
+    ({"density": 0.1}, "density"),  # round(0.1 * 4 * 1) = 0 connections: an error naming density
+    ({"noise": -0.1}, "noise"),
+    ({"noise": float("nan")}, "noise"),
+    ({"seed": -1}, "seed"),
+    ({"seed": 1.0}, "seed"),
+])
+def test_bad_arguments_raise_naming_the_parameter(kwargs, name):
+    args = {"kind": "linear", "n_train": 20, "n_test": 5, "in_features": 4, "out_features": 1, "hidden_features": 4}
+    args.update(kwargs)
+    kind = args.pop("kind")
+    with pytest.raises((TypeError, ValueError), match=name):
+        make_regression(kind, **args)
+
+
+def _tensors(n_train=10, n_test=4, d=3):
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(n_train, d, generator=g), torch.randn(n_train, generator=g),
+            torch.randn(n_test, d, generator=g), torch.randn(n_test, generator=g))
+
+
+def test_regression_data_reshapes_1d_targets():
+    data = RegressionData(*_tensors())
+    assert data.y_train.shape == (10, 1) and data.y_test.shape == (4, 1)
+    assert (data.in_features, data.out_features, data.kind) == (3, 1, "custom")
+    assert data.planted_support is None
+
+
+@pytest.mark.parametrize("index,name", [(0, "X_train"), (1, "y_train"), (2, "X_test"), (3, "y_test")])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_regression_data_rejects_non_finite_values(index, name, bad):
+    tensors = list(_tensors())
+    tensors[index] = tensors[index].clone()
+    tensors[index].view(-1)[1] = bad
+    with pytest.raises(ValueError, match=name):
+        RegressionData(*tensors)
+
+
+def test_regression_data_rejects_mismatched_lengths():
+    X_train, y_train, X_test, y_test = _tensors()
+    with pytest.raises(ValueError, match="length"):
+        RegressionData(X_train, y_train[:-1], X_test, y_test)
+    with pytest.raises(ValueError, match="length"):
+        RegressionData(X_train, y_train, X_test[:-1], y_test)
+
+
+def test_regression_data_rejects_mismatched_features():
+    X_train, y_train, X_test, y_test = _tensors()
+    with pytest.raises(ValueError, match="features"):
+        RegressionData(X_train, y_train, X_test[:, :2], y_test)
+    with pytest.raises(ValueError, match="2-D"):
+        RegressionData(X_train[:, 0], y_train, X_test, y_test)
+
+
+def test_regression_data_rejects_non_tensors():
+    X_train, y_train, X_test, y_test = _tensors()
+    with pytest.raises(TypeError, match="X_train"):
+        RegressionData(X_train.numpy(), y_train, X_test, y_test)
+
+
+def test_regression_data_to_copies_every_tensor():
+    d = make_regression("nonlinear", seed=1, **SMALL)
+    moved = d.to("cpu")
+    assert moved is not d
+    for name in TENSORS:
+        assert torch.equal(getattr(moved, name), getattr(d, name))
+    assert moved.teacher.keys() == d.teacher.keys()

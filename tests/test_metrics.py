@@ -1,0 +1,144 @@
+"""Tests of sparselab.metrics: support agreement (with and without row matching) and the MSE."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from sparselab import metrics
+
+PLANTED = torch.tensor([[1, 0, 1, 0, 0],
+                        [0, 1, 0, 0, 1],
+                        [1, 1, 0, 1, 0],
+                        [0, 0, 0, 0, 1]], dtype=torch.bool)
+
+
+def test_support_match_by_hand():
+    learned = torch.tensor([[1, 0, 0, 0, 0],
+                            [0, 1, 0, 1, 1],
+                            [1, 0, 0, 1, 0],
+                            [1, 0, 0, 0, 1]], dtype=torch.bool)
+    # planted has 8 entries, learned 8; both share (0,0), (1,1), (1,4), (2,0), (2,3), (3,4) = 6
+    r = metrics.support_match(learned, PLANTED)
+    assert r["true_positives"] == 6
+    assert r["precision"] == pytest.approx(6 / 8)
+    assert r["recall"] == pytest.approx(6 / 8)
+    assert r["f1"] == pytest.approx(6 / 8)
+    assert "row_assignment" not in r
+
+
+def test_support_match_unequal_sizes():
+    learned = torch.tensor([[1, 0, 1, 1, 1],
+                            [0, 0, 0, 0, 0],
+                            [0, 0, 0, 0, 0],
+                            [0, 0, 0, 0, 1]], dtype=torch.bool)
+    # learned 5 entries, planted 8, shared (0,0), (0,2), (3,4) = 3
+    r = metrics.support_match(learned, PLANTED)
+    assert r["true_positives"] == 3
+    assert r["precision"] == pytest.approx(3 / 5)
+    assert r["recall"] == pytest.approx(3 / 8)
+    assert r["f1"] == pytest.approx(2 * (3 / 5) * (3 / 8) / (3 / 5 + 3 / 8))
+
+
+def test_support_match_accepts_non_boolean_masks():
+    r = metrics.support_match(PLANTED.float() * 0.3, PLANTED.int())
+    assert (r["precision"], r["recall"], r["f1"], r["true_positives"]) == (1.0, 1.0, 1.0, 8)
+
+
+def test_support_match_perfect_and_disjoint():
+    assert metrics.support_match(PLANTED, PLANTED)["f1"] == 1.0
+    r = metrics.support_match(~PLANTED, PLANTED)
+    assert (r["precision"], r["recall"], r["f1"], r["true_positives"]) == (0.0, 0.0, 0.0, 0)
+
+
+def test_support_match_empty_learned_mask():
+    r = metrics.support_match(torch.zeros_like(PLANTED), PLANTED)
+    assert math.isnan(r["precision"])
+    assert r["recall"] == 0.0 and r["f1"] == 0.0
+
+
+def test_support_match_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="shape"):
+        metrics.support_match(PLANTED[:3], PLANTED)
+    with pytest.raises(ValueError, match="shape"):
+        metrics.support_match(PLANTED[:, :4], PLANTED, match_rows=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_support_match_rows_undoes_a_row_permutation(seed):
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(PLANTED), generator=g)
+    while torch.equal(perm, torch.arange(len(PLANTED))):
+        perm = torch.randperm(len(PLANTED), generator=g)
+    learned = PLANTED[perm]  # learned row j is planted row perm[j]
+    plain = metrics.support_match(learned, PLANTED)
+    assert plain["f1"] < 1.0
+    r = metrics.support_match(learned, PLANTED, match_rows=True)
+    assert (r["precision"], r["recall"], r["f1"], r["true_positives"]) == (1.0, 1.0, 1.0, 8)
+    expected = {int(perm[j]): j for j in range(len(perm))}  # planted row -> learned row
+    assert r["row_assignment"] == expected
+
+
+def test_support_match_rows_with_extra_learned_rows():
+    extra = torch.tensor([[0, 0, 1, 1, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    learned = torch.cat([extra[:1], PLANTED[[3, 1]], extra[1:], PLANTED[[0, 2]]])  # 6 rows
+    r = metrics.support_match(learned, PLANTED, match_rows=True)
+    assert r["row_assignment"] == {0: 4, 1: 2, 2: 5, 3: 1}
+    assert r["true_positives"] == 8
+    assert r["recall"] == 1.0
+    assert r["precision"] == pytest.approx(8 / 11)  # the unmatched rows' 3 entries are false positives
+    assert r["f1"] == pytest.approx(16 / 19)
+
+
+def test_feature_support_and_mask_flips():
+    assert torch.equal(metrics.feature_support(PLANTED), torch.tensor([True, True, True, True, True]))
+    assert torch.equal(metrics.feature_support(PLANTED[:2]), torch.tensor([True, True, True, False, True]))
+    after = PLANTED.clone()
+    after[0, 0] = False
+    after[3, 3] = True
+    after[2, 4] = True
+    assert int(metrics.mask_flips(PLANTED, after)) == 3
+    assert int(metrics.mask_flips(PLANTED, PLANTED)) == 0
+
+
+def _fixed_linear():
+    model = nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[2.0, -1.0]]))
+        model.bias.fill_(0.5)
+    return model
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 8192])
+def test_mse_by_hand(batch_size):
+    model = _fixed_linear()
+    X = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 3.0], [-1.0, 0.5]])
+    y = torch.tensor([[2.0], [0.0], [1.0], [1.0], [-2.0]])
+    # predictions 2.5, -0.5, 1.5, 1.5, -2.0 -> errors 0.5, -0.5, 0.5, 0.5, 0.0
+    assert metrics.mse(model, X, y, batch_size=batch_size) == pytest.approx(1.0 / 5, rel=1e-12)
+
+
+def test_mse_averages_over_every_output():
+    model = nn.Linear(1, 2, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0], [0.0]]))
+    X = torch.tensor([[1.0], [2.0]])
+    y = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    # predictions [[1, 0], [2, 0]]: squared errors 1, 1, 0, 9 over 4 entries
+    assert metrics.mse(model, X, y) == pytest.approx(11 / 4, rel=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_mse_evaluates_in_eval_mode_and_restores_mode(training):
+    model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(p=0.9), nn.Linear(8, 1))
+    X, y = torch.randn(50, 3), torch.randn(50, 1)
+    model.train(training)
+    value = metrics.mse(model, X, y)
+    assert model.training is training
+    model.eval()
+    with torch.no_grad():
+        expected = float(((model(X) - y) ** 2).double().mean())
+    assert value == pytest.approx(expected, rel=1e-6)

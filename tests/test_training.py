@@ -1,0 +1,309 @@
+"""Tests of sparselab.training: learning, support recovery, resume, determinism, validation, devices."""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+
+import pytest
+import torch
+
+from sparselab import History, SparseLinear, SparseMLP, TrainConfig, make_regression, metrics, train
+from sparselab import masks as M
+from sparselab.data import RegressionData
+from sparselab.training import load_checkpoint, resolve_device, save_checkpoint
+
+from conftest import history_without_timing
+
+FAST = dict(progress=False, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def small_linear():
+    return make_regression("linear", n_train=256, n_test=64, in_features=8, out_features=2, density=0.25,
+                           noise=0.05, seed=1)
+
+
+@pytest.fixture(scope="module")
+def small_nonlinear():
+    return make_regression("nonlinear", n_train=512, n_test=128, in_features=16, hidden_features=16,
+                           out_features=1, density=0.25, noise=0.05, seed=0)
+
+
+def _mlp(kind, seed, **kwargs):
+    torch.manual_seed(seed)
+    return SparseMLP(8, 12, 2, density=0.3, mask=kind, **kwargs)
+
+
+# --------------------------------------------------------------------------- learning
+@pytest.mark.parametrize("kind", ["hard", "soft", "sigmoid"])
+def test_loss_falls(small_nonlinear, kind):
+    torch.manual_seed(0)
+    model = SparseMLP(16, 32, 1, density=0.25, mask=kind)
+    h = train(model, small_nonlinear, epochs=10, lr=1e-2, batch_size=64, **FAST)
+    assert h.epoch == list(range(10))
+    assert all(len(v) == 10 for v in h.to_dict().values())
+    assert h.train_loss[-1] < 0.5 * h.train_loss[0]
+    assert h.test_mse[-1] < 0.5 * h.test_mse[0]
+    assert h.test_mse[-1] == pytest.approx(metrics.mse(model, small_nonlinear.X_test, small_nonlinear.y_test))
+    assert model.training  # train leaves the model in training mode
+    if kind == "soft":
+        assert model.sparse.nnz <= model.sparse.k
+    else:
+        assert model.sparse.nnz == model.sparse.k
+
+
+@pytest.fixture(scope="module")
+def recovery_data():
+    return make_regression("linear", in_features=32, out_features=4, density=0.1, noise=0.01, n_train=1024)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sigmoid_mask_recovers_planted_support(recovery_data, seed):
+    """A single sigmoid-mask SparseLinear at the planted density finds exactly the planted connections."""
+    torch.manual_seed(seed)
+    layer = SparseLinear(32, 4, density=0.1, mask="sigmoid")
+    h = train(layer, recovery_data, epochs=30, lr=1e-2, batch_size=64, seed=seed, **FAST)
+    assert h.train_loss[-1] < 0.01 * h.train_loss[0]
+    assert h.test_mse[-1] < 1e-3
+    result = metrics.support_match(layer.mask(), recovery_data.planted_support)
+    assert result["f1"] == 1.0, result
+    # the annealing followed the schedule
+    assert h.temperature == [M.temperature_schedule(e, 30, 1.0, 0.01) for e in range(30)]
+    assert float(layer.temperature) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hard_mask_recovers_planted_support_at_90_percent_sparsity(recovery_data, seed):
+    """Hard top-k with the STE (dense weight gradient) finds exactly the planted connections at density 0.1."""
+    torch.manual_seed(seed)
+    layer = SparseLinear(32, 4, density=0.1, mask="hard")
+    h = train(layer, recovery_data, epochs=80, lr=1e-2, batch_size=64, weight_decay=1e-2, seed=seed, **FAST)
+    assert h.train_loss[-1] < 0.01 * h.train_loss[0]
+    result = metrics.support_match(layer.mask(), recovery_data.planted_support)
+    assert result["f1"] == 1.0, result
+    assert layer.nnz == int(recovery_data.planted_support.sum())
+
+
+def test_hard_mask_with_masked_weight_gradient_keeps_wrong_signs(recovery_data):
+    """With G * M to the weights (dense_weight_grad=False) pruned weights are frozen: recovery stalls.
+
+    A planted connection that starts pruned with the wrong sign gets a score gradient G * W pushing
+    it further out, so the same budget that recovers the support with the dense gradient falls short.
+    """
+    torch.manual_seed(0)
+    layer = SparseLinear(32, 4, density=0.1, mask="hard", dense_weight_grad=False)
+    planted = recovery_data.planted_support
+    train(layer, recovery_data, epochs=80, lr=1e-2, batch_size=64, weight_decay=1e-2, seed=0, **FAST)
+    result = metrics.support_match(layer.mask(), planted)
+    assert result["f1"] < 1.0  # the same budget recovers the support exactly with the dense weight gradient
+
+
+# --------------------------------------------------------------------------- checkpoints and resume
+@pytest.mark.parametrize("kind", ["hard", "sigmoid", "soft"])
+@pytest.mark.parametrize("stop_after,every", [(2, 10), (3, 2)])
+def test_resume_equals_uninterrupted(tmp_path, small_linear, kind, stop_after, every):
+    epochs = 6
+    cfg = dict(epochs=epochs, batch_size=32, lr=2e-2, seed=3, checkpoint_every=every, **FAST)
+
+    full = _mlp(kind, seed=0)
+    h_full = train(full, small_linear, **cfg)
+
+    ckpt = tmp_path / "run" / "model.pt"
+    first = _mlp(kind, seed=0)
+    h_first = train(first, small_linear, checkpoint=str(ckpt), stop_after=stop_after, **cfg)
+    assert h_first.epoch == list(range(stop_after))
+    assert load_checkpoint(ckpt)["epoch"] == stop_after
+
+    resumed = _mlp(kind, seed=99)  # a fresh model with other weights: everything must come from the checkpoint
+    h_resumed = train(resumed, small_linear, checkpoint=str(ckpt), **cfg)
+
+    assert history_without_timing(h_resumed) == history_without_timing(h_full)
+    assert h_resumed.epoch == list(range(epochs))
+    full_state, resumed_state = full.state_dict(), resumed.state_dict()
+    assert full_state.keys() == resumed_state.keys()
+    for name, tensor in full_state.items():
+        assert torch.equal(resumed_state[name], tensor), name
+    assert torch.equal(resumed.sparse.mask(), full.sparse.mask())
+    state = load_checkpoint(ckpt)
+    assert state["epoch"] == epochs
+    assert history_without_timing(History(**state["history"])) == history_without_timing(h_full)
+    assert sorted(p.name for p in ckpt.parent.iterdir()) == ["model.pt"]  # no temporary files left
+
+
+def test_finished_checkpoint_is_not_trained_again(tmp_path, small_linear):
+    ckpt = tmp_path / "done.pt"
+    model = _mlp("hard", seed=0)
+    h = train(model, small_linear, epochs=2, batch_size=64, checkpoint=str(ckpt), **FAST)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    again = train(model, small_linear, epochs=2, batch_size=64, checkpoint=str(ckpt), **FAST)
+    assert history_without_timing(again) == history_without_timing(h)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+    # resume=False starts over from the model as it is
+    fresh = train(model, small_linear, epochs=2, batch_size=64, checkpoint=str(ckpt), resume=False, **FAST)
+    assert fresh.epoch == [0, 1] and fresh.train_loss != h.train_loss
+
+
+def test_save_checkpoint_is_atomic(tmp_path):
+    path = tmp_path / "sub" / "ckpt.pt"
+    save_checkpoint(path, {"x": torch.arange(3)})
+    assert torch.equal(load_checkpoint(path)["x"], torch.arange(3))
+    # a failing write leaves the previous checkpoint intact and no temporary file behind
+    with pytest.raises(Exception):
+        save_checkpoint(path, {"x": lambda: None})
+    assert torch.equal(load_checkpoint(path)["x"], torch.arange(3))
+    assert [p.name for p in path.parent.iterdir()] == ["ckpt.pt"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_checkpoint_file_gets_the_usual_permissions(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        save_checkpoint(tmp_path / "c.pt", {"x": 1})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "c.pt").stat().st_mode) == 0o666 & ~umask
+
+
+# --------------------------------------------------------------------------- non-finite loss
+def test_huge_data_raises_floating_point_error():
+    g = torch.Generator().manual_seed(0)
+    X = 1e25 * torch.randn(64, 4, generator=g)
+    data = RegressionData(X, torch.randn(64, 1, generator=g), X[:8].clone(), torch.randn(8, 1, generator=g))
+    with pytest.raises(FloatingPointError, match=r"epoch 0.*lr") as info:
+        train(SparseLinear(4, 1, density=0.5), data, epochs=3, batch_size=16, **FAST)
+    assert "non-finite" in str(info.value)
+
+
+def test_huge_learning_rate_raises_floating_point_error(small_linear):
+    with pytest.raises(FloatingPointError, match=r"epoch \d+.*lr \(now 1e\+30\)"):
+        train(_mlp("hard", seed=0), small_linear, epochs=3, batch_size=16, lr=1e30, **FAST)
+
+
+# --------------------------------------------------------------------------- mask flips
+def test_no_flips_without_straight_through(small_linear):
+    model = _mlp("hard", seed=0, straight_through=False)
+    mask0, scores0 = model.sparse.mask(), model.sparse.scores.detach().clone()
+    h = train(model, small_linear, epochs=3, batch_size=32, **FAST)
+    assert h.mask_flips == [0, 0, 0]
+    assert h.flip_rate == [0.0, 0.0, 0.0]
+    assert torch.equal(model.sparse.mask(), mask0)
+    assert torch.equal(model.sparse.scores, scores0)
+
+
+def test_flips_with_straight_through(small_linear):
+    model = _mlp("hard", seed=0)
+    mask0 = model.sparse.mask()
+    h = train(model, small_linear, epochs=3, batch_size=32, **FAST)
+    assert h.mask_flips[0] > 0
+    assert all(f % 2 == 0 for f in h.mask_flips)  # a fixed budget: every drop comes with a gain
+    assert h.flip_rate == [f / model.sparse.weight.numel() for f in h.mask_flips]
+    assert not torch.equal(model.sparse.mask(), mask0)
+    assert model.sparse.nnz == model.sparse.k
+
+
+def test_track_flips_off_records_zero(small_linear):
+    h = train(_mlp("hard", seed=0), small_linear, epochs=2, batch_size=32, track_flips=False, **FAST)
+    assert h.mask_flips == [0, 0]
+
+
+# --------------------------------------------------------------------------- determinism
+@pytest.mark.parametrize("kind", ["hard", "sigmoid"])
+def test_same_seed_same_run(small_linear, kind):
+    runs = []
+    for _ in range(2):
+        model = _mlp(kind, seed=5)
+        h = train(model, small_linear, epochs=3, batch_size=32, seed=7, **FAST)
+        runs.append((history_without_timing(h), model.state_dict()))
+    (h1, s1), (h2, s2) = runs
+    assert h1 == h2
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+    # and another training seed gives another batch order, hence another run
+    other = _mlp(kind, seed=5)
+    h3 = train(other, small_linear, epochs=3, batch_size=32, seed=8, **FAST)
+    assert history_without_timing(h3)["train_loss"] != h1["train_loss"]
+
+
+def test_train_restores_deterministic_algorithms_flag(small_linear):
+    torch.use_deterministic_algorithms(False)
+    train(_mlp("hard", seed=0), small_linear, epochs=1, **FAST)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+# --------------------------------------------------------------------------- configuration and devices
+def test_resolve_device_auto_is_cpu_here():
+    if torch.cuda.is_available() or torch.backends.mps.is_available():
+        pytest.skip("an accelerator is present")
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_resolve_device_cuda_without_cuda_raises():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="CUDA"):
+        resolve_device("cuda:0")
+
+
+def test_resolve_device_rejects_nonsense():
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("gpu-please")
+
+
+@pytest.mark.parametrize("field,value", [("epochs", 0), ("epochs", 2.5), ("lr", -1), ("lr", 0.0),
+                                         ("lr", float("inf")), ("batch_size", 1.5), ("batch_size", 0),
+                                         ("score_lr", -1.0), ("weight_decay", -0.1), ("seed", -1),
+                                         ("temperature_start", 0.0), ("temperature_end", -1.0),
+                                         ("checkpoint_every", 0), ("stop_after", 0), ("device", 0)])
+def test_bad_config_values_raise_naming_the_field(field, value):
+    with pytest.raises((TypeError, ValueError), match=field):
+        TrainConfig(**{field: value})
+    with pytest.raises((TypeError, ValueError), match=field):
+        TrainConfig.from_dict({field: value})
+
+
+def test_unknown_config_key_raises_naming_it(small_linear):
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainConfig.from_dict({"epochs": 2, "learning_rate": 0.1})
+    with pytest.raises(ValueError, match="learning_rate"):
+        train(_mlp("hard", seed=0), small_linear, {"epochs": 1, "learning_rate": 0.1})
+    with pytest.raises(ValueError, match="learning_rate"):
+        train(_mlp("hard", seed=0), small_linear, epochs=1, learning_rate=0.1)
+
+
+def test_config_round_trips_and_overrides(small_linear):
+    from dataclasses import asdict
+
+    cfg = TrainConfig(epochs=3, lr=0.05, batch_size=17, progress=False)
+    assert TrainConfig.from_dict(asdict(cfg)) == cfg
+    h = train(_mlp("hard", seed=0), small_linear, cfg, epochs=2)  # keyword overrides the config
+    assert h.epoch == [0, 1]
+    h = train(_mlp("hard", seed=0), small_linear, asdict(cfg))
+    assert h.epoch == [0, 1, 2]
+
+
+def test_train_rejects_mismatched_data(small_linear):
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="input features"):
+        train(SparseLinear(5, 2, density=0.5), small_linear, epochs=1, **FAST)
+    with pytest.raises(TypeError, match="RegressionData"):
+        train(SparseLinear(8, 2, density=0.5), (small_linear.X_train, small_linear.y_train), epochs=1, **FAST)
+
+
+def test_bf16_on_cpu_warns_and_trains_in_fp32(small_linear):
+    with pytest.warns(UserWarning, match="bf16"):
+        h = train(_mlp("hard", seed=0), small_linear, epochs=1, bf16=True, **FAST)
+    assert len(h.train_loss) == 1 and math.isfinite(h.train_loss[0])
+
+
+def test_history_frame(small_linear):
+    h = train(_mlp("sigmoid", seed=0), small_linear, epochs=3, temperature_start=2.0, temperature_end=0.5, **FAST)
+    frame = h.to_frame()
+    assert list(frame.columns) == ["epoch", "train_loss", "test_mse", "mask_flips", "flip_rate", "temperature",
+                                   "seconds"]
+    assert frame["epoch"].tolist() == [0, 1, 2]
+    assert frame["temperature"].tolist() == pytest.approx([2.0, 1.0, 0.5])
