@@ -58,6 +58,7 @@ DEFAULT_CONFIG = {
         "sparsity": None,
         "mask": "hard",            # "hard", "soft" or "sigmoid"
         "straight_through": True,  # hard masks only
+        "dense_weight_grad": True,  # hard masks with the STE: pruned weights receive the dense gradient
         "temperature": 1.0,        # sigmoid masks only (initial temperature)
     },
     "train": {                     # fields of sparselab.TrainConfig except `checkpoint` (set from --out)
@@ -69,6 +70,7 @@ DEFAULT_CONFIG = {
         "seed": 0,                 # seeds the model initialisation and the batch order
         "device": "auto",
         "bf16": False,
+        "lr_schedule": "cosine",   # "cosine" decay to 0 over the run, or "constant"
         "temperature_start": 1.0,
         "temperature_end": 0.01,
         "progress": True,

@@ -35,13 +35,15 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._validation import check_float, check_int
+from ._validation import check_choice, check_float, check_int
 from .data import RegressionData
 from .layers import sparse_layers
 from .masks import temperature_schedule
 from .metrics import mse
 
-__all__ = ["TrainConfig", "History", "train", "resolve_device", "save_checkpoint", "load_checkpoint"]
+LR_SCHEDULES = ("constant", "cosine")
+
+__all__ = ["LR_SCHEDULES", "lr_factor", "TrainConfig", "History", "train", "resolve_device", "save_checkpoint", "load_checkpoint"]
 
 
 @dataclass
@@ -56,6 +58,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     bf16: bool = False
+    lr_schedule: str = "cosine"
     temperature_start: float = 1.0
     temperature_end: float = 0.01
     progress: bool = True
@@ -73,6 +76,7 @@ class TrainConfig:
             check_float(self.score_lr, "score_lr", low=0.0, low_inclusive=False)
         check_float(self.weight_decay, "weight_decay", low=0.0)
         check_int(self.seed, "seed", low=0)
+        check_choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
         check_float(self.temperature_start, "temperature_start", low=0.0, low_inclusive=False)
         check_float(self.temperature_end, "temperature_end", low=0.0, low_inclusive=False)
         check_int(self.checkpoint_every, "checkpoint_every", low=1)
@@ -109,6 +113,18 @@ class History:
         import pandas as pd
 
         return pd.DataFrame(self.to_dict())
+
+
+def lr_factor(epoch: int, epochs: int, schedule: str = "cosine") -> float:
+    r"""Learning-rate multiplier for an epoch: 1, or :math:`\tfrac12(1 + \cos(\pi e / E))` (cosine decay).
+
+    A pure function of the epoch, so a resumed run follows the same schedule without
+    any scheduler state in the checkpoint.
+    """
+    check_choice(schedule, "lr_schedule", LR_SCHEDULES)
+    if schedule == "constant":
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -219,6 +235,7 @@ def train(model: torch.nn.Module, data: RegressionData, config: TrainConfig | di
     model.to(device)
     data = data.to(device)
     optimizer = _optimizer(model, cfg)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     history = History()
     start = 0
     ckpt_path = Path(cfg.checkpoint) if cfg.checkpoint else None
@@ -247,6 +264,8 @@ def train(model: torch.nn.Module, data: RegressionData, config: TrainConfig | di
         for epoch in bar:
             t0 = time.perf_counter()
             temperature = temperature_schedule(epoch, cfg.epochs, cfg.temperature_start, cfg.temperature_end)
+            for group, base_lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base_lr * lr_factor(epoch, cfg.epochs, cfg.lr_schedule)
             for layer in layers:
                 if layer.mask_kind == "sigmoid":
                     layer.set_temperature(temperature)

@@ -64,7 +64,7 @@ def test_sigmoid_mask_recovers_planted_support(recovery_data, seed):
     """A single sigmoid-mask SparseLinear at the planted density finds exactly the planted connections."""
     torch.manual_seed(seed)
     layer = SparseLinear(32, 4, density=0.1, mask="sigmoid")
-    h = train(layer, recovery_data, epochs=30, lr=1e-2, batch_size=64, seed=seed, **FAST)
+    h = train(layer, recovery_data, epochs=30, lr=1e-2, batch_size=64, seed=seed, lr_schedule="constant", **FAST)
     assert h.train_loss[-1] < 0.01 * h.train_loss[0]
     assert h.test_mse[-1] < 1e-3
     result = metrics.support_match(layer.mask(), recovery_data.planted_support)
