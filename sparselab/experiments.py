@@ -1,0 +1,404 @@
+r"""Experiments: one seeded training run as a flat row, sweeps over grids of runs, and summaries.
+
+The book's notebooks hold no algorithm code; they call these functions.
+
+A *run* (:func:`run_one`) draws a regression problem with a planted sparse teacher
+(:func:`sparselab.data.make_regression`), builds the book's model
+:class:`sparselab.SparseMLP` (``Input -> SparseLinear -> ReLU -> Linear``) at a given
+density :math:`d` (sparsity :math:`1 - d`), trains it with
+:func:`sparselab.training.train` and reports one flat row of numbers:
+
+``test_mse``
+    :math:`\frac1{n}\sum_i (f(x_i) - y_i)^2` on the held-out set. Targets are scaled to
+    unit variance, so this is a fraction of the target variance; the noise floor is
+    :math:`\sigma^2`.
+``train_loss``
+    the mean training loss of the last epoch (in training mode: for a ``sigmoid``
+    mask this is the relaxed mask's loss).
+``nnz``, ``k``
+    connections kept by the exported mask, and the budget :math:`k = \operatorname{round}(d\,n)`.
+``flip_rate``, ``total_flips``
+    a *flip* is a connection whose mask state changes between two consecutive
+    optimizer steps; the flip rate of an epoch is its number of flips divided by the
+    number of connections :math:`n`. ``flip_rate`` is that of the last epoch,
+    ``total_flips`` the sum over the run, ``late_flip_share`` the fraction of those
+    flips that happened in the second half of the epochs (``NaN`` without flips).
+``init_overlap``
+    :math:`|M_0 \cap M_T| / |M_0|`, the fraction of the connections kept at
+    initialisation that are still kept at the end (1 for a mask that never moves).
+``precision``, ``recall``, ``f1``
+    agreement of the learned support :math:`\hat M` with the planted one :math:`M^\star`
+    (:func:`sparselab.metrics.support_match`). For the ``nonlinear`` target the
+    connections of the first layer are compared after matching hidden neurons to the
+    teacher's by maximum overlap; for the ``linear`` target (whose teacher has no
+    hidden layer) the sets of *input features* used,
+    :func:`sparselab.metrics.feature_support`, are compared.
+``threshold``, ``budget_threshold``
+    ``soft`` masks only: the learned threshold :math:`\theta` and the budget's floor
+    :math:`|W|_{(k+1)}`; the effective threshold is their maximum (``NaN`` otherwise).
+
+:func:`sweep` runs a list of such configurations into a :class:`pandas.DataFrame`
+(one row per run), :func:`grid` builds such lists as Cartesian products, and
+:func:`summarise` reduces a frame to a mean and a Student-:math:`t` confidence
+interval per group,
+
+.. math:: \bar v \pm t_{(1+c)/2,\;n-1}\,\frac{s}{\sqrt n},
+
+where :math:`s` is the sample standard deviation of the :math:`n` runs in a group and
+:math:`c` the confidence level.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import time
+from dataclasses import fields
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+from tqdm.auto import tqdm
+
+from . import metrics
+from . import training as _training
+from ._validation import check_choice, check_float, check_int, resolve_density
+from .data import TARGET_KINDS, RegressionData, make_regression
+from .layers import SparseMLP
+from .masks import MASK_KINDS, topk_threshold
+from .training import TrainConfig
+
+__all__ = ["METHODS", "method_label", "run_one", "grid", "sweep", "summarise", "t_quantile", "lookup", "interval_table",
+           "predict"]
+
+#: The mask recipes compared in the book, by label: keyword arguments of :func:`run_one`.
+METHODS = {
+    "hard+STE": {"mask": "hard", "straight_through": True},
+    "hard, no STE": {"mask": "hard", "straight_through": False},
+    "soft": {"mask": "soft", "straight_through": False},
+    "sigmoid": {"mask": "sigmoid", "straight_through": False},
+}
+
+#: Keys of the ``data`` dict of :func:`run_one` (``kind`` and ``seed`` are set by the run).
+DATA_KEYS = ("n_train", "n_test", "in_features", "out_features", "hidden_features", "density", "noise")
+#: Keys of the ``model`` dict of :func:`run_one` (sizes other than the width come from the data).
+MODEL_KEYS = ("hidden_features", "temperature", "bias")
+#: Keys of the ``train`` dict of :func:`run_one` (``seed`` is set by the run).
+TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name != "seed")
+
+#: Columns of a row, in order (``history``, ``model`` and ``data`` are added with ``keep=True``).
+ROW_COLUMNS = ("target", "method", "mask", "straight_through", "density", "sparsity", "seed", "k", "nnz",
+               "train_loss", "test_mse", "flip_rate", "total_flips", "late_flip_share", "init_overlap",
+               "precision", "recall", "f1", "threshold", "budget_threshold", "epochs", "seconds")
+
+
+def method_label(mask: str, straight_through: bool = True) -> str:
+    """The label of a recipe in :data:`METHODS` (``straight_through`` matters for ``hard`` only)."""
+    if mask == "hard":
+        return "hard+STE" if straight_through else "hard, no STE"
+    return mask
+
+
+def _check_options(options, name: str, allowed: tuple[str, ...], reserved: dict[str, str]) -> dict:
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"{name} must be a dict of keyword arguments, got {type(options).__name__}")
+    for key, why in reserved.items():
+        if key in options:
+            raise ValueError(f"{name} must not contain {key!r}: {why}")
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {name} option(s) {unknown}; allowed: {list(allowed)}")
+    return dict(options)
+
+
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
+    return bool(value)
+
+
+def run_one(*, target: str, mask: str = "hard", seed: int = 0, density: float | None = None,
+            sparsity: float | None = None, straight_through: bool = True, data: dict | None = None,
+            model: dict | None = None, train: dict | None = None, keep: bool = False) -> dict:
+    r"""Train one :class:`~sparselab.SparseMLP` on one planted problem and return a flat row.
+
+    Parameters
+    ----------
+    target : ``"linear"`` or ``"nonlinear"``
+        The teacher of :func:`sparselab.data.make_regression`.
+    mask : ``"hard"``, ``"soft"`` or ``"sigmoid"``
+        The mask kind of the model's sparse layer.
+    seed : int >= 0
+        Seeds the data (``make_regression(seed=seed)``), the model's initialisation
+        (``torch.manual_seed(seed)`` just before it is built) and the batch order.
+    density, sparsity : float
+        The model's kept fraction :math:`d \in (0, 1]` or removed fraction
+        :math:`1 - d \in [0, 1)`; at most one (default dense).
+    straight_through : bool
+        ``hard`` only: use the straight-through estimator for the scores.
+    data : dict
+        Further arguments of ``make_regression`` (:data:`DATA_KEYS`); note that
+        ``data["density"]`` is the *teacher's* density, not the model's.
+    model : dict
+        ``hidden_features`` (default: the teacher's width ``data["hidden_features"]``, also for the
+        linear target), ``temperature``, ``bias``.
+    train : dict
+        Fields of :class:`~sparselab.training.TrainConfig` other than ``seed``;
+        ``progress`` defaults to ``False`` here.
+    keep : bool
+        Also return the ``history`` (:class:`~sparselab.training.History`), the trained
+        ``model`` (in evaluation mode) and the ``data`` under those keys.
+
+    Returns
+    -------
+    dict
+        The columns :data:`ROW_COLUMNS` described in the module docstring, plus the
+        three objects above with ``keep=True``.
+    """
+    check_choice(target, "target", TARGET_KINDS)
+    check_choice(mask, "mask", MASK_KINDS)
+    seed = check_int(seed, "seed", low=0)
+    model_density = round(resolve_density(density, sparsity), 12)  # 1 - 0.9 is 0.09999999999999998
+    model_sparsity = round(1.0 - model_density, 12)
+    straight_through = _check_bool(straight_through, "straight_through")
+    keep = _check_bool(keep, "keep")
+    if mask != "hard":
+        straight_through = False  # the soft and sigmoid masks are differentiable: no estimator involved
+    data_opts = _check_options(data, "data", DATA_KEYS, {
+        "kind": "the teacher is the target argument", "seed": "the seed argument seeds the data"})
+    model_opts = _check_options(model, "model", MODEL_KEYS, {
+        "density": "pass the model's density or sparsity to run_one; data['density'] is the teacher's",
+        "sparsity": "pass it to run_one itself", "mask": "pass it to run_one itself",
+        "straight_through": "pass it to run_one itself"})
+    train_opts = _check_options(train, "train", TRAIN_KEYS, {"seed": "the seed argument seeds training"})
+    train_opts.setdefault("progress", False)
+    config = TrainConfig(seed=seed, **train_opts)  # validates the training options before any work
+
+    problem = make_regression(target, seed=seed, **data_opts)
+    teacher_width = data_opts.get("hidden_features", make_regression.__kwdefaults__["hidden_features"])
+    hidden = model_opts.pop("hidden_features", teacher_width)
+    torch.manual_seed(seed)
+    net = SparseMLP(problem.in_features, hidden, problem.out_features, density=model_density, mask=mask,
+                    straight_through=straight_through, **model_opts)
+    initial = net.sparse.mask().cpu()
+    start = time.perf_counter()
+    history = _training.train(net, problem, config)
+    seconds = time.perf_counter() - start
+    net.eval()
+
+    layer = net.sparse
+    learned = layer.mask().cpu()
+    planted = problem.planted_support.cpu()
+    if target == "nonlinear":
+        match = metrics.support_match(learned, planted, match_rows=True)
+    else:
+        match = metrics.support_match(metrics.feature_support(learned)[None, :],
+                                      metrics.feature_support(planted)[None, :])
+    total_flips = int(sum(history.mask_flips))
+    late = int(sum(history.mask_flips[len(history.mask_flips) // 2:]))
+    threshold = budget = float("nan")
+    if mask == "soft":
+        with torch.no_grad():
+            threshold = float(layer.threshold)
+            n = layer.weight.numel()
+            budget = 0.0 if layer.k >= n else float(topk_threshold(layer.weight.abs(), layer.k + 1))
+
+    row = {
+        "target": target, "method": method_label(mask, straight_through), "mask": mask,
+        "straight_through": straight_through, "density": model_density, "sparsity": model_sparsity,
+        "seed": seed, "k": layer.k, "nnz": int(learned.sum()),
+        "train_loss": history.train_loss[-1], "test_mse": history.test_mse[-1],
+        "flip_rate": history.flip_rate[-1], "total_flips": total_flips,
+        "late_flip_share": late / total_flips if total_flips else float("nan"),
+        "init_overlap": int((initial & learned).sum()) / int(initial.sum()),
+        "precision": match["precision"], "recall": match["recall"], "f1": match["f1"],
+        "threshold": threshold, "budget_threshold": budget, "epochs": config.epochs, "seconds": seconds,
+    }
+    if keep:
+        row.update(history=history, model=net, data=problem)
+    return row
+
+
+def grid(*, methods=None, **axes) -> list[dict]:
+    """The Cartesian product of ``axes`` as a list of keyword dicts for :func:`run_one`.
+
+    Each keyword names an argument of :func:`run_one` and gives a list of values
+    (a scalar or a dict counts as a single value). ``methods`` lists labels of
+    :data:`METHODS`, each expanded into its ``mask`` and ``straight_through``.
+    The last axis varies fastest; ``methods`` is the first axis.
+
+    >>> grid(target=["linear"], sparsity=[0.5, 0.9], seed=[0])
+    [{'target': 'linear', 'sparsity': 0.5, 'seed': 0}, {'target': 'linear', 'sparsity': 0.9, 'seed': 0}]
+    """
+    if methods is not None:
+        if isinstance(methods, str):
+            methods = [methods]
+        for label in methods:
+            check_choice(label, "methods", METHODS)
+    names = list(axes)
+    values = []
+    for name in names:
+        value = axes[name]
+        if isinstance(value, (str, dict, numbers.Number)) or value is None or not hasattr(value, "__iter__"):
+            value = [value]
+        value = list(value)
+        if not value:
+            raise ValueError(f"axis {name!r} of the grid is empty")
+        values.append(value)
+    combos = [dict(zip(names, combo)) for combo in itertools.product(*values)]
+    if methods is None:
+        return combos
+    return [{**METHODS[label], **combo} for label in methods for combo in combos]
+
+
+_NESTED = ("data", "model", "train")
+
+
+def _merge(common: dict, entry: dict) -> dict:
+    merged = {**common, **entry}
+    for key in _NESTED:
+        if isinstance(common.get(key), dict) and isinstance(entry.get(key), dict):
+            merged[key] = {**common[key], **entry[key]}
+    return merged
+
+
+def sweep(grid: list[dict], *, progress: bool = True, desc: str = "sweep", **common) -> pd.DataFrame:
+    """Run every configuration of ``grid`` with :func:`run_one`; one row per entry, in order.
+
+    ``common`` holds keyword arguments shared by all runs; an entry's own values win,
+    and the nested ``data``, ``model`` and ``train`` dicts are merged key by key. Every
+    configuration is checked (by building it) before the first run starts, so a typo
+    in the last entry does not cost the whole sweep. A :mod:`tqdm` bar counts runs
+    when ``progress`` is true; the runs themselves train silently.
+    """
+    if not isinstance(grid, (list, tuple)):
+        raise TypeError(f"grid must be a list of dicts of run_one arguments, got {type(grid).__name__}")
+    if "keep" in common:
+        raise ValueError("sweep does not keep models or histories; call run_one(keep=True) for a single run")
+    progress = _check_bool(progress, "progress")
+    configs = []
+    allowed = set(run_one.__kwdefaults__) | {"target"}
+    for i, entry in enumerate(grid):
+        if not isinstance(entry, dict):
+            raise TypeError(f"grid[{i}] must be a dict, got {type(entry).__name__}")
+        config = _merge(common, entry)
+        unknown = sorted(set(config) - allowed)
+        if unknown:
+            raise ValueError(f"grid[{i}] has unknown run_one argument(s) {unknown}; allowed: {sorted(allowed)}")
+        if "target" not in config:
+            raise ValueError(f"grid[{i}] gives no target (one of {TARGET_KINDS})")
+        if config.get("keep"):
+            raise ValueError(f"grid[{i}]: sweep does not keep models or histories")
+        configs.append(config)
+    rows = [run_one(**config) for config in tqdm(configs, desc=desc, unit="run", disable=not progress)]
+    return pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+
+
+def summarise(frame: pd.DataFrame, by, value="test_mse", ci: float = 0.95) -> pd.DataFrame:
+    r"""Mean and Student-:math:`t` interval of ``value`` for each group of ``by``.
+
+    For a group of :math:`n` values with mean :math:`\bar v` and sample standard
+    deviation :math:`s`, the interval is :math:`\bar v \pm h` with
+    :math:`h = t_{(1+c)/2,\,n-1}\, s/\sqrt n` (``c = ci``). A group of one run has no
+    interval (``NaN``). Returns one row per group with the ``by`` columns and
+    ``n``, ``mean``, ``sd``, ``half_width``, ``low``, ``high``; NaN values are dropped
+    before counting. ``value`` may be a list of columns: the summaries are then
+    stacked, with a ``metric`` column naming the column summarised.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    by = [by] if isinstance(by, str) else list(by)
+    if not by:
+        raise ValueError("by must name at least one column")
+    values = [value] if isinstance(value, str) else list(value)
+    if not values:
+        raise ValueError("value must name at least one column")
+    missing = [c for c in [*by, *values] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} not in the frame; it has {list(frame.columns)}")
+    ci = check_float(ci, "ci", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+
+    def reduce(v: np.ndarray) -> dict:
+        v = v[~np.isnan(v)]
+        n = len(v)
+        mean = float(v.mean()) if n else float("nan")
+        sd = float(v.std(ddof=1)) if n > 1 else float("nan")
+        half = t_quantile(n, ci) * sd / math.sqrt(n) if n > 1 else float("nan")
+        return {"n": n, "mean": mean, "sd": sd, "half_width": half, "low": mean - half, "high": mean + half}
+
+    rows = []
+    for column in values:
+        for key, group in frame.groupby(by, sort=True, dropna=False):
+            key = key if isinstance(key, tuple) else (key,)
+            metric = {} if isinstance(value, str) else {"metric": column}
+            rows.append({**dict(zip(by, key)), **metric, **reduce(group[column].to_numpy(dtype=float))})
+    return pd.DataFrame(rows)
+
+
+def t_quantile(n: int, ci: float = 0.95) -> float:
+    r"""The Student-:math:`t` quantile :math:`t_{(1+c)/2,\,n-1}` of a two-sided ``ci`` interval from ``n`` runs."""
+    n = check_int(n, "n", low=2)
+    ci = check_float(ci, "ci", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    return float(stats.t.ppf(0.5 + ci / 2, n - 1))
+
+
+def lookup(summary: pd.DataFrame, column: str = "mean", **where) -> float:
+    """The one value of ``column`` in the row of ``summary`` where every ``where`` column matches.
+
+    Floats are compared with a tolerance of 1e-9. Raises if no row or several rows match,
+    naming the values that exist.
+
+    >>> lookup(summarise(frame, ["method", "sparsity"]), method="hard+STE", sparsity=0.9)  # doctest: +SKIP
+    """
+    if column not in summary.columns:
+        raise ValueError(f"column {column!r} not in the summary; it has {list(summary.columns)}")
+    keep = np.ones(len(summary), dtype=bool)
+    for name, wanted in where.items():
+        if name not in summary.columns:
+            raise ValueError(f"column {name!r} not in the summary; it has {list(summary.columns)}")
+        col = summary[name]
+        if isinstance(wanted, numbers.Real) and not isinstance(wanted, bool) and pd.api.types.is_float_dtype(col):
+            keep &= np.isclose(col.to_numpy(dtype=float), float(wanted), rtol=0.0, atol=1e-9)
+        else:
+            keep &= (col == wanted).to_numpy()
+    hits = summary.loc[keep, column]
+    if len(hits) != 1:
+        have = {name: sorted(summary[name].unique().tolist(), key=str) for name in where}
+        raise ValueError(f"{len(hits)} rows match {where} (need exactly one); the summary has {have}")
+    value = hits.iloc[0]
+    return value.item() if hasattr(value, "item") else value
+
+
+def interval_table(summary: pd.DataFrame, index, columns, digits: int = 3) -> pd.DataFrame:
+    """A summary from :func:`summarise` as a wide table of ``"mean [low, high]"`` strings."""
+    digits = check_int(digits, "digits", low=0)
+    index = [index] if isinstance(index, str) else list(index)
+    columns = [columns] if isinstance(columns, str) else list(columns)
+
+    def cell(row) -> str:
+        if not math.isfinite(row["half_width"]):
+            return f"{row['mean']:.{digits}f}"
+        return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
+
+    text = summary.assign(cell=summary.apply(cell, axis=1))
+    return text.pivot_table(index=index, columns=columns, values="cell", aggfunc="first")
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, X) -> torch.Tensor:
+    """Predictions of ``model`` for ``X`` in evaluation mode, on the CPU (for plots and tables)."""
+    if isinstance(X, RegressionData):
+        X = X.X_test
+    if not torch.is_tensor(X):
+        raise TypeError(f"X must be a torch.Tensor or RegressionData, got {type(X).__name__}")
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        return model(X.to(device)).float().cpu()
+    finally:
+        model.train(was_training)

@@ -1,0 +1,206 @@
+"""Validation of notebook parameters (papermill's ``-p``/``-y``/``-f`` values).
+
+papermill injects parameters as plain Python literals after a notebook's
+``parameters`` cell, without checking them. Each chapter's second cell therefore
+checks them against a *spec* before any work is done::
+
+    P = check_parameters(dict(epochs=epochs, lr=lr, ...), LEARNED_MASKS)
+
+A spec maps every parameter name to a :class:`Param`, or to a tuple
+``(types, low, high)`` that is shorthand for ``Param(types, low, high)``.
+The rules:
+
+* a value of the wrong type raises :class:`TypeError` naming the parameter, its
+  value and the expected type;
+* a number outside ``[low, high]`` (either bound may be ``None``; set
+  ``low_inclusive``/``high_inclusive`` to ``False`` for an open end), or a string
+  outside ``choices``, raises :class:`ValueError` naming the parameter and the
+  allowed range;
+* a ``list`` parameter (``Param(list, item=Param(...))``) checks its length and
+  then every element with ``item``, naming the element as ``name[i]``;
+* an ``int`` is accepted where a ``float`` is expected (and converted to float);
+  a ``bool`` is never accepted as a number, and only ``bool`` is accepted as a bool;
+* a name not in the spec, or a spec entry with no value, is an error.
+
+The result is a :class:`Parameters` dict (also readable as attributes, ``P.epochs``)
+holding the converted values.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """Specification of one parameter.
+
+    ``types`` is a type or tuple of types among ``int``, ``float``, ``str``, ``bool``,
+    ``list`` and ``type(None)``. ``low``/``high`` bound numbers and, for lists, ``min_len``
+    and ``max_len`` bound the length; ``item`` is the spec of a list's elements;
+    ``choices`` lists the allowed strings.
+    """
+
+    types: type | tuple
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    choices: tuple | None = None
+    item: "Param | None" = None
+    min_len: int = 0
+    max_len: int | None = None
+    unique: bool = False
+
+    @property
+    def type_tuple(self) -> tuple:
+        return self.types if isinstance(self.types, tuple) else (self.types,)
+
+    def describe(self) -> str:
+        """The expected type in words, e.g. ``'int'`` or ``'list of float'``."""
+        names = []
+        for t in self.type_tuple:
+            if t is list and self.item is not None:
+                names.append(f"list of {self.item.describe()}")
+            elif t is float:
+                names.append("float (or int)")
+            else:
+                names.append("None" if t is type(None) else t.__name__)
+        return " or ".join(names)
+
+    def range_text(self) -> str:
+        lo = "-inf" if self.low is None else repr(self.low)
+        hi = "inf" if self.high is None else repr(self.high)
+        return ("[" if self.low_inclusive else "(") + f"{lo}, {hi}" + ("]" if self.high_inclusive else ")")
+
+
+class Parameters(dict):
+    """A dict of checked parameters whose entries can also be read as attributes."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no parameter named {name!r}; have {sorted(self)}") from None
+
+
+def _as_param(name: str, spec) -> Param:
+    if isinstance(spec, Param):
+        return spec
+    if isinstance(spec, type):
+        return Param(spec)
+    if isinstance(spec, tuple) and len(spec) == 3:
+        return Param(*spec)
+    raise TypeError(f"spec for {name!r} must be a Param, a type, or a (types, low, high) tuple, got {spec!r}")
+
+
+def _matches(value, t) -> bool:
+    if t is bool:
+        return isinstance(value, bool)
+    if t is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if t is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if t is type(None):
+        return value is None
+    if t is list:
+        return isinstance(value, (list, tuple))
+    return isinstance(value, t)
+
+
+def _check_one(name: str, value, param: Param):
+    kinds = param.type_tuple
+    matched = next((t for t in kinds if _matches(value, t)), None)
+    if matched is None:
+        hint = ""
+        if isinstance(value, str) and list in kinds:
+            hint = (f" (papermill's -p passes text; give a list as YAML, e.g. "
+                    f"-y \"{name}: [0, 1, 2]\")")
+        raise TypeError(f"parameter {name!r} must be {param.describe()}, got {value!r} of type "
+                        f"{type(value).__name__}{hint}")
+    if matched is type(None) or matched is bool:
+        return value
+    if matched in (int, float):
+        if matched is float:
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"parameter {name!r} must be a finite number in {param.range_text()}, got {value!r}")
+        else:
+            value = int(value)
+        too_low = param.low is not None and (value < param.low if param.low_inclusive else value <= param.low)
+        too_high = param.high is not None and (value > param.high if param.high_inclusive else value >= param.high)
+        if too_low or too_high:
+            raise ValueError(f"parameter {name!r} must be in {param.range_text()}, got {value!r}")
+        return value
+    if matched is str:
+        if param.choices is not None and value not in param.choices:
+            raise ValueError(f"parameter {name!r} must be one of {', '.join(map(repr, param.choices))}; "
+                             f"got {value!r}")
+        return value
+    if matched is list:
+        n = len(value)
+        if n < param.min_len or (param.max_len is not None and n > param.max_len):
+            hi = "any number of" if param.max_len is None else f"at most {param.max_len}"
+            raise ValueError(f"parameter {name!r} must have at least {param.min_len} and {hi} elements, "
+                             f"got {n}: {value!r}")
+        items = list(value)
+        if param.item is not None:
+            items = [_check_one(f"{name}[{i}]", v, param.item) for i, v in enumerate(items)]
+        if param.unique and len(set(items)) != len(items):
+            raise ValueError(f"parameter {name!r} must not repeat elements, got {value!r}")
+        return items
+    return value
+
+
+def check_parameters(values: dict, spec: dict) -> Parameters:
+    """Check ``values`` against ``spec`` (see the module docstring); return the converted values.
+
+    >>> check_parameters({"epochs": 10, "lr": 1}, {"epochs": (int, 1, None), "lr": (float, 0, 1)})
+    {'epochs': 10, 'lr': 1.0}
+    """
+    if not isinstance(values, dict):
+        raise TypeError(f"values must be a dict of parameter values, got {type(values).__name__}")
+    if not isinstance(spec, dict):
+        raise TypeError(f"spec must be a dict of parameter specifications, got {type(spec).__name__}")
+    unknown = sorted(set(values) - set(spec))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; allowed: {sorted(spec)}")
+    missing = sorted(set(spec) - set(values))
+    if missing:
+        raise ValueError(f"missing parameter(s) {missing}")
+    return Parameters({name: _check_one(name, values[name], _as_param(name, spec[name])) for name in spec})
+
+
+_sparsity = Param(float, 0.0, 1.0, high_inclusive=False)
+_seed = Param(int, 0, None)
+
+#: The parameters of ``book/learned_masks.ipynb``.
+LEARNED_MASKS = {
+    # problem
+    "n_train": Param(int, 1, None),
+    "n_test": Param(int, 1, None),
+    "in_features": Param(int, 1, None),
+    "hidden_features": Param(int, 1, None),
+    "noise": Param(float, 0.0, None),
+    "nonlinear_density": Param(float, 0.0, 1.0, low_inclusive=False),
+    "linear_density": Param(float, 0.0, 1.0, low_inclusive=False),
+    # model and training
+    "sparsity": _sparsity,
+    "epochs": Param(int, 1, None),
+    "lr": Param(float, 0.0, None, low_inclusive=False),
+    "batch_size": Param(int, 1, None),
+    "temperature_end": Param(float, 0.0, None, low_inclusive=False),
+    "device": Param(str, choices=("auto", "cpu", "cuda", "mps")),
+    "bf16": Param(bool),
+    "threads": Param((int, type(None)), 1, None),
+    # experiment design
+    "seed": _seed,
+    "seeds": Param(list, item=_seed, min_len=1, unique=True),
+    "sparsities": Param(list, item=_sparsity, min_len=1, unique=True),
+    "sweep_methods": Param(list, item=Param(str, choices=("hard+STE", "hard, no STE", "soft", "sigmoid")),
+                           min_len=1, unique=True),
+}

@@ -1,0 +1,128 @@
+"""Tests of the book's chapter notebooks: committed output-free, parameterised, validated, executable.
+
+The structural checks read the notebooks as JSON. Two tests execute a chapter with
+papermill: once with a wrong-typed parameter (it must stop at the validation cell, naming the
+parameter), and once at a tiny scale, checking that every value the prose pastes with
+``{glue:text}`` is glued by the code.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sparselab.params import LEARNED_MASKS, check_parameters
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+LEARNED = BOOK / "learned_masks.ipynb"
+
+# A scale at which the whole chapter executes in seconds.
+TINY = dict(n_train=96, n_test=64, in_features=8, hidden_features=8, epochs=2, batch_size=32, sparsity=0.75,
+            seeds=[0, 1], sparsities=[0.0, 0.75], threads=1, device="cpu")
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def parameters_cell(nb):
+    return code_cells(nb)[0]
+
+
+def test_there_are_notebooks():
+    assert LEARNED in NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    nb = read(path)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    for i, cell in enumerate(code_cells(nb)):
+        assert cell.outputs == [], f"{path.name}: code cell {i} has outputs"
+        assert cell.execution_count is None, f"{path.name}: code cell {i} has an execution count"
+    assert "papermill" not in nb.metadata, f"{path.name} is an executed copy (papermill metadata)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_only_parameters_cell(path):
+    cells = code_cells(path and read(path))
+    tagged = [i for i, cell in enumerate(cells) if "parameters" in cell.metadata.get("tags", [])]
+    assert tagged == [0], f"{path.name}: code cells tagged 'parameters': {tagged} (need exactly the first)"
+    # the parameters cell only assigns literals, so that papermill can override every name
+    for node in ast.parse(cells[0].source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+        ast.literal_eval(node.value)
+
+
+def test_learned_masks_has_no_algorithm_code():
+    for cell in code_cells(read(LEARNED)):
+        tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")))
+        defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                 ast.ClassDef, ast.Lambda))]
+        assert not defined, f"notebook defines {[type(n).__name__ for n in defined]}: move it to sparselab"
+        assert not re.search(r"^\s*(def|class)\s", cell.source, re.MULTILINE)
+
+
+def test_learned_masks_parameters_match_the_spec_and_are_validated_next():
+    cells = code_cells(read(LEARNED))
+    defaults = {}
+    exec(cells[0].source, {}, defaults)  # literals only (checked above)
+    assert set(defaults) == set(LEARNED_MASKS)
+    check_parameters(defaults, LEARNED_MASKS)  # the defaults are valid
+    validation = cells[1].source
+    assert "check_parameters(" in validation and "LEARNED_MASKS" in validation
+    for name in LEARNED_MASKS:
+        assert re.search(rf"\b{name}={name}\b", validation), f"{name} is not passed to check_parameters"
+
+
+@pytest.mark.parametrize("parameters, words", [
+    ({"epochs": "many"}, ["epochs", "many"]),
+    ({"seeds": "[0, 1]"}, ["seeds", "-y"]),
+    ({"sparsities": [0.5, 1.0]}, ["sparsities[1]"]),
+])
+def test_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, words):
+    pm = pytest.importorskip("papermill")
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(str(LEARNED), str(out), parameters=parameters, kernel_name="python3", cwd=str(BOOK),
+                            progress_bar=False)
+    message = str(info.value)
+    for word in words:
+        assert word in message, message
+    executed = read(out)
+    failed = [i for i, cell in enumerate(code_cells(executed)) if any(o.output_type == "error" for o in cell.outputs)]
+    # code cells: 0 parameters, 1 injected parameters, 2 validation
+    assert failed == [2], f"the error came from code cell {failed}, not the validation cell"
+
+
+def test_tiny_execution_glues_every_pasted_value(tmp_path):
+    pm = pytest.importorskip("papermill")
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(LEARNED), str(out), parameters=TINY, kernel_name="python3", cwd=str(BOOK),
+                        progress_bar=False)
+    executed = read(out)
+    glued = set()
+    for cell in code_cells(executed):
+        for output in cell.outputs:
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is not None:
+                glued.add(name)
+    pasted = set()
+    for cell in executed.cells:
+        if cell.cell_type == "markdown":
+            pasted |= {m.rsplit(":", 1)[0] for m in re.findall(r"\{glue:text\}`([^`]+)`", cell.source)}
+    assert pasted, "the prose pastes no value"
+    assert pasted <= glued, f"pasted but never glued: {sorted(pasted - glued)}"
+    # figures were drawn (the inline backend displayed them)
+    images = sum("image/png" in o.get("data", {}) for c in code_cells(executed) for o in c.outputs)
+    assert images >= 7
