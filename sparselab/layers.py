@@ -102,8 +102,14 @@ class SparseLinear(nn.Module):
         """
         key = (self.scores._version, self.scores.data_ptr(), self.scores.device, self.k)
         if self._mask_cache is None or self._mask_cache[0] != key:
-            self._mask_cache = (key, M.topk_mask(self.scores, self.k))
+            mask = M.topk_mask(self.scores, self.k)
+            self._mask_cache = (key, mask, mask.to(self.weight.dtype))
         return self._mask_cache[1]
+
+    def _topk_of_scores_as_weight(self) -> torch.Tensor:
+        """The cached top-k mask in the weight's dtype (what the forward multiplies by)."""
+        self._topk_of_scores()
+        return self._mask_cache[2]
 
     def invalidate_mask(self) -> None:
         """Forget the cached top-k mask (needed only after writing to ``scores.data`` directly)."""
@@ -120,12 +126,13 @@ class SparseLinear(nn.Module):
         r""":math:`W_\text{eff}` as used by ``forward`` in the current mode (train/eval)."""
         if self.mask_kind == "hard":
             return M.hard_mask(self.weight, self.scores, self.k, straight_through=self.straight_through,
-                               dense_weight_grad=self.dense_weight_grad, mask=self._topk_of_scores())
+                               dense_weight_grad=self.dense_weight_grad, mask=self._topk_of_scores_as_weight())
         if self.mask_kind == "soft":
             return M.soft_mask(self.weight, self.threshold, self.k)
         if self.training:
             return M.sigmoid_mask(self.weight, self.scores, self.k, float(self.temperature))
-        return M.hard_mask(self.weight, self.scores, self.k, straight_through=False, mask=self._topk_of_scores())
+        return M.hard_mask(self.weight, self.scores, self.k, straight_through=False,
+                           mask=self._topk_of_scores_as_weight())
 
     def set_temperature(self, temperature: float) -> None:
         """Set the sigmoid mask's temperature :math:`T > 0`."""

@@ -81,10 +81,19 @@ def use_style() -> None:
 
 @contextlib.contextmanager
 def context():
-    """Context manager: the book's style inside the block, the previous rcParams restored after it."""
+    """Context manager: the book's style inside the block, the previous rcParams restored after it.
+
+    The interactive flag is carried out of the block: a notebook backend that turned
+    it on while the first figure was drawn inside the block must keep it on, or
+    later figures would silently stop showing.
+    """
     with mpl.rc_context():
         use_style()
-        yield
+        try:
+            yield
+        finally:
+            interactive = mpl.is_interactive()
+    mpl.interactive(interactive)
 
 
 def _styled(func):
