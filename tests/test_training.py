@@ -307,3 +307,35 @@ def test_history_frame(small_linear):
                                    "seconds"]
     assert frame["epoch"].tolist() == [0, 1, 2]
     assert frame["temperature"].tolist() == pytest.approx([2.0, 1.0, 0.5])
+
+
+def test_lr_factor_cosine_endpoints_and_monotone():
+    from sparselab.training import lr_factor
+
+    factors = [lr_factor(e, 20, "cosine") for e in range(20)]
+    assert factors[0] == 1.0
+    assert all(a > b for a, b in zip(factors, factors[1:]))
+    assert 0.0 < factors[-1] < 0.01
+    assert factors[10] == pytest.approx(0.5)
+    assert [lr_factor(e, 20, "constant") for e in range(20)] == [1.0] * 20
+    with pytest.raises(ValueError, match="lr_schedule"):
+        lr_factor(0, 20, "linear")
+
+
+def test_train_applies_the_lr_schedule(small_linear):
+    model = SparseLinear(small_linear.in_features, small_linear.out_features, density=0.5)
+    seen = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.Adam.step = spy
+    try:
+        train(model, small_linear, epochs=4, lr=0.1, batch_size=len(small_linear.X_train), **FAST)
+    finally:
+        torch.optim.Adam.step = original
+    from sparselab.training import lr_factor
+
+    assert seen == pytest.approx([0.1 * lr_factor(e, 4) for e in range(4)])
