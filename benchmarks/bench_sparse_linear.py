@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import torch
 from torch import nn
 
 import sparselab
+from sparselab._io import atomic_write
 from sparselab.training import resolve_device
 
 
@@ -103,11 +102,8 @@ def device_name(device):
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
+    with atomic_write(path, "w") as fh:
         json.dump(payload, fh, indent=2)
-    os.replace(tmp, path)
 
 
 def main(argv=None):

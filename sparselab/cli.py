@@ -27,14 +27,14 @@ status 2 and a one-line message on stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from ._io import atomic_write
 
 __all__ = ["DEFAULT_CONFIG", "ConfigError", "load_config", "resolve_config", "build_data", "build_model",
            "support_metrics", "write_json", "main"]
@@ -237,22 +237,9 @@ def _jsonable(value):
 def write_json(path: Path, value) -> Path:
     """Write ``value`` as JSON atomically (temporary file in the same folder, then rename); NaN becomes null."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_jsonable(value), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates owner-only files
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
     return path
 
 

@@ -12,7 +12,6 @@ for a first layer the rows of :math:`\hat M` are first matched to the rows of
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
@@ -71,6 +70,3 @@ def mask_flips(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
     """Number of connections that changed state between two boolean masks (a 0-dim tensor, no sync)."""
     return (before != after).sum()
 
-
-def _as_numpy(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)

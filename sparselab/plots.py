@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, SymmetricalLogLocator
 
 from . import metrics as _metrics
+from ._io import atomic_write
 from .training import History
 
 __all__ = [
@@ -514,31 +513,12 @@ def metric_vs_sparsity(frame, *, x="sparsity", y="test_mse", hue="target", style
 
 
 # ---------------------------------------------------------------------------- output
-def _file_mode() -> int:
-    """Permissions of a newly created file under the current umask (mkstemp's files are owner-only)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def save(fig: Figure, path, *, dpi: int = 150) -> Path:
     """Write ``fig`` as a PNG at ``path`` atomically (temporary file in the same folder, then rename).
 
     Parent folders are created; the opaque facecolour is kept. Returns the path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi, facecolor=fig.get_facecolor(), edgecolor="none",
-                        transparent=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi, facecolor=fig.get_facecolor(), edgecolor="none", transparent=False)
     return path

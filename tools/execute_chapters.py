@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import papermill as pm
 import yaml
+
+from sparselab._io import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,10 +60,8 @@ def main(argv=None) -> int:
                             progress_bar=False, log_output=False)
         timings[str(nb.relative_to(ROOT))] = round(time.perf_counter() - t0, 1)
         print(f"  done in {timings[str(nb.relative_to(ROOT))]} s", flush=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
+    with atomic_write(args.out / "timings.json", "w") as fh:
         json.dump({"seconds": timings, "parameters": params}, fh, indent=2)
-    os.replace(tmp, args.out / "timings.json")
     return 0
 
 
