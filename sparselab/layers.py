@@ -73,8 +73,10 @@ class SparseLinear(nn.Module):
             self.bias = nn.Parameter(torch.empty(out_features, **factory))
         else:
             self.register_parameter("bias", None)
-        self.register_buffer("temperature", torch.tensor(
-            check_float(temperature, "temperature", low=0.0, low_inclusive=False), **factory), persistent=True)
+        # The buffer carries T in the state dict; the float mirror is what the forward reads, so that a
+        # CUDA forward never waits on a device-to-host copy.
+        self._temperature = check_float(temperature, "temperature", low=0.0, low_inclusive=False)
+        self.register_buffer("temperature", torch.tensor(self._temperature, **factory), persistent=True)
         self._mask_cache: tuple | None = None
         self.reset_parameters()
 
@@ -130,13 +132,14 @@ class SparseLinear(nn.Module):
         if self.mask_kind == "soft":
             return M.soft_mask(self.weight, self.threshold, self.k)
         if self.training:
-            return M.sigmoid_mask(self.weight, self.scores, self.k, float(self.temperature))
+            return M.sigmoid_mask(self.weight, self.scores, self.k, self._temperature)
         return M.hard_mask(self.weight, self.scores, self.k, straight_through=False,
                            mask=self._topk_of_scores_as_weight())
 
     def set_temperature(self, temperature: float) -> None:
         """Set the sigmoid mask's temperature :math:`T > 0`."""
-        self.temperature.fill_(check_float(temperature, "temperature", low=0.0, low_inclusive=False))
+        self._temperature = check_float(temperature, "temperature", low=0.0, low_inclusive=False)
+        self.temperature.fill_(self._temperature)
 
     @property
     def nnz(self) -> int:
@@ -158,6 +161,7 @@ class SparseLinear(nn.Module):
     def _load_from_state_dict(self, *args, **kwargs):
         self._mask_cache = None
         super()._load_from_state_dict(*args, **kwargs)
+        self._temperature = float(self.temperature)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "

@@ -336,3 +336,20 @@ def test_sparse_mlp_dtype():
     model = SparseMLP(6, 8, 2, density=0.5, dtype=torch.float64)
     assert all(p.dtype == torch.float64 for p in model.parameters())
     assert model(torch.randn(3, 6, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_sigmoid_temperature_round_trips_through_state_dict_and_drives_the_forward():
+    torch.manual_seed(0)
+    src = SparseLinear(6, 4, density=0.5, mask="sigmoid")
+    src.set_temperature(0.05)
+    dst = SparseLinear(6, 4, density=0.5, mask="sigmoid")
+    assert float(dst.temperature) == 1.0
+    dst.load_state_dict(src.state_dict())
+    assert float(dst.temperature) == pytest.approx(0.05)
+    x = torch.randn(3, 6)
+    assert torch.equal(dst(x), src(x))  # training mode: the relaxed mask at T = 0.05 in both
+    expected = F.linear(x, src.weight * M.sigmoid_mask(torch.ones_like(src.weight), src.scores, src.k, 0.05),
+                        src.bias)
+    assert torch.allclose(dst(x), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="temperature"):
+        dst.set_temperature(0.0)
