@@ -156,6 +156,9 @@ class SparseLinear(nn.Module):
         return 1.0 - self.density
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.shape[-1] != self.in_features:
+            raise ValueError(f"input has {input.shape[-1]} features in its last dimension, but this layer has "
+                             f"in_features={self.in_features}")
         return F.linear(input, self.effective_weight(), self.bias)
 
     def _load_from_state_dict(self, *args, **kwargs):

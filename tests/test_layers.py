@@ -353,3 +353,11 @@ def test_sigmoid_temperature_round_trips_through_state_dict_and_drives_the_forwa
     assert torch.allclose(dst(x), expected, atol=1e-6)
     with pytest.raises(ValueError, match="temperature"):
         dst.set_temperature(0.0)
+
+
+@pytest.mark.parametrize("mask", ["hard", "soft", "sigmoid"])
+def test_forward_rejects_wrong_input_width_naming_in_features(mask):
+    layer = SparseLinear(6, 4, density=0.5, mask=mask)
+    with pytest.raises(ValueError, match="in_features=6"):
+        layer(torch.randn(3, 5))
+    assert layer(torch.randn(2, 7, 6)).shape == (2, 7, 4)  # leading batch dimensions are free, as in nn.Linear
