@@ -58,7 +58,7 @@ DEFAULT_CONFIG = {
         "sparsity": None,
         "mask": "hard",            # "hard", "soft" or "sigmoid"
         "straight_through": True,  # hard masks only
-        "dense_weight_grad": True,  # hard masks with the STE: pruned weights receive the dense gradient
+        "dense_weight_grad": True,  # hard (with the STE) and soft masks: pruned weights receive the dense gradient
         "temperature": 1.0,        # sigmoid masks only (initial temperature)
     },
     "train": {                     # fields of sparselab.TrainConfig except `checkpoint` (set from --out)

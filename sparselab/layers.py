@@ -37,9 +37,9 @@ class SparseLinear(nn.Module):
         ``hard`` only: pass the straight-through gradient :math:`G \odot W` to the
         scores. ``False`` reproduces the original recipe, whose scores never learn.
     dense_weight_grad
-        ``hard`` with the STE only: the weights receive the dense gradient :math:`G`
-        (pruned weights keep learning and can re-enter), or with ``False`` the exact
-        :math:`G \odot M` (pruned weights are frozen).
+        ``hard`` (with the STE) and ``soft``: the weights receive the dense gradient
+        :math:`G` (pruned weights keep learning and can re-enter), or with ``False``
+        the exact one, zero on pruned weights (which are then frozen).
     temperature
         ``sigmoid`` only: initial temperature :math:`T` (set it during training with
         :meth:`set_temperature`, e.g. from :func:`sparselab.masks.temperature_schedule`).
@@ -121,7 +121,7 @@ class SparseLinear(nn.Module):
         """The boolean mask the layer exports: exact top-k for ``hard``/``sigmoid``, non-zeros for ``soft``."""
         if self.mask_kind == "soft":
             with torch.no_grad():
-                return M.soft_mask(self.weight, self.threshold, self.k) != 0
+                return M.soft_mask(self.weight, self.threshold, self.k, dense_weight_grad=False) != 0
         return self._topk_of_scores().clone()
 
     def effective_weight(self) -> torch.Tensor:
@@ -130,7 +130,7 @@ class SparseLinear(nn.Module):
             return M.hard_mask(self.weight, self.scores, self.k, straight_through=self.straight_through,
                                dense_weight_grad=self.dense_weight_grad, mask=self._topk_of_scores_as_weight())
         if self.mask_kind == "soft":
-            return M.soft_mask(self.weight, self.threshold, self.k)
+            return M.soft_mask(self.weight, self.threshold, self.k, dense_weight_grad=self.dense_weight_grad)
         if self.training:
             return M.sigmoid_mask(self.weight, self.scores, self.k, self._temperature)
         return M.hard_mask(self.weight, self.scores, self.k, straight_through=False,

@@ -24,6 +24,7 @@ Three kinds:
     soft-thresholding (the proximal map of :math:`\tau\|W\|_1`, the lasso's
     shrinkage) with a learned threshold :math:`\theta`; the budget floors it,
     :math:`\tau = \max(\theta, |W|_{(k+1)})`, so at most :math:`k` weights survive.
+    Zeroed weights receive :math:`G` straight through, as with ``hard``.
 ``sigmoid``
     :math:`M = \sigma\big((S - \tau_k(S)) / (T\,\operatorname{sd}(S))\big)` with a
     temperature :math:`T` annealed towards 0 (continuous sparsification). As
@@ -186,13 +187,21 @@ def soft_threshold(weight: torch.Tensor, tau) -> torch.Tensor:
     return torch.sign(weight) * torch.relu(weight.abs() - tau)
 
 
-def soft_mask(weight: torch.Tensor, threshold: torch.Tensor, k: int) -> torch.Tensor:
+def soft_mask(weight: torch.Tensor, threshold: torch.Tensor, k: int, *,
+              dense_weight_grad: bool = True) -> torch.Tensor:
     r"""Soft-thresholded weight with a learned threshold floored by the budget.
 
     :math:`\tau = \max(\theta, |W|_{(k+1)})`, where :math:`|W|_{(k+1)}` is the
     :math:`(k+1)`-th largest magnitude (detached; 0 when ``k`` is every entry), and
     :math:`W_\text{eff} = S_\tau(W)`. At most ``k`` entries survive; fewer when the
     learned :math:`\theta` is above the budget or magnitudes tie at the threshold.
+
+    The exact derivative of :math:`S_\tau` is 0 on the zeroed entries, so a pruned
+    weight would stay frozen until some kept weight shrank below it. With
+    ``dense_weight_grad=True`` (the default, as for :func:`hard_mask`) the zeroed
+    entries receive :math:`G` straight through instead and keep learning; the value
+    of :math:`W_\text{eff}` and the gradients of the kept entries and of
+    :math:`\theta` are unchanged.
     """
     n = weight.numel()
     if k >= n:
@@ -200,7 +209,11 @@ def soft_mask(weight: torch.Tensor, threshold: torch.Tensor, k: int) -> torch.Te
     else:
         budget = topk_threshold(weight.abs(), k + 1)
     tau = torch.maximum(threshold, budget)
-    return soft_threshold(weight, tau)
+    shrunk = soft_threshold(weight, tau)
+    if not dense_weight_grad:
+        return shrunk
+    pruned = (shrunk == 0).to(weight.dtype).detach()
+    return shrunk + (weight - weight.detach()) * pruned  # adds exactly 0; routes G to the pruned weights
 
 
 def sigmoid_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, temperature: float) -> torch.Tensor:

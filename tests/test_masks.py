@@ -369,3 +369,25 @@ def test_temperature_schedule_rejects_bad_epochs(epoch, epochs, name):
 def test_temperature_schedule_rejects_bad_temperatures(start, end, name):
     with pytest.raises(ValueError, match=name):
         M.temperature_schedule(0, 5, start, end)
+
+
+def test_soft_mask_dense_weight_gradient_routes_G_to_pruned_weights_only():
+    g = torch.Generator().manual_seed(11)
+    W0 = torch.randn(5, 6, generator=g, dtype=torch.float64)
+    C = torch.randn(5, 6, generator=g, dtype=torch.float64)
+    k = 9
+    grads = {}
+    for dense in (True, False):
+        W = W0.clone().requires_grad_(True)
+        theta = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+        out = M.soft_mask(W, theta, k, dense_weight_grad=dense)
+        (C * out).sum().backward()
+        grads[dense] = (out.detach(), W.grad.clone(), theta.grad)
+    value_dense, grad_dense, theta_dense = grads[True]
+    value_exact, grad_exact, theta_exact = grads[False]
+    assert torch.equal(value_dense, value_exact)  # the forward value does not change
+    kept = value_exact != 0
+    assert int(kept.sum()) == k
+    assert torch.equal(grad_exact, C * kept)      # exact prox derivative: 1 on kept, 0 on pruned
+    assert torch.equal(grad_dense, C)             # straight through: G everywhere
+    assert float(theta_dense) == float(theta_exact) == 0.0  # theta below the budget floor gets no gradient
