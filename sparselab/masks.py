@@ -32,8 +32,9 @@ Three kinds:
     layer uses in evaluation and export.
 
 Ties in the scores are broken deterministically: among equal scores at the
-threshold, lower flat (row-major) indices win. A mask never keeps more or fewer
-than :math:`k` entries.
+threshold, lower flat (row-major) indices win. A top-:math:`k` mask (``hard``, and
+``sigmoid`` in evaluation) never keeps more or fewer than :math:`k` entries; the
+``soft`` mask keeps at most :math:`k`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ One function, :func:`train`, minimises the mean squared error
   accumulated on the device and read once per epoch;
 * seeds every random source (batch order comes from a generator seeded by
   ``(seed, epoch)``), and uses deterministic algorithms on CPU;
-* anneals the temperature of ``sigmoid`` masks with
+* decays the learning rate on a cosine schedule (:func:`lr_factor`, a pure
+  function of the epoch) and anneals the temperature of ``sigmoid`` masks with
   :func:`sparselab.masks.temperature_schedule`;
 * writes atomic checkpoints (model, optimizer, history) and resumes from them,
   so that an interrupted and resumed run ends with the same weights as an
