@@ -210,11 +210,34 @@ def soft_mask(weight: torch.Tensor, threshold: torch.Tensor, k: int, *,
     else:
         budget = topk_threshold(weight.abs(), k + 1)
     tau = torch.maximum(threshold, budget)
-    shrunk = soft_threshold(weight, tau)
-    if not dense_weight_grad:
-        return shrunk
-    pruned = (shrunk == 0).to(weight.dtype).detach()
-    return shrunk + (weight - weight.detach()) * pruned  # adds exactly 0; routes G to the pruned weights
+    return _SoftThreshold.apply(weight, tau, bool(dense_weight_grad))
+
+
+class _SoftThreshold(torch.autograd.Function):
+    r""":math:`S_\tau(W) = W - \operatorname{clip}(W, -\tau, \tau)` in two passes over :math:`W`.
+
+    Backward: :math:`G` (dense) or :math:`G \odot A` to :math:`W`, where :math:`A` marks
+    the survivors :math:`|W| > \tau`, and :math:`-\sum_{A} G \operatorname{sign}(W)` to
+    :math:`\tau`. Equal in value and in the exact gradient to :func:`soft_threshold`.
+    """
+
+    @staticmethod
+    def forward(ctx, weight, tau, dense_weight_grad):
+        tau = tau.to(weight.dtype)
+        out = weight - torch.clamp(weight, -tau, tau)
+        ctx.save_for_backward(out)
+        ctx.dense_weight_grad = dense_weight_grad
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        grad_weight = grad_tau = None
+        if ctx.needs_input_grad[0]:
+            grad_weight = grad if ctx.dense_weight_grad else grad * (out != 0)
+        if ctx.needs_input_grad[1]:
+            grad_tau = -(grad * torch.sign(out)).sum()  # sign(out) is sign(W) on survivors, 0 elsewhere
+        return grad_weight, grad_tau, None
 
 
 def sigmoid_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, temperature: float) -> torch.Tensor:

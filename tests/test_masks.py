@@ -391,3 +391,24 @@ def test_soft_mask_dense_weight_gradient_routes_G_to_pruned_weights_only():
     assert torch.equal(grad_exact, C * kept)      # exact prox derivative: 1 on kept, 0 on pruned
     assert torch.equal(grad_dense, C)             # straight through: G everywhere
     assert float(theta_dense) == float(theta_exact) == 0.0  # theta below the budget floor gets no gradient
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_soft_mask_with_learned_threshold_above_floor_matches_autograd_of_soft_threshold(dense):
+    g = torch.Generator().manual_seed(5)
+    W0 = torch.randn(7, 9, generator=g, dtype=torch.float64)
+    C = torch.randn(7, 9, generator=g, dtype=torch.float64)
+    k = 40  # the floor |W|_(41) is small; theta = 1.0 lies above it and is the threshold in force
+    W1 = W0.clone().requires_grad_(True)
+    t1 = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    out1 = M.soft_mask(W1, t1, k, dense_weight_grad=dense)
+    (C * out1).sum().backward()
+    W2 = W0.clone().requires_grad_(True)
+    t2 = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    out2 = M.soft_threshold(W2, t2)
+    (C * out2).sum().backward()
+    assert torch.allclose(out1, out2, rtol=0, atol=1e-15)
+    assert torch.allclose(t1.grad, t2.grad, rtol=1e-12, atol=1e-12)
+    assert float(t1.grad) != 0.0
+    expected_w = C if dense else W2.grad
+    assert torch.allclose(W1.grad, expected_w, rtol=0, atol=1e-15)
