@@ -200,27 +200,13 @@ def _train_config(config: dict, checkpoint: Path | None):
 
 # ---------------------------------------------------------------------------- metrics and output
 def support_metrics(model, data) -> dict:
-    """Agreement of the model's first-layer mask with the planted support.
-
-    Nonlinear data: connection level, the learned rows (hidden units) matched to the
-    planted rows (``match_rows=True``). Linear data: the planted matrix is
-    ``(out_features, in_features)`` while the first layer is ``(hidden, in)``, so the
-    comparison is at feature level — which input columns are used at all
-    (:func:`sparselab.metrics.feature_support` of both).
-    """
+    """Agreement of the model's first-layer mask with the planted support (:func:`metrics.planted_support_match`)."""
     from . import metrics
 
     if data.planted_support is None:
         return {"support_level": None}
-    learned = model.sparse.mask().cpu()
-    planted = data.planted_support.cpu()
-    if data.kind == "linear":
-        match = metrics.support_match(metrics.feature_support(learned), metrics.feature_support(planted))
-        level = "feature"
-    else:
-        match = metrics.support_match(learned, planted, match_rows=True)
-        level = "connection (rows matched)"
-    return {"support_level": level, "support_precision": match["precision"], "support_recall": match["recall"],
+    match = metrics.planted_support_match(model.sparse.mask(), data)
+    return {"support_level": match["level"], "support_precision": match["precision"], "support_recall": match["recall"],
             "support_f1": match["f1"], "support_true_positives": match["true_positives"]}
 
 

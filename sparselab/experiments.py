@@ -192,12 +192,7 @@ def run_one(*, target: str, mask: str = "hard", seed: int = 0, density: float | 
 
     layer = net.sparse
     learned = layer.mask().cpu()
-    planted = problem.planted_support.cpu()
-    if target == "nonlinear":
-        match = metrics.support_match(learned, planted, match_rows=True)
-    else:
-        match = metrics.support_match(metrics.feature_support(learned)[None, :],
-                                      metrics.feature_support(planted)[None, :])
+    match = metrics.planted_support_match(learned, problem)
     total_flips = int(sum(history.mask_flips))
     late = int(sum(history.mask_flips[len(history.mask_flips) // 2:]))
     threshold = budget = float("nan")

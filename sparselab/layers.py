@@ -94,8 +94,8 @@ class SparseLinear(nn.Module):
         self._mask_cache = None
 
     # ------------------------------------------------------------------ masks
-    def _topk_of_scores(self) -> torch.Tensor:
-        """Exact top-k mask of the scores, cached until the scores change.
+    def _topk_of_scores(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact top-k mask of the scores, boolean and in the weight's dtype, cached until the scores change.
 
         The cache is keyed on the scores' autograd version counter, which every
         in-place write through the parameter bumps (optimizer steps, ``copy_`` under
@@ -106,12 +106,7 @@ class SparseLinear(nn.Module):
         if self._mask_cache is None or self._mask_cache[0] != key:
             mask = M.topk_mask(self.scores, self.k)
             self._mask_cache = (key, mask, mask.to(self.weight.dtype))
-        return self._mask_cache[1]
-
-    def _topk_of_scores_as_weight(self) -> torch.Tensor:
-        """The cached top-k mask in the weight's dtype (what the forward multiplies by)."""
-        self._topk_of_scores()
-        return self._mask_cache[2]
+        return self._mask_cache[1:]
 
     def invalidate_mask(self) -> None:
         """Forget the cached top-k mask (needed only after writing to ``scores.data`` directly)."""
@@ -122,19 +117,19 @@ class SparseLinear(nn.Module):
         if self.mask_kind == "soft":
             with torch.no_grad():
                 return M.soft_mask(self.weight, self.threshold, self.k, dense_weight_grad=False) != 0
-        return self._topk_of_scores().clone()
+        return self._topk_of_scores()[0].clone()
 
     def effective_weight(self) -> torch.Tensor:
         r""":math:`W_\text{eff}` as used by ``forward`` in the current mode (train/eval)."""
         if self.mask_kind == "hard":
             return M.hard_mask(self.weight, self.scores, self.k, straight_through=self.straight_through,
-                               dense_weight_grad=self.dense_weight_grad, mask=self._topk_of_scores_as_weight())
+                               dense_weight_grad=self.dense_weight_grad, mask=self._topk_of_scores()[1])
         if self.mask_kind == "soft":
             return M.soft_mask(self.weight, self.threshold, self.k, dense_weight_grad=self.dense_weight_grad)
         if self.training:
             return M.sigmoid_mask(self.weight, self.scores, self.k, self._temperature)
         return M.hard_mask(self.weight, self.scores, self.k, straight_through=False,
-                           mask=self._topk_of_scores_as_weight())
+                           mask=self._topk_of_scores()[1])
 
     def set_temperature(self, temperature: float) -> None:
         """Set the sigmoid mask's temperature :math:`T > 0`."""

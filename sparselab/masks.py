@@ -254,9 +254,11 @@ def sigmoid_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, temperature
     n = flat.numel()
     if k >= n:
         return weight * 1.0  # every entry survives: the relaxed mask is identically 1
-    upper = topk_threshold(flat, k)
-    lower = topk_threshold(flat, k + 1)
-    tau = 0.5 * (upper + lower)
+    if _numpy_ok(flat):  # both order statistics from one introselect
+        part = np.partition(flat.numpy(), [n - k - 1, n - k])
+        tau = torch.as_tensor(0.5 * (part[n - k] + part[n - k - 1]))
+    else:
+        tau = 0.5 * (topk_threshold(flat, k) + topk_threshold(flat, k + 1))
     spread = flat.std().clamp_min(torch.finfo(flat.dtype).tiny)
     return weight * torch.sigmoid((scores - tau) / (temperature * spread))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["mse", "support_match", "feature_support", "mask_flips"]
+__all__ = ["mse", "support_match", "feature_support", "planted_support_match", "mask_flips"]
 
 
 @torch.no_grad()
@@ -64,6 +64,25 @@ def support_match(learned: torch.Tensor, planted: torch.Tensor, *, match_rows: b
     f1 = 2 * tp / (n_learned + n_planted) if (n_learned + n_planted) else float("nan")
     result.update(precision=precision, recall=recall, f1=f1, true_positives=tp)
     return result
+
+
+def planted_support_match(learned: torch.Tensor, data) -> dict:
+    """Agreement of a first-layer mask with the planted support of ``data`` (a ``RegressionData``).
+
+    ``nonlinear`` teacher: connection level, rows (hidden neurons) matched first.
+    ``linear`` teacher: its matrix is ``(out_features, in_features)`` while the first
+    layer is ``(hidden, in_features)``, so the comparison is at feature level — the
+    input columns used at all (:func:`feature_support` of both). The result of
+    :func:`support_match` gets a ``level`` entry naming which.
+    """
+    planted = data.planted_support
+    if data.kind == "linear":
+        match = support_match(feature_support(learned), feature_support(planted))
+        match["level"] = "feature"
+    else:
+        match = support_match(learned, planted, match_rows=True)
+        match["level"] = "connection (rows matched)"
+    return match
 
 
 def mask_flips(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:

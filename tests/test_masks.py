@@ -412,3 +412,16 @@ def test_soft_mask_with_learned_threshold_above_floor_matches_autograd_of_soft_t
     assert float(t1.grad) != 0.0
     expected_w = C if dense else W2.grad
     assert torch.allclose(W1.grad, expected_w, rtol=0, atol=1e-15)
+
+
+def test_sigmoid_mask_same_on_numpy_and_torch_selection_paths(monkeypatch):
+    g = torch.Generator().manual_seed(4)
+    W = torch.randn(9, 13, generator=g)
+    S = torch.randn(9, 13, generator=g)
+    for k in (1, 5, 58, 116):
+        via_numpy = M.sigmoid_mask(W, S, k, 0.1)
+        with monkeypatch.context() as m:
+            m.setattr(M, "_numpy_ok", lambda flat: False)
+            via_torch = M.sigmoid_mask(W, S, k, 0.1)
+        assert torch.equal(via_numpy, via_torch), k
+        assert int((via_numpy / W > 0.5).sum()) == k

@@ -142,3 +142,23 @@ def test_mse_evaluates_in_eval_mode_and_restores_mode(training):
     with torch.no_grad():
         expected = float(((model(X) - y) ** 2).double().mean())
     assert value == pytest.approx(expected, rel=1e-6)
+
+
+def test_planted_support_match_level_follows_the_teacher():
+    from sparselab import make_regression
+
+    lin = make_regression("linear", in_features=6, out_features=1, density=0.5, n_train=8, n_test=4, seed=0)
+    used = lin.planted_support[0]
+    learned = torch.zeros(4, 6, dtype=torch.bool)
+    learned[1, used] = True            # every planted feature, each used once
+    learned[2, (~used).nonzero()[0]] = True  # plus one feature the teacher does not use
+    r = metrics.planted_support_match(learned, lin)
+    assert r["level"] == "feature"
+    assert r["recall"] == 1.0
+    assert r["precision"] == pytest.approx(int(used.sum()) / (int(used.sum()) + 1))
+
+    nl = make_regression("nonlinear", in_features=6, hidden_features=4, density=0.5, n_train=8, n_test=4, seed=0)
+    permuted = nl.planted_support[torch.tensor([2, 0, 3, 1])]
+    r = metrics.planted_support_match(permuted, nl)
+    assert r["level"] == "connection (rows matched)"
+    assert r["f1"] == 1.0
