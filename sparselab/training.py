@@ -1,7 +1,9 @@
-r"""Training: a plain, GPU-aware loop for regression models with sparse layers.
+r"""Training: a plain, GPU-aware loop for models with sparse layers.
 
-One function, :func:`train`, minimises the mean squared error
-:math:`L = \frac1n \sum_i \|f(x_i) - y_i\|^2` with Adam. It
+One function, :func:`train`, minimises with Adam the mean squared error
+:math:`L = \frac1n \sum_i \|f(x_i) - y_i\|^2` (regression) or the cross-entropy
+:math:`L = -\frac1n \sum_i \log \operatorname{softmax}(f(x_i))_{y_i}` (classification),
+chosen by the data's ``task``. It
 
 * picks the device (``"auto"``: CUDA, then Apple MPS, then CPU) and moves the
   data there once;
@@ -16,7 +18,14 @@ One function, :func:`train`, minimises the mean squared error
 * writes atomic checkpoints (model, optimizer, history) and resumes from them,
   so that an interrupted and resumed run ends with the same weights as an
   uninterrupted one;
-* stops with :class:`FloatingPointError` on a non-finite loss, naming the epoch.
+* stops with :class:`FloatingPointError` on a non-finite loss, naming the epoch;
+* calls *callbacks* at the start, after every optimizer step and after every
+  epoch. Pruning schedules (:mod:`sparselab.schedules`) and dynamic sparse
+  training (:mod:`sparselab.dynamic`) are callbacks; a callback is any object
+  with some of the methods ``on_train_begin(model, optimizer)``,
+  ``on_step_end(step, model, optimizer, batch)`` (``step`` counts optimizer
+  steps from 1 in this call, ``batch = (X, y, task)``) and
+  ``on_epoch_end(epoch, model, history)``.
 
 Configuration is plain data (:class:`TrainConfig`).
 """
@@ -37,14 +46,14 @@ from tqdm.auto import tqdm
 
 from ._io import atomic_write
 from ._validation import check_choice, check_float, check_int
-from .data import RegressionData
 from .layers import sparse_layers
 from .masks import temperature_schedule
 from .metrics import mse
 
 LR_SCHEDULES = ("constant", "cosine")
+TASKS = ("regression", "classification")
 
-__all__ = ["LR_SCHEDULES", "lr_factor", "TrainConfig", "History", "train", "resolve_device", "save_checkpoint", "load_checkpoint"]
+__all__ = ["LR_SCHEDULES", "TASKS", "task_loss", "evaluate", "lr_factor", "TrainConfig", "History", "train", "resolve_device", "save_checkpoint", "load_checkpoint"]
 
 
 @dataclass
@@ -102,6 +111,9 @@ class History:
     epoch: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
     test_mse: list = field(default_factory=list)
+    test_loss: list = field(default_factory=list)
+    test_accuracy: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
     mask_flips: list = field(default_factory=list)
     flip_rate: list = field(default_factory=list)
     temperature: list = field(default_factory=list)
@@ -114,6 +126,49 @@ class History:
         import pandas as pd
 
         return pd.DataFrame(self.to_dict())
+
+
+def task_loss(pred: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
+    """The training loss of a task: mean squared error (``regression``) or cross-entropy (``classification``)."""
+    if task == "regression":
+        return F.mse_loss(pred.float(), y)
+    if task == "classification":
+        return F.cross_entropy(pred.float(), y)
+    raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data) -> dict:
+    """Test metrics of ``model`` on ``data``: ``test_mse`` (regression) or ``test_loss`` and ``test_accuracy``.
+
+    The model is put in evaluation mode for the call and its previous mode restored.
+    """
+    task = _task(data)
+    if task == "regression":
+        return {"test_mse": mse(model, data.X_test, data.y_test)}
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(data.X_test).float()
+    finally:
+        model.train(was_training)
+    return {"test_loss": float(F.cross_entropy(logits, data.y_test)),
+            "test_accuracy": float((logits.argmax(1) == data.y_test).float().mean())}
+
+
+def _task(data) -> str:
+    task = getattr(data, "task", None)
+    if task not in TASKS:
+        raise TypeError(f"data must be a sparselab.data.RegressionData or ClassificationData (with X_train, y_train, "
+                        f"X_test, y_test and task in {TASKS}), got {type(data).__name__}")
+    return task
+
+
+def _call(callbacks, hook: str, *args) -> None:
+    for cb in callbacks:
+        method = getattr(cb, hook, None)
+        if method is not None:
+            method(*args)
 
 
 def lr_factor(epoch: int, epochs: int, schedule: str = "cosine") -> float:
@@ -188,9 +243,16 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimize
     return torch.optim.Adam(groups, lr=cfg.lr)
 
 
-def train(model: torch.nn.Module, data: RegressionData, config: TrainConfig | dict | None = None, *,
-          checkpoint_meta: dict | None = None, **overrides) -> History:
-    """Train ``model`` on ``data`` with the MSE loss; returns the :class:`History`.
+def train(model: torch.nn.Module, data, config: TrainConfig | dict | None = None, *,
+          callbacks=(), checkpoint_meta: dict | None = None, **overrides) -> History:
+    """Train ``model`` on ``data``; returns the :class:`History`.
+
+    ``data`` is a :class:`~sparselab.data.RegressionData` (MSE loss; ``test_mse``
+    and ``test_loss`` are both the test MSE, ``test_accuracy`` is None) or a
+    :class:`~sparselab.data.ClassificationData` (cross-entropy; ``test_loss`` is the
+    test cross-entropy, ``test_accuracy`` the accuracy, ``test_mse`` None).
+    ``callbacks`` see the module docstring; they are not saved in checkpoints, so
+    a resumed run needs the same callbacks passed again.
 
     ``config`` is a :class:`TrainConfig` (or a dict of its fields); keyword
     arguments override single fields. With ``config.checkpoint`` set, a checkpoint
@@ -207,11 +269,9 @@ def train(model: torch.nn.Module, data: RegressionData, config: TrainConfig | di
     if overrides:
         config = TrainConfig.from_dict({**asdict(config), **overrides})
     cfg = config
-    if not isinstance(data, RegressionData):
-        raise TypeError(f"data must be a sparselab.data.RegressionData, got {type(data).__name__}")
-    if data.in_features != _first_in_features(model):
-        raise ValueError(f"data has {data.in_features} input features but the model expects "
-                         f"{_first_in_features(model)}")
+    task = _task(data)
+    callbacks = tuple(callbacks)
+    _check_input_size(model, data.X_train)
 
     device = resolve_device(cfg.device)
     use_bf16 = cfg.bf16 and device.type == "cuda"
@@ -233,9 +293,12 @@ def train(model: torch.nn.Module, data: RegressionData, config: TrainConfig | di
         history = History(**state["history"])
         start = state["epoch"]
 
+    _call(callbacks, "on_train_begin", model, optimizer)
     layers = [layer for _, layer in sparse_layers(model)]
     n_connections = sum(layer.weight.numel() for layer in layers) or 1
     n = len(data.X_train)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    step = start * steps_per_epoch
     last = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, cfg.stop_after)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
 
@@ -265,10 +328,13 @@ def train(model: torch.nn.Module, data: RegressionData, config: TrainConfig | di
                 idx = order[i:i + cfg.batch_size]
                 with autocast:
                     pred = model(data.X_train[idx])
-                loss = F.mse_loss(pred.float(), data.y_train[idx])
+                loss = task_loss(pred, data.y_train[idx], task)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                step += 1
+                if callbacks:
+                    _call(callbacks, "on_step_end", step, model, optimizer, (data.X_train[idx], data.y_train[idx], task))
                 loss_sum += loss.detach() * len(idx)
                 if cfg.track_flips:
                     for j, layer in enumerate(layers):
@@ -282,12 +348,17 @@ def train(model: torch.nn.Module, data: RegressionData, config: TrainConfig | di
                     f"previous checkpoint. Lower lr (now {cfg.lr}) or check the data scale.")
             history.epoch.append(epoch)
             history.train_loss.append(train_loss)
-            history.test_mse.append(mse(model, data.X_test, data.y_test))
+            metrics = evaluate(model, data)
+            history.test_mse.append(metrics.get("test_mse"))
+            history.test_loss.append(metrics.get("test_mse", metrics.get("test_loss")))
+            history.test_accuracy.append(metrics.get("test_accuracy"))
+            history.steps.append(step)
             history.mask_flips.append(int(flips))
             history.flip_rate.append(int(flips) / n_connections)
             history.temperature.append(temperature)
             history.seconds.append(time.perf_counter() - t0)
-            bar.set_postfix(loss=f"{train_loss:.4g}", test=f"{history.test_mse[-1]:.4g}")
+            bar.set_postfix(loss=f"{train_loss:.4g}", test=f"{history.test_loss[-1]:.4g}")
+            _call(callbacks, "on_epoch_end", epoch, model, history)
             done = epoch + 1
             if ckpt_path is not None and (done % cfg.checkpoint_every == 0 or done == last):
                 write_checkpoint(done)
@@ -295,8 +366,17 @@ def train(model: torch.nn.Module, data: RegressionData, config: TrainConfig | di
     return history
 
 
-def _first_in_features(model: torch.nn.Module) -> int | None:
+def _check_input_size(model: torch.nn.Module, X: torch.Tensor) -> None:
+    """Compare the data's feature (or channel) count with the model's first linear (or conv) layer."""
     for m in model.modules():
         if hasattr(m, "in_features"):
-            return m.in_features
-    return None
+            have, what = X.shape[-1], "input features"
+            want = m.in_features
+        elif hasattr(m, "in_channels"):
+            have, what = X.shape[1] if X.ndim > 1 else None, "input channels"
+            want = m.in_channels
+        else:
+            continue
+        if have != want:
+            raise ValueError(f"data has {have} {what} but the model's first layer expects {want}")
+        return

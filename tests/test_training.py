@@ -303,8 +303,10 @@ def test_bf16_on_cpu_warns_and_trains_in_fp32(small_linear):
 def test_history_frame(small_linear):
     h = train(_mlp("sigmoid", seed=0), small_linear, epochs=3, temperature_start=2.0, temperature_end=0.5, **FAST)
     frame = h.to_frame()
-    assert list(frame.columns) == ["epoch", "train_loss", "test_mse", "mask_flips", "flip_rate", "temperature",
-                                   "seconds"]
+    assert list(frame.columns) == ["epoch", "train_loss", "test_mse", "test_loss", "test_accuracy", "steps",
+                                   "mask_flips", "flip_rate", "temperature", "seconds"]
+    assert frame["test_loss"].tolist() == frame["test_mse"].tolist()
+    assert frame["test_accuracy"].isna().all()  # regression has no accuracy
     assert frame["epoch"].tolist() == [0, 1, 2]
     assert frame["temperature"].tolist() == pytest.approx([2.0, 1.0, 0.5])
 
@@ -339,3 +341,80 @@ def test_train_applies_the_lr_schedule(small_linear):
     from sparselab.training import lr_factor
 
     assert seen == pytest.approx([0.1 * lr_factor(e, 4) for e in range(4)])
+
+
+# --------------------------------------------------------------------------- classification and callbacks
+class _Recorder:
+    """A callback that records what it is called with."""
+
+    def __init__(self):
+        self.begin, self.steps, self.batch_sizes, self.epochs = 0, [], [], []
+
+    def on_train_begin(self, model, optimizer):
+        self.begin += 1
+        assert isinstance(optimizer, torch.optim.Adam)
+
+    def on_step_end(self, step, model, optimizer, batch):
+        X, y, task = batch
+        self.steps.append(step)
+        self.batch_sizes.append(len(X))
+        assert task == "regression" and len(y) == len(X)
+
+    def on_epoch_end(self, epoch, model, history):
+        self.epochs.append((epoch, history.steps[-1]))
+
+
+def test_callbacks_see_every_step_and_epoch(small_linear):
+    n = len(small_linear.X_train)
+    rec = _Recorder()
+    h = train(_mlp("hard", seed=0), small_linear, epochs=3, batch_size=48, callbacks=[rec], **FAST)
+    per_epoch = -(-n // 48)
+    assert rec.begin == 1
+    assert rec.steps == list(range(1, 3 * per_epoch + 1))
+    assert sum(rec.batch_sizes) == 3 * n
+    assert h.steps == [per_epoch, 2 * per_epoch, 3 * per_epoch]
+    assert rec.epochs == [(0, per_epoch), (1, 2 * per_epoch), (2, 3 * per_epoch)]
+
+
+def _blobs(n=300, d=5, classes=3, seed=0):
+    """Well separated Gaussian blobs: a linear classifier reaches (almost) 100 %."""
+    from sparselab.data import ClassificationData
+
+    g = torch.Generator().manual_seed(seed)
+    centres = 4 * torch.randn(classes, d, generator=g)
+    y = torch.randint(0, classes, (n,), generator=g)
+    X = centres[y] + torch.randn(n, d, generator=g)
+    return ClassificationData(X[:200], y[:200], X[200:], y[200:], n_classes=classes)
+
+
+def test_classification_uses_cross_entropy_and_reports_accuracy():
+    from sparselab.training import evaluate, task_loss
+
+    data = _blobs()
+    torch.manual_seed(0)
+    model = torch.nn.Linear(5, 3)
+    before = evaluate(model, data)
+    h = train(model, data, epochs=15, lr=5e-2, batch_size=50, **FAST)
+    after = evaluate(model, data)
+    with torch.no_grad():
+        logits = model(data.X_test)
+    assert after["test_loss"] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, data.y_test)), rel=1e-6)
+    assert after["test_accuracy"] == pytest.approx(float((logits.argmax(1) == data.y_test).float().mean()))
+    assert after["test_accuracy"] >= 0.95 > before["test_accuracy"]
+    assert h.test_accuracy[-1] == pytest.approx(after["test_accuracy"])
+    assert h.test_loss[-1] == pytest.approx(after["test_loss"])
+    assert h.test_mse == [None] * 15
+    assert h.train_loss[-1] < h.train_loss[0]
+    pred = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    assert float(task_loss(pred, torch.tensor([0, 1]), "classification")) == pytest.approx(
+        float(torch.nn.functional.cross_entropy(pred, torch.tensor([0, 1]))))
+    with pytest.raises(ValueError, match="task must be one of"):
+        task_loss(pred, torch.tensor([0, 1]), "ranking")
+
+
+def test_input_size_mismatch_names_both_sizes():
+    data = _blobs()
+    with pytest.raises(ValueError, match="5 input features but the model's first layer expects 7"):
+        train(torch.nn.Linear(7, 3), data, epochs=1, **FAST)
+    with pytest.raises(TypeError, match="RegressionData or ClassificationData"):
+        train(torch.nn.Linear(5, 3), object(), epochs=1, **FAST)
