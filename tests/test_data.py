@@ -203,3 +203,154 @@ def test_regression_data_to_copies_every_tensor():
     for name in TENSORS:
         assert torch.equal(getattr(moved, name), getattr(d, name))
     assert moved.teacher.keys() == d.teacher.keys()
+
+
+# ---------------------------------------------------------------------------------------------- classification
+import dataclasses  # noqa: E402
+
+from sparselab.data import ClassificationData, load_digits  # noqa: E402
+
+
+def test_task_is_a_class_constant_not_a_field():
+    assert RegressionData.task == "regression" and ClassificationData.task == "classification"
+    assert "task" not in {f.name for f in dataclasses.fields(RegressionData)}
+    assert "task" not in {f.name for f in dataclasses.fields(ClassificationData)}
+    d = make_regression("linear", **SMALL)
+    assert d.task == "regression" and d.to("cpu").task == "regression"
+    assert dataclasses.replace(d, kind="other").task == "regression"
+
+
+def _class_tensors(n_train=10, n_test=4, d=3, n_classes=3):
+    g = torch.Generator().manual_seed(0)
+    return dict(X_train=torch.rand(n_train, d, generator=g), y_train=torch.arange(n_train) % n_classes,
+                X_test=torch.rand(n_test, d, generator=g), y_test=torch.arange(n_test) % n_classes,
+                n_classes=n_classes)
+
+
+def test_classification_data_properties_and_to():
+    data = ClassificationData(**_class_tensors())
+    assert (data.task, data.name, data.n_classes, data.in_features, data.out_features) == (
+        "classification", "custom", 3, 3, 3)
+    assert data.input_shape == (3,)
+    moved = data.to("cpu")
+    assert moved is not data and moved.task == "classification" and moved.n_classes == 3
+    for name in ("X_train", "y_train", "X_test", "y_test"):
+        assert torch.equal(getattr(moved, name), getattr(data, name))
+    images = ClassificationData(torch.rand(5, 1, 8, 8), torch.zeros(5, dtype=torch.int64), torch.rand(2, 1, 8, 8),
+                                torch.ones(2, dtype=torch.int64), n_classes=2, name="img")
+    assert (images.in_features, images.input_shape, images.name) == (64, (1, 8, 8), "img")
+
+
+def test_classification_data_converts_integer_labels_to_int64():
+    t = _class_tensors()
+    t["y_train"], t["y_test"] = t["y_train"].to(torch.int32), t["y_test"].to(torch.uint8)
+    data = ClassificationData(**t)
+    assert data.y_train.dtype == data.y_test.dtype == torch.int64
+    assert data.y_train.tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]
+
+
+def _nan_at_1(x):
+    x = x.clone()
+    x.view(-1)[1] = float("nan")
+    return x
+
+
+@pytest.mark.parametrize("change,error,name", [
+    (lambda t: t.update(n_classes=1), ValueError, "n_classes"),
+    (lambda t: t.update(n_classes=2.0), TypeError, "n_classes"),
+    (lambda t: t.update(y_train=t["y_train"].float()), TypeError, "y_train"),
+    (lambda t: t.update(y_test=t["y_test"] > 0), TypeError, "y_test"),
+    (lambda t: t.update(y_test=t["y_test"] + 1), ValueError, "y_test"),
+    (lambda t: t.update(y_train=t["y_train"] - 1), ValueError, "y_train"),
+    (lambda t: t.update(y_train=t["y_train"][:, None]), ValueError, "y_train"),
+    (lambda t: t.update(X_train=(t["X_train"] * 10).long()), TypeError, "X_train"),
+    (lambda t: t.update(X_test=_nan_at_1(t["X_test"])), ValueError, "X_test"),
+    (lambda t: t.update(X_train=t["X_train"][:, 0]), ValueError, "X_train"),
+    (lambda t: t.update(X_test=t["X_test"][:, :2]), ValueError, "features"),
+    (lambda t: t.update(y_train=t["y_train"][:-1]), ValueError, "length"),
+    (lambda t: t.update(X_test=t["X_test"][:-1]), ValueError, "length"),
+    (lambda t: t.update(y_test=t["y_test"][:0]), ValueError, "length"),
+    (lambda t: t.update(X_train=t["X_train"].numpy()), TypeError, "X_train"),
+    (lambda t: t.update(name=3), TypeError, "name"),
+])
+def test_classification_data_validation_names_the_parameter(change, error, name):
+    t = _class_tensors()
+    change(t)
+    with pytest.raises(error, match=name):
+        ClassificationData(**t)
+
+
+def test_load_digits_shapes_scaling_and_labels():
+    d = load_digits()
+    assert (d.name, d.task, d.n_classes, d.in_features) == ("digits", "classification", 10, 64)
+    assert len(d.X_train) + len(d.X_test) == 1797
+    assert d.X_test.shape == (450, 64) and d.X_train.shape == (1347, 64)  # ceil(0.25 * 1797) = 450
+    assert d.X_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
+    assert float(d.X_train.min()) == 0.0 and float(d.X_train.max()) == 1.0
+    assert bool(((d.X_train * 16) == (d.X_train * 16).round()).all())  # integer intensities / 16
+    assert set(d.y_train.tolist()) == set(d.y_test.tolist()) == set(range(10))
+
+
+@pytest.mark.parametrize("test_fraction,seed", [(0.25, 0), (0.2, 3), (0.5, 7)])
+def test_load_digits_split_is_stratified(test_fraction, seed):
+    d = load_digits(test_fraction=test_fraction, seed=seed)
+    n_test = len(d.y_test)
+    total = torch.bincount(torch.cat([d.y_train, d.y_test]), minlength=10)
+    assert int(total.sum()) == 1797
+    expected = total.double() * n_test / 1797
+    test_counts = torch.bincount(d.y_test, minlength=10).double()
+    assert bool(((test_counts - expected).abs() <= 1).all()), (test_counts, expected)
+    train_counts = torch.bincount(d.y_train, minlength=10).double()
+    assert bool(((train_counts - (total - expected)).abs() <= 1).all())
+
+
+def test_load_digits_same_seed_same_split_other_seed_other_split():
+    a, b, c = load_digits(seed=5), load_digits(seed=5), load_digits(seed=6)
+    for name in ("X_train", "y_train", "X_test", "y_test"):
+        assert torch.equal(getattr(a, name), getattr(b, name))
+    assert not torch.equal(a.X_train, c.X_train)
+
+
+def test_load_digits_image_is_the_same_data_reshaped():
+    flat, image = load_digits(seed=2), load_digits(seed=2, image=True)
+    assert image.X_train.shape == (1347, 1, 8, 8) and image.X_test.shape == (450, 1, 8, 8)
+    assert (image.in_features, image.input_shape) == (64, (1, 8, 8))
+    assert torch.equal(image.X_train.reshape(-1, 64), flat.X_train)
+    assert torch.equal(image.y_test, flat.y_test)
+
+
+def test_load_digits_class_subset_is_relabelled():
+    d = load_digits(classes=(0, 1))
+    n = len(d.y_train) + len(d.y_test)
+    assert n == 178 + 182  # the zeros and ones of the data set
+    assert (d.n_classes, d.name) == (2, "digits[0,1]")
+    assert set(d.y_train.tolist()) == set(d.y_test.tolist()) == {0, 1}
+    full = load_digits()
+    X_all = torch.cat([full.X_train, full.X_test])
+    y_all = torch.cat([full.y_train, full.y_test])
+    # digit 7 -> label 0, digit 3 -> label 1 (the given order)
+    sub = load_digits(classes=(7, 3), image=True)
+    assert int((torch.cat([sub.y_train, sub.y_test]) == 0).sum()) == int((y_all == 7).sum())
+    sevens = X_all[y_all == 7]
+    first = sub.X_train[sub.y_train == 0][0].reshape(64)
+    assert bool((sevens == first).all(dim=1).any())
+
+
+@pytest.mark.parametrize("kwargs,error,name", [
+    ({"test_fraction": 0.0}, ValueError, "test_fraction"),
+    ({"test_fraction": 1.0}, ValueError, "test_fraction"),
+    ({"test_fraction": 1.5}, ValueError, "test_fraction"),
+    ({"test_fraction": "0.2"}, TypeError, "test_fraction"),
+    ({"seed": -1}, ValueError, "seed"),
+    ({"seed": 1.5}, TypeError, "seed"),
+    ({"image": 1}, TypeError, "image"),
+    ({"classes": (1,)}, ValueError, "classes"),
+    ({"classes": (1, 1)}, ValueError, "classes"),
+    ({"classes": (0, 10)}, ValueError, "classes"),
+    ({"classes": (0, 1.0)}, ValueError, "classes"),
+    ({"classes": "01"}, TypeError, "classes"),
+    ({"classes": 3}, TypeError, "classes"),
+])
+def test_load_digits_validation_names_the_parameter(kwargs, error, name):
+    with pytest.raises(error, match=name):
+        load_digits(**kwargs)
