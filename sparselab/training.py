@@ -271,7 +271,7 @@ def train(model: torch.nn.Module, data, config: TrainConfig | dict | None = None
     cfg = config
     task = _task(data)
     callbacks = tuple(callbacks)
-    _check_input_size(model, data.X_train)
+    _check_input_size(model, data)
 
     device = resolve_device(cfg.device)
     use_bf16 = cfg.bf16 and device.type == "cuda"
@@ -366,11 +366,13 @@ def train(model: torch.nn.Module, data, config: TrainConfig | dict | None = None
     return history
 
 
-def _check_input_size(model: torch.nn.Module, X: torch.Tensor) -> None:
-    """Compare the data's feature (or channel) count with the model's first linear (or conv) layer."""
+def _check_input_size(model: torch.nn.Module, data) -> None:
+    """Compare the data's feature (or channel) count with the model's (or its first layer's) ``in_features``
+    (or ``in_channels``)."""
+    X = data.X_train
     for m in model.modules():
         if hasattr(m, "in_features"):
-            have, what = X.shape[-1], "input features"
+            have, what = getattr(data, "in_features", X.shape[-1]), "input features"
             want = m.in_features
         elif hasattr(m, "in_channels"):
             have, what = X.shape[1] if X.ndim > 1 else None, "input channels"

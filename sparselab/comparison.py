@@ -1,0 +1,397 @@
+r"""How a network reaches a sparse state: every recipe at equal final sparsity, one flat row per run.
+
+The experiments of the chapter "Pruning schedules, lottery tickets and dynamic
+sparsity". A *run* (:func:`run_method`) builds a task, a model and one recipe,
+trains it and reports one flat row. The recipes (:data:`METHODS`), all ending at
+the same density :math:`d` of the pruned layers (the hidden layers of an MLP; the
+output layer stays dense):
+
+``dense``
+    no pruning (the reference; its row has density 1).
+``one-shot``
+    train dense for :math:`E` epochs, keep the :math:`\operatorname{round}(dN)`
+    largest-magnitude weights (one global threshold), fine-tune :math:`E` epochs.
+``gradual``
+    one run of :math:`E` epochs; magnitude pruning on the cubic schedule of Zhu &
+    Gupta (2017) from the end of the first epoch to about two thirds of the steps
+    (:class:`sparselab.schedules.GradualPruning`).
+``IMP``
+    iterative magnitude pruning with rewinding (:func:`sparselab.schedules.iterative_magnitude_pruning`):
+    :math:`S` rounds each removing a fraction :math:`\alpha = 1 - d^{1/S}` of the surviving
+    weights, so :math:`(S + 1)E` epochs in all.
+``IMP-reinit``
+    the final IMP mask with a fresh random initialisation, trained :math:`E` epochs
+    (the control of the lottery-ticket experiment, Frankle & Carbin 2019).
+``random``
+    a uniformly random mask of the same per-layer densities, fixed, trained :math:`E` epochs.
+``hard``, ``soft``, ``sigmoid``
+    the learned masks of Chapter 1 (:class:`sparselab.SparseLinear`), :math:`E` epochs.
+``SET``, ``RigL``
+    dynamic sparse training at constant density (:mod:`sparselab.dynamic`), :math:`E` epochs.
+
+A row holds ``test_error`` (test MSE for ``regression``, the misclassification
+rate :math:`1 - \text{accuracy}` for ``digits``: lower is better for both),
+``density`` (measured over the pruned layers), ``steps`` (optimizer steps in all,
+the training cost), ``epochs`` (epochs in all) and ``seconds``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import pruning
+from ._validation import check_choice, check_float, check_int
+from .data import load_digits, make_regression
+from .dynamic import SET, RigL
+from .models import MLP, DigitsCNN
+from .schedules import GradualPruning, iterative_magnitude_pruning
+from .training import TrainConfig, evaluate, train
+
+__all__ = ["METHODS", "TASKS", "STRUCTURES", "make_data", "make_model", "mask_density", "run_method", "compare", "GradientNormLog",
+           "random_masks", "structured_sweep"]
+
+METHODS = ("dense", "one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET", "RigL")
+TASKS = ("regression", "digits")
+#: Structures compared on the CNN, with the keyword arguments of :func:`sparselab.pruning.magnitude_mask`.
+STRUCTURES = {
+    "unstructured": {"structure": "unstructured"},
+    "channels": {"structure": "row"},
+    "input channels": {"structure": "column"},
+    "blocks 4x4": {"structure": "block", "block": (4, 4)},
+    "2:4": {"structure": "nm", "n": 2, "m": 4},
+    "1:4": {"structure": "nm", "n": 1, "m": 4},
+}
+
+#: Default problem sizes of each task (override with ``data=``).
+DATA_DEFAULTS = {
+    "regression": dict(n_train=1000, n_test=1000, in_features=32, hidden_features=32, noise=0.05, density=0.1),
+    "digits": dict(test_fraction=0.25),
+}
+
+ROW_COLUMNS = ("task", "method", "sparsity", "seed", "density", "test_error", "train_loss", "steps", "epochs",
+               "seconds")
+
+
+def make_data(task: str, seed: int = 0, **options):
+    """The data of a task: the planted nonlinear regression problem of Chapter 1, or the 8×8 digits."""
+    check_choice(task, "task", TASKS)
+    options = {**DATA_DEFAULTS[task], **options}
+    if task == "regression":
+        return make_regression("nonlinear", seed=seed, **options)
+    return load_digits(seed=seed, **options)
+
+
+def make_model(data, hidden, *, mask: str | None = None, density: float | None = None, seed: int = 0) -> MLP:
+    """An MLP for ``data`` with the given hidden widths, its weights drawn from ``torch.manual_seed(seed)``."""
+    torch.manual_seed(seed)
+    out = data.n_classes if data.task == "classification" else data.y_train.shape[1]
+    return MLP(data.X_train.shape[1], hidden, out, mask=mask, density=density)
+
+
+def random_masks(model, density: float, *, layers, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Uniformly random masks with exactly ``round(d n_l)`` survivors in each named layer (seeded)."""
+    g = torch.Generator().manual_seed(seed)
+    modules = dict(model.named_modules())
+    masks = {}
+    for name in layers:
+        weight = pruning.effective_weight(modules[name])
+        scores = torch.rand(weight.shape, generator=g)
+        masks[name] = pruning.magnitude_mask(weight, density, scores=scores)
+    return masks
+
+
+def mask_density(model, layers) -> float:
+    """Fraction of mask entries that are on, :math:`\sum_\ell |M_\ell| / \sum_\ell n_\ell`, over the named layers.
+
+    Unlike :func:`sparselab.pruning.model_density` this counts an active weight that happens
+    to be zero (a connection just regrown at zero by RigL) as active.
+    """
+    modules = dict(model.named_modules())
+    masks = [pruning.current_mask(modules[name]) for name in layers]
+    return sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
+
+
+def _error(model, data) -> float:
+    metrics = evaluate(model, data)
+    return metrics["test_mse"] if data.task == "regression" else 1.0 - metrics["test_accuracy"]
+
+
+def run_method(method: str, *, task: str, sparsity: float, seed: int = 0, data=None, hidden=(32,), epochs: int = 20,
+               lr: float = 0.01, batch_size: int = 128, imp_rounds: int = 4, rewind_step: int = 0,
+               update_every: int = 10, drop_fraction: float = 0.3, device: str = "cpu", imp_mask=None,
+               callbacks=(), keep: bool = False) -> dict:
+    r"""Train one recipe of :data:`METHODS` to sparsity ``sparsity`` and return its row.
+
+    ``data`` is the task's data (built by :func:`make_data` from ``seed`` when not given).
+    ``imp_mask`` (``IMP-reinit`` only) is the IMP mask to re-initialise, as returned in
+    the ``masks`` entry of an ``IMP`` row made with ``keep=True``. With ``keep=True`` the
+    row also holds the trained ``model`` (and for ``IMP`` its ``masks``, ``densities`` and
+    ``target_densities`` per round, and ``alpha``).
+    """
+    check_choice(method, "method", METHODS)
+    check_choice(task, "task", TASKS)
+    sparsity = check_float(sparsity, "sparsity", low=0.0, high=1.0, high_inclusive=False)
+    density = round(1.0 - sparsity, 12)
+    if method != "dense" and sparsity == 0.0:
+        raise ValueError(f"sparsity must be in (0, 1) for method {method!r}; only 'dense' runs at sparsity 0")
+    check_int(epochs, "epochs", low=1)
+    check_int(imp_rounds, "imp_rounds", low=1)
+    check_int(update_every, "update_every", low=1)
+    if method == "IMP-reinit" and imp_mask is None:
+        raise ValueError("method 'IMP-reinit' needs imp_mask, the masks of an IMP run (run_method('IMP', keep=True))")
+    if data is None:
+        data = make_data(task, seed=seed)
+    config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False,
+                         track_flips=False)
+    steps_per_epoch = math.ceil(len(data.X_train) / batch_size)
+    total = epochs * steps_per_epoch
+    t0 = time.perf_counter()
+    extra: dict = {}
+
+    mask_kind = method if method in ("hard", "soft", "sigmoid") else None
+    model = make_model(data, hidden, mask=mask_kind, density=density if mask_kind else None,
+                       seed=seed + 1000 if method == "IMP-reinit" else seed)
+    layers = model.hidden_layers
+    histories = []
+    if method in ("dense", "hard", "soft", "sigmoid"):
+        histories.append(train(model, data, config, callbacks=callbacks))
+    elif method == "one-shot":
+        histories.append(train(model, data, config))
+        pruning.prune_model(model, density, layers=layers)
+        histories.append(train(model, data, config, callbacks=callbacks))
+    elif method == "gradual":
+        start = steps_per_epoch  # one dense epoch, then prune until two thirds of the steps, then fine-tune
+        end = start + max(1, ((2 * total) // 3 - start) // update_every) * update_every
+        schedule = GradualPruning(density, start_step=start, end_step=end, update_every=update_every, layers=layers)
+        histories.append(train(model, data, config, callbacks=[schedule, *callbacks]))
+    elif method == "IMP":
+        result = iterative_magnitude_pruning(model, data, config, final_density=density, rounds=imp_rounds,
+                                             rewind_step=rewind_step, layers=layers, callbacks=callbacks,
+                                             progress=False)
+        histories.extend(result.histories)
+        extra = {"masks": result.masks, "densities": result.densities,
+                 "target_densities": result.target_densities, "alpha": result.alpha}
+    elif method in ("IMP-reinit", "random"):
+        masks = imp_mask if method == "IMP-reinit" else random_masks(model, density, layers=layers, seed=seed)
+        modules = dict(model.named_modules())
+        for name, mask in masks.items():
+            pruning.attach_mask(modules[name], mask)
+        histories.append(train(model, data, config, callbacks=callbacks))
+    else:  # SET, RigL
+        rule = SET if method == "SET" else RigL
+        init = {"regrow_init": "uniform"} if method == "SET" else {}  # SET regrows at random values, RigL at zero
+        updater = rule(density, update_every=update_every, drop_fraction=drop_fraction, end_step=(3 * total) // 4,
+                       layers=layers, seed=seed, **init)
+        histories.append(train(model, data, config, callbacks=[updater, *callbacks]))
+        extra = {"updates": len(updater.log)}
+
+    row = {
+        "task": task, "method": method, "sparsity": sparsity, "seed": seed,
+        "density": mask_density(model, layers),
+        "test_error": _error(model, data),
+        "train_loss": histories[-1].train_loss[-1],
+        "steps": sum(h.steps[-1] for h in histories),
+        "epochs": sum(len(h.epoch) for h in histories),
+        "seconds": time.perf_counter() - t0,
+    }
+    if keep:
+        row.update(model=model, histories=histories, **extra)
+    return row
+
+
+def _run_group(task: str, seed: int, sparsity: float, methods: tuple, data_options: dict, options: dict) -> tuple:
+    """All ``methods`` of one (task, seed, sparsity): IMP before IMP-reinit, which reuses its mask."""
+    torch.set_num_threads(1)
+    data = make_data(task, seed=seed, **data_options)
+    rows, schedule, imp_mask = [], None, None
+    for method in sorted(methods, key=lambda m: m == "IMP-reinit"):
+        row = run_method(method, task=task, sparsity=sparsity, seed=seed, data=data, keep=method == "IMP",
+                         imp_mask=imp_mask if method == "IMP-reinit" else None, **options)
+        if method == "IMP":
+            imp_mask = row["masks"]
+            schedule = (row["densities"], row["target_densities"], row["alpha"])
+        rows.append({c: row[c] for c in ROW_COLUMNS})
+    return (task, sparsity, seed), rows, schedule
+
+
+def compare(*, tasks=TASKS, methods=METHODS, sparsities=(0.8, 0.9, 0.95, 0.98), seeds=(0, 1, 2), data=None,
+            workers: int = 1, progress: bool = True, **options) -> tuple[pd.DataFrame, dict]:
+    """Every ``method`` × ``sparsity`` × ``seed`` × ``task`` (``dense`` once per seed and task).
+
+    ``IMP-reinit`` reuses the mask of the ``IMP`` run of the same task, sparsity and seed,
+    so ``IMP`` must be among ``methods`` when it is. ``data`` maps a task to options of
+    :func:`make_data`; ``options`` go to :func:`run_method`. ``workers > 1`` runs the
+    (task, seed, sparsity) groups in that many processes (each with one torch thread);
+    every run seeds itself, so the numbers do not depend on ``workers``. Returns the
+    frame of rows (columns :data:`ROW_COLUMNS`, in a fixed order) and the IMP schedules
+    ``{(task, sparsity, seed): (densities, target_densities, alpha)}``.
+    """
+    methods = tuple(methods)
+    for m in methods:
+        check_choice(m, "methods", METHODS)
+    if "IMP-reinit" in methods and "IMP" not in methods:
+        raise ValueError("methods lists 'IMP-reinit' but not 'IMP', whose masks it re-initialises")
+    for t in tasks:
+        check_choice(t, "tasks", TASKS)
+    for s in sparsities:
+        check_float(s, "sparsities[i]", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    workers = check_int(workers, "workers", low=1)
+    data = data or {}
+    unknown = sorted(set(data) - set(TASKS))
+    if unknown:
+        raise ValueError(f"data has options for unknown task(s) {unknown}; allowed: {list(TASKS)}")
+    sparse_methods = tuple(m for m in methods if m != "dense")
+    groups = [(t, seed, 0.0, ("dense",)) for t in tasks for seed in seeds if "dense" in methods]
+    groups += [(t, seed, s, sparse_methods) for t in tasks for seed in seeds for s in sparsities if sparse_methods]
+    jobs = [(t, seed, s, ms, data.get(t, {}), options) for t, seed, s, ms in groups]
+    bar = tqdm(total=len(jobs), desc="run groups", unit="group", disable=not progress)
+    results = {}
+    if workers == 1:
+        for job in jobs:
+            key, rows, schedule = _run_group(*job)
+            results[key] = (rows, schedule)
+            bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in as_completed([pool.submit(_run_group, *job) for job in jobs]):
+                key, rows, schedule = future.result()
+                results[key] = (rows, schedule)
+                bar.update()
+    bar.close()
+    rows, schedules = [], {}
+    for t, seed, s, _ in groups:
+        group_rows, schedule = results[(t, s, seed)]
+        rows.extend(group_rows)
+        if schedule is not None:
+            schedules[(t, s, seed)] = schedule
+    frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+    order = {m: i for i, m in enumerate(METHODS)}
+    frame = frame.sort_values(["task", "method", "sparsity", "seed"], key=lambda c: c.map(order) if c.name == "method"
+                              else c, kind="stable").reset_index(drop=True)
+    return frame, schedules
+
+
+class GradientNormLog:
+    r"""Callback: after every epoch, the dense gradient of the full training loss split by the mask.
+
+    Records :math:`\|G \odot M\|_2` and :math:`\|G \odot (1 - M)\|_2`
+    (:func:`sparselab.pruning.gradient_norms`) in ``self.active`` and ``self.pruned``.
+    Training with a fixed mask is projected gradient descent onto
+    :math:`\{W : \operatorname{supp}(W) \subseteq M\}`: at a constrained stationary point the
+    first vanishes, the second need not.
+    """
+
+    def __init__(self, data, layers=None):
+        from .training import task_loss
+
+        self.data, self.layers = data, layers
+        self.loss = lambda pred, y: task_loss(pred, y, data.task)
+        self.epoch, self.active, self.pruned = [], [], []
+
+    def on_epoch_end(self, epoch, model, history):
+        norms = pruning.gradient_norms(model, self.data.X_train, self.data.y_train, self.loss, layers=self.layers)
+        self.epoch.append(epoch)
+        self.active.append(norms["active"])
+        self.pruned.append(norms["pruned"])
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"epoch": self.epoch, "active": self.active, "pruned": self.pruned})
+
+
+def _structure_options(name: str, density: float) -> dict | None:
+    """Keyword arguments of :func:`sparselab.pruning.prune_model` for a structure, or None when the
+    structure cannot reach ``density`` (N:M has the fixed density n/m)."""
+    options = dict(STRUCTURES[name])
+    if options["structure"] == "nm":
+        if not math.isclose(options["n"] / options["m"], density):
+            return None
+        return options
+    return {**options, "density": density}
+
+
+def structured_sweep(*, structures=tuple(STRUCTURES), densities=(0.5, 0.25, 0.125), seeds=(0, 1, 2), channels=(8, 16),
+                     epochs: int = 10, finetune_epochs: int = 5, lr: float = 0.01, batch_size: int = 128,
+                     device: str = "cpu", progress: bool = True) -> pd.DataFrame:
+    r"""Structured vs unstructured pruning of the middle convolution of a :class:`~sparselab.models.DigitsCNN`.
+
+    Per seed: train the dense CNN on the digits (``epochs``), then for every structure
+    of :data:`STRUCTURES` and density :math:`d` (N:M only at its own density
+    :math:`n/m`), prune ``conv2`` (the layer with 96 % of
+    the network's multiply-adds) to density :math:`d` with that structure, and fine-tune
+    ``finetune_epochs`` with the mask fixed. Whole output channels (``"channels"``) are
+    pruned together with their biases. A structure keeps whole groups, so the density
+    it reaches is ``measured_density`` (the default sizes and densities make it exact).
+    Each row reports
+
+    * ``nonzero_params`` and ``executed_flops``: the masked network as it runs (dense
+      kernels, so masks do not lower its FLOPs, only its non-zero count);
+    * ``params``, ``flops`` and ``channels``: the physically smaller network that
+      :func:`sparselab.flops.shrink_channels` builds by deleting every channel that is
+      entirely zero or unread (output channels of ``conv2``, and the ``conv1`` channels
+      that ``conv2`` no longer reads when its input channels are pruned), with
+      ``shrink_max_diff`` the largest change of any test logit (rounding level).
+
+    Structured pruning shrinks parameters and FLOPs together; unstructured pruning
+    lowers the non-zero count and leaves the FLOPs. One row per (seed, structure,
+    density) plus a ``dense`` row per seed.
+    """
+    from .data import load_digits
+    from .flops import count_flops, count_parameters, shrink_channels
+
+    for name in structures:
+        check_choice(name, "structures", STRUCTURES)
+    for d in densities:
+        check_float(d, "densities[i]", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    check_int(epochs, "epochs", low=1)
+    check_int(finetune_epochs, "finetune_epochs", low=1)
+    combos = [(name, d) for name in structures for d in densities if _structure_options(name, d) is not None]
+    rows = []
+    bar = tqdm(total=len(seeds) * (1 + len(combos)), desc="structured", unit="run", disable=not progress)
+    for seed in seeds:
+        data = load_digits(seed=seed, image=True)
+        example = data.X_test[:1]
+        torch.manual_seed(seed)
+        dense = DigitsCNN(channels)
+        config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False,
+                             track_flips=False)
+        t0 = time.perf_counter()
+        train(dense, data, config)
+        dense.cpu()
+        params, flops = count_parameters(dense), count_flops(dense, example)
+        rows.append({"structure": "dense", "density": 1.0, "seed": seed, "test_error": _error(dense, data.to("cpu")),
+                     "measured_density": 1.0,
+                     "nonzero_params": params, "executed_flops": flops, "params": params, "flops": flops,
+                     "shrink_max_diff": 0.0, "channels": tuple(channels), "seconds": time.perf_counter() - t0})
+        bar.update()
+        for name, d in combos:
+            t0 = time.perf_counter()
+            model = copy.deepcopy(dense)
+            masks = pruning.prune_model(model, scope="layer", layers=["conv2"], **_structure_options(name, d))
+            if name == "channels":
+                pruning.attach_mask(model.conv2, masks["conv2"].flatten(1).any(1), name="bias")
+            train(model, data, TrainConfig(**{**config.__dict__, "epochs": finetune_epochs}))
+            model.cpu()
+            data_cpu = data.to("cpu")
+            row = {"structure": name, "density": d, "seed": seed, "test_error": _error(model, data_cpu),
+                   "measured_density": mask_density(model, ["conv2"]),
+                   "nonzero_params": count_parameters(model, nonzero=True),
+                   "executed_flops": count_flops(model, example)}
+            small = shrink_channels(model)
+            with torch.no_grad():
+                diff = float((small(data_cpu.X_test) - model(data_cpu.X_test)).abs().max())
+            row.update(params=count_parameters(small), flops=count_flops(small, example), shrink_max_diff=diff,
+                       channels=tuple(small.channels))
+            row["seconds"] = time.perf_counter() - t0
+            rows.append(row)
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
