@@ -2,9 +2,13 @@
 
 Public names: :class:`SparseLinear`, :class:`SparseMLP`, the modules
 :mod:`sparselab.masks`, :mod:`sparselab.data`, :mod:`sparselab.training`,
-:mod:`sparselab.metrics` and :mod:`sparselab.plots`. ``plots`` and
-``experiments`` (which pull in matplotlib, seaborn and pandas) are imported on
-first use, so ``import sparselab`` stays light.
+:mod:`sparselab.metrics`, :mod:`sparselab.pruning` (magnitude masks, structured
+and N:M, attached to modules), :mod:`sparselab.schedules` (one-shot, gradual,
+iterative magnitude pruning), :mod:`sparselab.dynamic` (SET, RigL),
+:mod:`sparselab.models`, :mod:`sparselab.flops`, :mod:`sparselab.plots`,
+:mod:`sparselab.experiments` and :mod:`sparselab.comparison` (the chapters'
+experiments). Modules other than the first four are imported on first use, so
+``import sparselab`` stays light.
 """
 
 import importlib
@@ -22,7 +26,7 @@ __all__ = [
 ]
 
 
-_LAZY = ("plots", "experiments", "params", "cli")
+_LAZY = ("pruning", "schedules", "dynamic", "models", "flops", "plots", "experiments", "comparison", "params", "cli")
 
 
 def __getattr__(name):
