@@ -53,7 +53,7 @@ from .models import MLP, DigitsCNN
 from .schedules import GradualPruning, iterative_magnitude_pruning
 from .training import TrainConfig, evaluate, train
 
-__all__ = ["METHODS", "TASKS", "STRUCTURES", "make_data", "make_model", "mask_density", "run_method", "compare", "GradientNormLog",
+__all__ = ["METHODS", "TASKS", "STRUCTURES", "make_data", "make_model", "run_method", "compare", "GradientNormLog",
            "random_masks", "structured_sweep"]
 
 METHODS = ("dense", "one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET", "RigL")
@@ -104,17 +104,6 @@ def random_masks(model, density: float, *, layers, seed: int = 0) -> dict[str, t
         scores = torch.rand(weight.shape, generator=g)
         masks[name] = pruning.magnitude_mask(weight, density, scores=scores)
     return masks
-
-
-def mask_density(model, layers) -> float:
-    """Fraction of mask entries that are on, :math:`\sum_\ell |M_\ell| / \sum_\ell n_\ell`, over the named layers.
-
-    Unlike :func:`sparselab.pruning.model_density` this counts an active weight that happens
-    to be zero (a connection just regrown at zero by RigL) as active.
-    """
-    modules = dict(model.named_modules())
-    masks = [pruning.current_mask(modules[name]) for name in layers]
-    return sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
 
 
 def _error(model, data) -> float:
@@ -193,7 +182,7 @@ def run_method(method: str, *, task: str, sparsity: float, seed: int = 0, data=N
 
     row = {
         "task": task, "method": method, "sparsity": sparsity, "seed": seed,
-        "density": mask_density(model, layers),
+        "density": pruning.mask_density(model, layers),
         "test_error": _error(model, data),
         "train_loss": histories[-1].train_loss[-1],
         "steps": sum(h.steps[-1] for h in histories),
@@ -382,7 +371,7 @@ def structured_sweep(*, structures=tuple(STRUCTURES), densities=(0.5, 0.25, 0.12
             model.cpu()
             data_cpu = data.to("cpu")
             row = {"structure": name, "density": d, "seed": seed, "test_error": _error(model, data_cpu),
-                   "measured_density": mask_density(model, ["conv2"]),
+                   "measured_density": pruning.mask_density(model, ["conv2"]),
                    "nonzero_params": count_parameters(model, nonzero=True),
                    "executed_flops": count_flops(model, example)}
             small = shrink_channels(model)

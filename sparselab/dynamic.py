@@ -40,7 +40,7 @@ import torch
 from . import pruning, training
 from ._validation import check_choice, check_density, check_float, check_int
 from .masks import keep_count, topk_mask
-from .schedules import _check_layer_names, _select_layers
+from .schedules import _check_layer_names
 
 REGROW_INITS = ("zero", "uniform")
 
@@ -169,7 +169,7 @@ class _DynamicSparse:
 
     # ---------------------------------------------------------------- hooks
     def on_train_begin(self, model, optimizer):
-        self._selected = _select_layers(model, self.layers)
+        self._selected = pruning.select_layers(model, self.layers)
         self._optimizer = optimizer
         self._generator = torch.Generator().manual_seed(self.seed)
         for name, m in self._selected:

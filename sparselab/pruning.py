@@ -118,6 +118,8 @@ __all__ = [
     "remove_masks",
     "is_masked",
     "prune_model",
+    "select_layers",
+    "mask_density",
     "model_density",
     "dense_gradients",
     "gradient_norms",
@@ -464,7 +466,8 @@ def remove_masks(model: nn.Module) -> list[str]:
     return removed
 
 
-def _select_layers(model: nn.Module, layers) -> list[tuple[str, nn.Module]]:
+def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
+    """The prunable layers of ``model`` named in ``layers``, in that order (all of them, in module order, for None)."""
     available = prunable_layers(model)
     if layers is None:
         if not available:
@@ -522,7 +525,7 @@ def prune_model(model: nn.Module, density: float | None = None, *, sparsity: flo
     if scope == "global" and structure in GROUP_STRUCTURES:
         raise ValueError(f"scope='global' ranks individual weights across layers and supports structure "
                          f"'unstructured' or 'nm'; use scope='layer' for structure={structure!r}")
-    selected = _select_layers(model, layers)
+    selected = select_layers(model, layers)
     # validate every layer's shape before attaching anything
     for name, mod in selected:
         shape = effective_weight(mod).shape
@@ -552,13 +555,26 @@ def model_density(model: nn.Module, layers=None) -> float:
     r"""Fraction of non-zero effective weights :math:`\sum_\ell \|W_\ell \odot M_\ell\|_0 / \sum_\ell n_\ell`
     over the prunable layers (or the named ``layers``)."""
     _check_module(model, "model")
-    selected = _select_layers(model, layers)
+    selected = select_layers(model, layers)
     nnz = total = 0
     for _, mod in selected:
         w = effective_weight(mod)
         nnz += int(torch.count_nonzero(w))
         total += w.numel()
     return nnz / total
+
+
+def mask_density(model: nn.Module, layers=None) -> float:
+    r"""Fraction of mask entries that are on, :math:`\sum_\ell |M_\ell| / \sum_\ell n_\ell`, over the
+    prunable layers (or the named ``layers``).
+
+    Unlike :func:`model_density` this counts an active weight whose value happens to be
+    zero (e.g. one just regrown at zero by RigL) as active: it is the density the
+    schedules and dynamic sparse training keep exact.
+    """
+    _check_module(model, "model")
+    masks = [current_mask(mod) for _, mod in select_layers(model, layers)]
+    return sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
 
 
 # =========================================================================== gradients
@@ -581,7 +597,7 @@ def dense_gradients(model: nn.Module, X, y, loss_fn: Callable, *, layers=None) -
     _check_module(model, "model")
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable as loss_fn(prediction, y), got {type(loss_fn).__name__}")
-    selected = _select_layers(model, layers)
+    selected = select_layers(model, layers)
     leaves: dict[str, list[torch.Tensor]] = {name: [] for name, _ in selected}
 
     def make_hook(name):
@@ -654,7 +670,7 @@ def group_lasso_step(model: nn.Module, lam: float, lr: float, *, structure: str 
     lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
     structure = check_choice(structure, "structure", GROUP_STRUCTURES)
     block = _check_block(block)
-    selected = _select_layers(model, layers)
+    selected = select_layers(model, layers)
     if structure == "block":
         for name, mod in selected:
             _check_block_divides(_base_weight(mod).shape, block)

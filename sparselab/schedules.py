@@ -132,34 +132,6 @@ def _check_layer_names(layers):
     return list(layers)
 
 
-def _select_layers(model: torch.nn.Module, layers) -> list[tuple[str, torch.nn.Module]]:
-    """The prunable layers of ``model`` named in ``layers`` (all of them for ``None``), in module order."""
-    found = pruning.prunable_layers(model)
-    if not found:
-        raise ValueError("the model has no prunable layers (nn.Linear, nn.Conv2d or SparseLinear)")
-    if layers is None:
-        return found
-    names = [name for name, _ in found]
-    unknown = [name for name in layers if name not in names]
-    if unknown:
-        raise ValueError(f"layers names {unknown} that are not prunable layers of the model; "
-                         f"the prunable layers are {names}")
-    wanted = set(layers)
-    return [(name, m) for name, m in found if name in wanted]
-
-
-def _raw_weight(module: torch.nn.Module) -> torch.Tensor:
-    """The trainable weight tensor: ``weight_orig`` when a mask is attached, else ``weight``."""
-    return module.weight_orig if hasattr(module, "weight_orig") else module.weight
-
-
-def _mask_density(selected) -> float:
-    """Exact fraction of active weights (mask counts, not non-zeros) over ``selected`` layers."""
-    active = sum(int(pruning.current_mask(m).sum()) for _, m in selected)
-    total = sum(_raw_weight(m).numel() for _, m in selected)
-    return active / total
-
-
 # --------------------------------------------------------------------------- gradual pruning
 class GradualPruning:
     r"""Callback: gradual magnitude pruning on the cubic schedule (Zhu & Gupta, 2017).
@@ -235,7 +207,7 @@ class GradualPruning:
         return round(1.0 - s, 12)  # 1 - (1 - d) is not d in binary: snap it
 
     def on_train_begin(self, model, optimizer):
-        self._selected = _select_layers(model, self.layers)
+        self._selected = pruning.select_layers(model, self.layers)
         if self.start_step == 0:
             self._update(0, model)
 
@@ -245,13 +217,13 @@ class GradualPruning:
 
     def _update(self, step: int, model) -> None:
         if self._selected is None:
-            self._selected = _select_layers(model, self.layers)
+            self._selected = pruning.select_layers(model, self.layers)
         target = self.target_density(step)
         if target < 1.0:
             names = [name for name, _ in self._selected]
             pruning.prune_model(model, target, scope=self.scope, structure=self.structure, layers=names,
                                    **self.structure_kwargs)
-        self.log.append((step, target, _mask_density(self._selected)))
+        self.log.append((step, target, pruning.mask_density(model, [name for name, _ in self._selected])))
 
 
 class OneShotPruning(GradualPruning):
@@ -351,7 +323,7 @@ def _imp_masks(selected, density: float, scope: str) -> list[torch.Tensor]:
     current_mask = pruning.current_mask
     scores = []
     for _, m in selected:
-        w = _raw_weight(m).detach()
+        w = pruning._base_weight(m).detach()
         active = current_mask(m).to(w.device)
         scores.append(torch.where(active, w.abs(), torch.full_like(w, -math.inf)))
     if scope == "layer":
@@ -430,8 +402,8 @@ def iterative_magnitude_pruning(model: torch.nn.Module, data, config=None, *, fi
     targets = [1.0] + [imp_density(r, alpha) for r in range(1, rounds + 1)]
     if final_density is not None:
         targets[-1] = final_density
-    selected = _select_layers(model, layers)
-    n_total = sum(_raw_weight(m).numel() for _, m in selected)
+    selected = pruning.select_layers(model, layers)
+    n_total = sum(pruning._base_weight(m).numel() for _, m in selected)
     keep_count(n_total, targets[-1])  # raises up front if the final density keeps nothing
     task = getattr(data, "task", "regression")
     metric = "test_accuracy" if task == "classification" else "test_mse"
@@ -454,7 +426,7 @@ def iterative_magnitude_pruning(model: torch.nn.Module, data, config=None, *, fi
             counter.rewind_step = 0
         result.histories.append(history)
         result.target_densities.append(targets[r])
-        result.densities.append(_mask_density(selected))
+        result.densities.append(pruning.mask_density(model, [name for name, _ in selected]))
         result.test_metric.append(float(getattr(history, metric)[-1]))
         bar.set_postfix(density=f"{result.densities[-1]:.4g}", metric=f"{result.test_metric[-1]:.4g}")
     bar.close()

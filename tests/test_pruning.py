@@ -436,3 +436,17 @@ def test_group_lasso_step_leaves_masked_entries_and_uses_masked_norms():
     assert torch.allclose(lin.weight, torch.tensor([[2.0, 0.0], [3.2, 2.4]]))
     with pytest.raises(ValueError, match=r"lr must be a finite number in \(0.0, inf\]"):
         P.group_lasso_step(lin, lam=1.0, lr=0.0)
+
+
+def test_mask_density_counts_active_zero_weights_that_model_density_does_not():
+    layer = nn.Linear(4, 2, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.arange(1.0, 9.0).reshape(2, 4))
+    mask = torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.bool)
+    pruning.attach_mask(layer, mask)
+    with torch.no_grad():
+        layer.weight_orig[0, 0] = 0.0  # active, but its value is zero (a connection regrown at zero)
+    model = nn.Sequential(layer)
+    assert pruning.mask_density(model) == 3 / 8
+    assert pruning.model_density(model) == 2 / 8
+    assert [name for name, _ in pruning.select_layers(model)] == ["0"]
