@@ -443,10 +443,10 @@ def test_mask_density_counts_active_zero_weights_that_model_density_does_not():
     with torch.no_grad():
         layer.weight.copy_(torch.arange(1.0, 9.0).reshape(2, 4))
     mask = torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.bool)
-    pruning.attach_mask(layer, mask)
+    P.attach_mask(layer, mask)
     with torch.no_grad():
         layer.weight_orig[0, 0] = 0.0  # active, but its value is zero (a connection regrown at zero)
     model = nn.Sequential(layer)
-    assert pruning.mask_density(model) == 3 / 8
-    assert pruning.model_density(model) == 2 / 8
-    assert [name for name, _ in pruning.select_layers(model)] == ["0"]
+    assert P.mask_density(model) == 3 / 8
+    assert P.model_density(model) == 2 / 8
+    assert [name for name, _ in P.select_layers(model)] == ["0"]
