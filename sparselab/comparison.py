@@ -155,9 +155,12 @@ def run_method(method: str, *, task: str, sparsity: float, seed: int = 0, data=N
         pruning.prune_model(model, density, layers=layers)
         histories.append(train(model, data, config, callbacks=callbacks))
     elif method == "gradual":
-        start = steps_per_epoch  # one dense epoch, then prune until two thirds of the steps, then fine-tune
-        end = start + max(1, ((2 * total) // 3 - start) // update_every) * update_every
-        schedule = GradualPruning(density, start_step=start, end_step=end, update_every=update_every, layers=layers)
+        # one dense epoch (at most a third of the run), prune until two thirds of the steps, then fine-tune;
+        # short runs update more often so that the last update still falls inside the run
+        start = min(steps_per_epoch, total // 3)
+        every = min(update_every, max(1, (2 * total) // 3 - start))
+        end = start + max(1, ((2 * total) // 3 - start) // every) * every
+        schedule = GradualPruning(density, start_step=start, end_step=end, update_every=every, layers=layers)
         histories.append(train(model, data, config, callbacks=[schedule, *callbacks]))
     elif method == "IMP":
         result = iterative_magnitude_pruning(model, data, config, final_density=density, rounds=imp_rounds,
@@ -175,7 +178,7 @@ def run_method(method: str, *, task: str, sparsity: float, seed: int = 0, data=N
     else:  # SET, RigL
         rule = SET if method == "SET" else RigL
         init = {"regrow_init": "uniform"} if method == "SET" else {}  # SET regrows at random values, RigL at zero
-        updater = rule(density, update_every=update_every, drop_fraction=drop_fraction, end_step=(3 * total) // 4,
+        updater = rule(density, update_every=update_every, drop_fraction=drop_fraction, end_step=max(1, (3 * total) // 4),
                        layers=layers, seed=seed, **init)
         histories.append(train(model, data, config, callbacks=[updater, *callbacks]))
         extra = {"updates": len(updater.log)}
