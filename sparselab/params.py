@@ -32,7 +32,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS"]
+__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS", "PRUNING"]
 
 
 @dataclass(frozen=True)
@@ -203,4 +203,36 @@ LEARNED_MASKS = {
     "sparsities": Param(list, item=_sparsity, min_len=1, unique=True),
     "sweep_methods": Param(list, item=Param(str, choices=("hard+STE", "hard, no STE", "soft", "sigmoid")),
                            min_len=1, unique=True),
+}
+
+_width = Param(int, 1, None)
+_density = Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+
+#: The parameters of ``book/pruning.ipynb``.
+PRUNING = {
+    # experiment design
+    "seeds": Param(list, item=_seed, min_len=1, unique=True),
+    "sparsities": Param(list, item=Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False), min_len=1,
+                        unique=True),
+    "focus_sparsity": Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False),
+    # the MLP recipes (sparselab.comparison.compare)
+    "epochs": Param(int, 1, None),
+    "lr": Param(float, 0.0, None, low_inclusive=False),
+    "batch_size": Param(int, 1, None),
+    "regression_hidden": Param(list, item=_width, min_len=1),
+    "digits_hidden": Param(list, item=_width, min_len=1),
+    "imp_rounds": Param(int, 1, None),
+    "rewind_step": Param(int, 0, None),
+    "update_every": Param(int, 1, None),
+    "drop_fraction": Param(float, 0.0, 1.0, low_inclusive=False),
+    # the CNN of the structured comparison (sparselab.comparison.structured_sweep)
+    "cnn_channels": Param(list, item=_width, min_len=2, max_len=2),
+    "cnn_densities": Param(list, item=_density, min_len=1, unique=True),
+    "cnn_epochs": Param(int, 1, None),
+    "cnn_finetune_epochs": Param(int, 1, None),
+    "cnn_lr": Param(float, 0.0, None, low_inclusive=False),
+    # execution
+    "device": Param(str, choices=("auto", "cpu", "cuda", "mps")),
+    "threads": Param((int, type(None)), 1, None),
+    "workers": Param(int, 1, None),
 }

@@ -279,3 +279,226 @@ def test_save_failure_leaves_no_temporary_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         plots.save(fig, tmp_path / "x.png")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------- pruning recipes
+def _recipe_frame():
+    """Two tasks, a dense row per seed, three sparse recipes at two sparsities, three seeds; known values."""
+    rows = []
+    steps = {"dense": 100, "IMP": 500, "random": 100, "RigL": 100}
+    for t, task in enumerate(("regression", "digits")):
+        for seed in range(3):
+            rows.append({"task": task, "method": "dense", "sparsity": 0.0, "seed": seed,
+                         "test_error": 0.1 + 0.01 * seed + t, "steps": 100})
+            for m, method in enumerate(("IMP", "random", "RigL")):
+                for sparsity in (0.8, 0.9):
+                    rows.append({"task": task, "method": method, "sparsity": sparsity, "seed": seed,
+                                 "test_error": 0.2 + m * 0.1 + sparsity + 0.02 * seed ** 2 + t,
+                                 "steps": steps[method]})
+    return pd.DataFrame(rows)
+
+
+def _labelled(ax) -> dict:
+    """The axes' lines by label, without matplotlib's unlabelled helpers (error-bar caps)."""
+    return {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+
+
+def _half_width(values, level=95):
+    values = np.asarray(values, dtype=float)
+    return stats.t.ppf(0.5 + level / 200, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+
+
+def test_method_styles_are_distinct():
+    methods = ["dense", "one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET",
+               "RigL"]
+    pairs = {(plots.METHOD_STYLES[m]["color"], plots.METHOD_STYLES[m]["marker"]) for m in methods}
+    assert len(pairs) == len(methods)
+    assert len({plots.METHOD_STYLES[m]["color"] for m in methods}) == len(methods)
+
+
+def test_method_comparison_plots_means_and_t_intervals(transparent_rc):
+    frame = _recipe_frame()
+    fig = plots.method_comparison(frame, task="digits", dodge=False, ylabel="test error rate")
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    lines = _labelled(ax)
+    assert set(lines) == {"IMP", "random", "RigL", "dense (mean and 95% interval)"}
+    digits = frame[frame["task"] == "digits"]
+    for method in ("IMP", "random", "RigL"):
+        runs = digits[digits["method"] == method]
+        means = runs.groupby("sparsity")["test_error"].mean()
+        np.testing.assert_allclose(lines[method].get_xdata(), 1 - means.index.to_numpy())
+        np.testing.assert_allclose(lines[method].get_ydata(), means.to_numpy())
+        assert lines[method].get_color() == plots.METHOD_STYLES[method]["color"]
+    dense = digits.loc[digits["method"] == "dense", "test_error"]
+    np.testing.assert_allclose(lines["dense (mean and 95% interval)"].get_ydata(), dense.mean())
+    # one bar per (method, sparsity), upper end at mean + t_{n-1} s / sqrt(n)
+    segments = [s for c in ax.collections for s in getattr(c, "get_segments", lambda: [])()]
+    assert len(segments) == 6
+    imp = digits[(digits["method"] == "IMP") & (digits["sparsity"] == 0.9)]["test_error"]
+    tops = sorted(float(seg[1][1]) for seg in segments)
+    assert any(top == pytest.approx(imp.mean() + _half_width(imp)) for top in tops)
+    assert ax.get_xscale() == "log" and ax.xaxis_inverted()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.8", "0.9"]
+    assert ax.get_ylabel() == "test error rate" and ax.get_yscale() == "log"
+    assert "3 runs per point" in ax.get_title()
+    _assert_opaque(fig)
+
+
+def test_method_comparison_selects_methods_dodges_and_checks_task():
+    frame = _recipe_frame()
+    fig = plots.method_comparison(frame, task="regression", methods=["IMP", "random"], legend=False)
+    ax = fig.axes[0]
+    imp, random = _labelled(ax)["IMP"], _labelled(ax)["random"]
+    assert np.all(imp.get_xdata() < random.get_xdata())  # dodged apart, in the order given
+    np.testing.assert_allclose(imp.get_xdata() * random.get_xdata(), (1 - np.array([0.8, 0.9])) ** 2)
+    assert ax.get_legend() is None
+    with pytest.raises(ValueError, match="several tasks"):
+        plots.method_comparison(frame)
+    with pytest.raises(ValueError, match="no sparse runs"):
+        plots.method_comparison(frame, task="digits", methods=["SET"])
+    with pytest.raises(KeyError, match="test_mse"):
+        plots.method_comparison(frame, task="digits", y="test_mse")
+
+
+def test_cost_vs_error_one_point_per_recipe(transparent_rc):
+    frame = _recipe_frame()
+    fig = plots.cost_vs_error(frame, task="regression", sparsity=0.9)
+    ax = fig.axes[0]
+    points = _labelled(ax)
+    assert set(points) == {"dense (sparsity 0)", "IMP", "random", "RigL"}
+    regression = frame[frame["task"] == "regression"]
+    for method in ("IMP", "random", "RigL"):
+        runs = regression[(regression["method"] == method) & (regression["sparsity"] == 0.9)]["test_error"]
+        np.testing.assert_allclose(points[method].get_ydata(), [runs.mean()])
+    # two cost categories: 100 steps (dense, random, RigL spread apart) and 500 (IMP, 5x)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["100\n(1×)", "500\n(5×)"]
+    assert float(points["IMP"].get_xdata()[0]) == 1.0
+    cheap = sorted(float(points[m].get_xdata()[0]) for m in ("dense (sparsity 0)", "random", "RigL"))
+    np.testing.assert_allclose(cheap, [-0.375, 0.0, 0.375])
+    assert ax.get_xlabel() == "optimizer steps in all (training cost)"
+    segments = [s for c in ax.collections for s in c.get_segments()]
+    assert len(segments) == 4  # one interval per point
+    with pytest.raises(ValueError, match="no run at sparsity"):
+        plots.cost_vs_error(frame, task="regression", sparsity=0.95)
+    _assert_opaque(fig)
+
+
+def test_imp_schedule_measured_against_geometric(transparent_rc):
+    alpha8, alpha9 = 1 - 0.2 ** 0.5, 1 - 0.1 ** 0.5
+    schedules = {("regression", 0.8, 0): ([1.0, 0.45, 0.2], [1.0, 1 - alpha8, 0.2], alpha8),
+                 ("regression", 0.8, 1): ([1.0, 0.47, 0.2], [1.0, 1 - alpha8, 0.2], alpha8),
+                 ("regression", 0.9, 0): ([1.0, 0.32, 0.1], [1.0, 1 - alpha9, 0.1], alpha9),
+                 ("digits", 0.9, 0): ([1.0, 0.3, 0.1], [1.0, 1 - alpha9, 0.1], alpha9)}
+    fig = plots.imp_schedule(schedules, task="regression")
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 4  # a line and a set of markers per final sparsity
+    theory = [line for line in lines if line.get_linestyle() == "-"]
+    measured = [line for line in lines if line.get_linestyle() == "None"]
+    np.testing.assert_allclose(theory[0].get_ydata(), (1 - alpha8) ** np.arange(3))
+    np.testing.assert_allclose(theory[1].get_ydata(), (1 - alpha9) ** np.arange(3))
+    np.testing.assert_allclose(measured[0].get_ydata(), [1.0, 0.46, 0.2])  # mean over the two seeds
+    np.testing.assert_allclose(measured[1].get_ydata(), [1.0, 0.32, 0.1])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        f"sparsity 0.8, $\\alpha$ = {alpha8:.3f}", f"sparsity 0.9, $\\alpha$ = {alpha9:.3f}"]
+    assert ax.get_yscale() == "log" and "round" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="several tasks"):
+        plots.imp_schedule(schedules)
+    _assert_opaque(fig)
+
+
+def test_density_schedules_step_curves(transparent_rc):
+    curves = {"one-shot": ([0, 10, 20], [1.0, 0.1, 0.1]), "IMP": ([0, 10, 20, 30], [1.0, 0.5, 0.1, 0.1]),
+              "other": ([0, 10], [0.1, 0.1])}
+    fig = plots.density_schedules(curves, styles={"other": {"color": "#123456"}})
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["one-shot", "IMP", "other"]
+    for line, (steps, densities) in zip(lines, curves.values()):
+        assert line.get_drawstyle() == "steps-post"
+        np.testing.assert_allclose(line.get_xdata(), steps)
+        np.testing.assert_allclose(line.get_ydata(), densities)
+    assert lines[1].get_color() == plots.METHOD_STYLES["IMP"]["color"]
+    assert lines[2].get_color() == "#123456"
+    assert ax.get_ylabel() == "density of the pruned layers"
+    with pytest.raises(ValueError, match="one length"):
+        plots.density_schedules({"bad": ([0, 1], [1.0])})
+    _assert_opaque(fig)
+
+
+def test_gradient_norms_from_log_and_frames(transparent_rc):
+    from types import SimpleNamespace
+
+    from sparselab.comparison import GradientNormLog
+
+    log = GradientNormLog(SimpleNamespace(task="regression"))
+    log.epoch, log.active, log.pruned = [0, 1, 2], [0.5, 0.1, 0.01], [1.0, 1.1, 1.2]
+    frame = pd.DataFrame({"epoch": [0, 1], "active": [0.3, 0.2], "pruned": [0.4, 0.5]})
+    fig = plots.gradient_norms({"random": log, "one-shot": frame})
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 4
+    np.testing.assert_allclose(lines[0].get_ydata(), log.active)
+    np.testing.assert_allclose(lines[1].get_ydata(), log.pruned)
+    np.testing.assert_allclose(lines[3].get_ydata(), frame["pruned"])
+    assert [line.get_linestyle() for line in lines] == ["-", "--", "-", "--"]
+    assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
+    assert lines[0].get_label().startswith("random: active")
+    assert ax.get_xlabel() == "epoch" and ax.get_yscale() == "log"
+    single = plots.gradient_norms(frame)
+    assert len(single.axes[0].get_lines()) == 2
+    with pytest.raises(TypeError, match="GradientNormLog"):
+        plots.gradient_norms({"bad": [1, 2, 3]})
+    _assert_opaque(fig)
+
+
+def _structured_frame():
+    rows = []
+    for seed in range(2):
+        rows.append({"structure": "dense", "density": 1.0, "seed": seed, "test_error": 0.02 + 0.01 * seed,
+                     "nonzero_params": 1000, "executed_flops": 4000, "params": 1000, "flops": 4000})
+        for d in (0.5, 0.25):
+            rows.append({"structure": "unstructured", "density": d, "seed": seed, "test_error": 0.03 + 0.01 * seed,
+                         "nonzero_params": 1000 - 600 * (1 - d), "executed_flops": 4000, "params": 1000,
+                         "flops": 4000})
+            rows.append({"structure": "channels", "density": d, "seed": seed, "test_error": 0.05 + 0.02 * seed,
+                         "nonzero_params": 1000 - 600 * (1 - d), "executed_flops": 4000, "params": 1000 * d,
+                         "flops": 4000 * d + 100 * seed})
+        rows.append({"structure": "2:4", "density": 0.5, "seed": seed, "test_error": 0.04, "nonzero_params": 700,
+                     "executed_flops": 4000, "params": 1000, "flops": 4000})
+    return pd.DataFrame(rows)
+
+
+def test_structured_tradeoff_three_panels(transparent_rc):
+    frame = _structured_frame()
+    fig = plots.structured_tradeoff(frame)
+    assert len(fig.axes) == 3
+    error_ax, params_ax, flops_ax = fig.axes
+
+    errors, params, flops = _labelled(error_ax), _labelled(params_ax), _labelled(flops_ax)
+    assert {"unstructured", "channels", "2:4"} <= set(errors)
+    np.testing.assert_allclose(errors["channels"].get_ydata(), [0.06, 0.06])  # mean of 0.05 and 0.07
+    np.testing.assert_allclose(errors["2:4"].get_ydata(), [0.04])
+    np.testing.assert_allclose(params["channels"].get_ydata(), [0.25, 0.5])  # densities in increasing order
+    np.testing.assert_allclose(params["unstructured"].get_ydata(), [1.0, 1.0])
+    np.testing.assert_allclose(flops["channels"].get_ydata(), [(1000 + 50) / 4000, (2000 + 50) / 4000])
+    np.testing.assert_allclose(flops["unstructured"].get_ydata(), [1.0, 1.0])
+    nonzero = params["non-zeros (unstructured, masked)"]
+    np.testing.assert_allclose(nonzero.get_ydata(), [0.55, 0.7])
+    for ax in fig.axes:
+        assert ax.get_xscale() == "log" and ax.xaxis_inverted()
+    assert params_ax.get_ylabel() == "parameters (fraction of dense)"
+    assert flops_ax.get_ylabel() == "forward FLOPs (fraction of dense)"
+    assert len(fig.legends) == 1
+    _assert_opaque(fig)
+    with pytest.raises(ValueError, match="dense"):
+        plots.structured_tradeoff(frame[frame["structure"] != "dense"])
+
+
+def test_new_plot_functions_do_not_change_global_rcparams():
+    before = dict(matplotlib.rcParams)
+    plots.method_comparison(_recipe_frame(), task="digits")
+    plots.structured_tradeoff(_structured_frame())
+    assert dict(matplotlib.rcParams) == before
