@@ -53,7 +53,7 @@ from .models import MLP, DigitsCNN
 from .schedules import GradualPruning, iterative_magnitude_pruning
 from .training import TrainConfig, evaluate, train
 
-__all__ = ["METHODS", "TASKS", "STRUCTURES", "make_data", "make_model", "run_method", "compare", "GradientNormLog",
+__all__ = ["METHODS", "TASKS", "STRUCTURES", "make_data", "make_model", "gradual_window", "run_method", "compare", "GradientNormLog",
            "random_masks", "structured_sweep"]
 
 METHODS = ("dense", "one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET", "RigL")
@@ -106,6 +106,19 @@ def random_masks(model, density: float, *, layers, seed: int = 0) -> dict[str, t
     return masks
 
 
+def gradual_window(total: int, steps_per_epoch: int, update_every: int) -> tuple[int, int, int]:
+    r"""The pruning window ``(start_step, end_step, update_every)`` of the ``gradual`` recipe.
+
+    One dense epoch (at most a third of the run), then cubic pruning until about two
+    thirds of the ``total`` steps, then fine-tuning at the final density. Short runs
+    update more often, so that the last update always falls inside the run.
+    """
+    start = min(steps_per_epoch, total // 3)
+    every = min(update_every, max(1, (2 * total) // 3 - start))
+    end = start + max(1, ((2 * total) // 3 - start) // every) * every
+    return start, end, every
+
+
 def _error(model, data) -> float:
     metrics = evaluate(model, data)
     return metrics["test_mse"] if data.task == "regression" else 1.0 - metrics["test_accuracy"]
@@ -155,11 +168,7 @@ def run_method(method: str, *, task: str, sparsity: float, seed: int = 0, data=N
         pruning.prune_model(model, density, layers=layers)
         histories.append(train(model, data, config, callbacks=callbacks))
     elif method == "gradual":
-        # one dense epoch (at most a third of the run), prune until two thirds of the steps, then fine-tune;
-        # short runs update more often so that the last update still falls inside the run
-        start = min(steps_per_epoch, total // 3)
-        every = min(update_every, max(1, (2 * total) // 3 - start))
-        end = start + max(1, ((2 * total) // 3 - start) // every) * every
+        start, end, every = gradual_window(total, steps_per_epoch, update_every)
         schedule = GradualPruning(density, start_step=start, end_step=end, update_every=every, layers=layers)
         histories.append(train(model, data, config, callbacks=[schedule, *callbacks]))
     elif method == "IMP":
@@ -290,7 +299,9 @@ class GradientNormLog:
         self.epoch, self.active, self.pruned = [], [], []
 
     def on_epoch_end(self, epoch, model, history):
-        norms = pruning.gradient_norms(model, self.data.X_train, self.data.y_train, self.loss, layers=self.layers)
+        device = next(model.parameters()).device
+        norms = pruning.gradient_norms(model, self.data.X_train.to(device), self.data.y_train.to(device), self.loss,
+                                       layers=self.layers)
         self.epoch.append(epoch)
         self.active.append(norms["active"])
         self.pruned.append(norms["pruned"])

@@ -15,11 +15,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sparselab.params import LEARNED_MASKS, check_parameters
+from sparselab.params import LEARNED_MASKS, PRUNING, check_parameters
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 LEARNED = BOOK / "learned_masks.ipynb"
+#: Every chapter with the parameter spec its validation cell checks against.
+SPECS = {"learned_masks.ipynb": ("LEARNED_MASKS", LEARNED_MASKS), "pruning.ipynb": ("PRUNING", PRUNING)}
 
 # A scale at which the whole chapter executes in seconds.
 TINY = dict(n_train=96, n_test=64, in_features=8, hidden_features=8, epochs=2, batch_size=32, sparsity=0.75,
@@ -64,8 +66,13 @@ def test_first_code_cell_is_the_only_parameters_cell(path):
         ast.literal_eval(node.value)
 
 
-def test_learned_masks_has_no_algorithm_code():
-    for cell in code_cells(read(LEARNED)):
+def test_every_chapter_has_a_parameter_spec():
+    assert {path.name for path in NOTEBOOKS} == set(SPECS)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_chapter_has_no_algorithm_code(name):
+    for cell in code_cells(read(BOOK / name)):
         tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")))
         defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
                                                                  ast.ClassDef, ast.Lambda))]
@@ -73,15 +80,17 @@ def test_learned_masks_has_no_algorithm_code():
         assert not re.search(r"^\s*(def|class)\s", cell.source, re.MULTILINE)
 
 
-def test_learned_masks_parameters_match_the_spec_and_are_validated_next():
-    cells = code_cells(read(LEARNED))
+@pytest.mark.parametrize("chapter", sorted(SPECS))
+def test_parameters_match_the_spec_and_are_validated_next(chapter):
+    spec_name, spec = SPECS[chapter]
+    cells = code_cells(read(BOOK / chapter))
     defaults = {}
     exec(cells[0].source, {}, defaults)  # literals only (checked above)
-    assert set(defaults) == set(LEARNED_MASKS)
-    check_parameters(defaults, LEARNED_MASKS)  # the defaults are valid
+    assert set(defaults) == set(spec)
+    check_parameters(defaults, spec)  # the defaults are valid
     validation = cells[1].source
-    assert "check_parameters(" in validation and "LEARNED_MASKS" in validation
-    for name in LEARNED_MASKS:
+    assert "check_parameters(" in validation and spec_name in validation
+    for name in spec:
         assert re.search(rf"\b{name}={name}\b", validation), f"{name} is not passed to check_parameters"
 
 
