@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from . import pruning
 from .layers import SparseLinear
 from .models import DigitsCNN
 
@@ -79,18 +80,16 @@ def count_flops(model: nn.Module, example_input) -> int:
 
 
 def effective_tensor(module: nn.Module, name: str = "weight") -> torch.Tensor | None:
-    r"""The tensor ``module.<name>`` as the forward pass uses it, detached.
+    r"""The tensor ``module.<name>`` as the forward pass uses it, detached (``None`` when absent, e.g. no bias).
 
-    ``torch.nn.utils.prune`` attached (``<name>_orig`` and ``<name>_mask`` present):
-    :math:`W_\text{orig} \odot M`, recomputed rather than read from the attribute the
-    pre-hook last wrote. Otherwise the plain attribute (``None`` when absent, e.g. no bias).
+    :func:`sparselab.pruning.effective_weight`: :math:`W_\text{orig} \odot M` when a
+    ``torch.nn.utils.prune`` mask is attached (recomputed rather than read from the
+    attribute the pre-hook last wrote), and for a ``SparseLinear`` weight also its own mask.
     """
     _check_module(module, "module")
-    orig, mask = getattr(module, name + "_orig", None), getattr(module, name + "_mask", None)
-    if orig is not None and mask is not None:
-        return (orig * mask).detach()
-    value = getattr(module, name, None)
-    return None if value is None else value.detach()
+    if getattr(module, name, None) is None and not pruning.is_masked(module, name):
+        return None
+    return pruning.effective_weight(module, name)
 
 
 def _network_tensors(module: nn.Module):
@@ -101,11 +100,7 @@ def _network_tensors(module: nn.Module):
         if isinstance(module, SparseLinear) and pname in _MASK_PARAMETERS:
             continue
         base = pname[:-len("_orig")] if pname.endswith("_orig") else pname
-        tensor = effective_tensor(module, base)
-        if isinstance(module, SparseLinear) and base == "weight":
-            with torch.no_grad():
-                tensor = tensor * module.mask()
-        yield base, tensor
+        yield base, effective_tensor(module, base)
 
 
 def count_parameters(model: nn.Module, *, nonzero: bool = False) -> int:
