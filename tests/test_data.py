@@ -354,3 +354,202 @@ def test_load_digits_class_subset_is_relabelled():
 def test_load_digits_validation_names_the_parameter(kwargs, error, name):
     with pytest.raises(error, match=name):
         load_digits(**kwargs)
+
+
+# --- load_mnist: a tiny IDX set / .npz written to tmp_path (nothing is downloaded) ---------------------
+
+import gzip  # noqa: E402
+import struct  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from sparselab.data import MNIST_FILES, load_mnist  # noqa: E402
+
+TRAIN_LABELS = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 0], dtype=np.uint8)
+TEST_LABELS = np.array([3, 1, 0, 7, 1, 9], dtype=np.uint8)
+
+
+def _mnist_images(n, offset):
+    rng = np.random.default_rng(offset)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    images[:, 0, 0] = 0
+    images[:, 0, 1] = 255
+    images[:, 27, 27] = np.arange(n) + offset  # tells the examples apart
+    return images
+
+
+TRAIN_IMAGES, TEST_IMAGES = _mnist_images(12, 0), _mnist_images(6, 100)
+
+
+def _idx_bytes(array, magic):
+    return struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def _write_mnist(directory, gz=(), raw=None):
+    """The four IDX files in ``directory``; those named in ``gz`` gzipped; ``raw`` overrides a file's bytes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    contents = {
+        MNIST_FILES["train_images"]: _idx_bytes(TRAIN_IMAGES, 0x803),
+        MNIST_FILES["train_labels"]: _idx_bytes(TRAIN_LABELS, 0x801),
+        MNIST_FILES["test_images"]: _idx_bytes(TEST_IMAGES, 0x803),
+        MNIST_FILES["test_labels"]: _idx_bytes(TEST_LABELS, 0x801),
+    }
+    contents.update(raw or {})
+    for name, payload in contents.items():
+        if name in gz:
+            with gzip.open(directory / (name + ".gz"), "wb") as fh:
+                fh.write(payload)
+        else:
+            (directory / name).write_bytes(payload)
+    return directory
+
+
+def _write_npz(path, **override):
+    arrays = dict(x_train=TRAIN_IMAGES, y_train=TRAIN_LABELS, x_test=TEST_IMAGES, y_test=TEST_LABELS)
+    arrays.update(override)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+@pytest.mark.parametrize("layout", ["plain", "gz", "mixed", "npz"])
+def test_load_mnist_round_trips_pixels_and_labels(tmp_path, layout):
+    if layout == "npz":
+        path = _write_npz(tmp_path / "mnist.npz")
+    else:
+        gz = {"plain": (), "gz": tuple(MNIST_FILES.values()),
+              "mixed": (MNIST_FILES["train_images"], MNIST_FILES["test_labels"])}[layout]
+        path = _write_mnist(tmp_path / "mnist", gz=gz)
+    d = load_mnist(path)
+    assert (d.name, d.n_classes, d.task, d.in_features) == ("mnist", 10, "classification", 784)
+    assert d.X_train.shape == (12, 784) and d.X_test.shape == (6, 784)
+    assert d.X_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
+    expected = torch.from_numpy(TRAIN_IMAGES.reshape(12, 784).astype(np.float32) / np.float32(255))
+    assert torch.equal(d.X_train, expected)
+    assert torch.equal(d.X_test, torch.from_numpy(TEST_IMAGES.reshape(6, 784).astype(np.float32) / np.float32(255)))
+    assert float(d.X_train[0, 0]) == 0.0 and float(d.X_train[0, 1]) == 1.0
+    assert d.y_train.tolist() == TRAIN_LABELS.tolist() and d.y_test.tolist() == TEST_LABELS.tolist()
+    images = load_mnist(path, flatten=False)
+    assert images.X_train.shape == (12, 1, 28, 28) and images.input_shape == (1, 28, 28)
+    assert torch.equal(images.X_train.reshape(12, 784), d.X_train)
+    assert load_mnist(str(path)).y_test.tolist() == TEST_LABELS.tolist()  # str paths too
+
+
+def test_load_mnist_plain_file_wins_over_gz(tmp_path):
+    path = _write_mnist(tmp_path, gz=tuple(MNIST_FILES.values()))
+    (tmp_path / MNIST_FILES["test_labels"]).write_bytes(_idx_bytes(np.zeros(6, dtype=np.uint8), 0x801))
+    assert load_mnist(path).y_test.tolist() == [0] * 6
+
+
+def test_load_mnist_classes_are_filtered_and_relabelled_in_order(tmp_path):
+    path = _write_mnist(tmp_path)
+    d = load_mnist(path, classes=(1, 0))
+    assert (d.n_classes, d.name) == (2, "mnist[1,0]")
+    keep_train = [i for i, y in enumerate(TRAIN_LABELS) if y in (0, 1)]  # 0, 1, 10, 11
+    assert d.y_train.tolist() == [1, 0, 0, 1]  # digit 1 -> label 0, digit 0 -> label 1
+    assert torch.equal(d.X_train, torch.from_numpy(TRAIN_IMAGES[keep_train].reshape(4, 784) / np.float32(255)))
+    assert d.y_test.tolist() == [0, 1, 0]  # test digits 1, 0, 1
+    d3 = load_mnist(path, classes=[7, 3, 9], limit_train=2, limit_test=2)
+    assert d3.y_train.tolist() == [1, 0]  # digits 3 then 7 in file order -> labels 1, 0
+    assert d3.y_test.tolist() == [1, 0]  # test digits 3, 7 (9 is past the limit)
+
+
+def test_load_mnist_limits_take_the_first_examples(tmp_path):
+    path = _write_npz(tmp_path / "m.npz")
+    d = load_mnist(path, limit_train=5, limit_test=2)
+    assert d.X_train.shape == (5, 784) and d.X_test.shape == (2, 784)
+    assert d.y_train.tolist() == TRAIN_LABELS[:5].tolist() and d.y_test.tolist() == TEST_LABELS[:2].tolist()
+    assert float(d.X_train[4, -1]) * 255 == pytest.approx(4.0)  # the fifth example
+    assert len(load_mnist(path, limit_train=100).y_train) == 12  # at most the available examples
+
+
+def test_load_mnist_npz_float_pixels_are_kept(tmp_path):
+    x = TRAIN_IMAGES.astype(np.float64) / 255
+    d = load_mnist(_write_npz(tmp_path / "f.npz", x_train=x, x_test=TEST_IMAGES.astype(np.float32) / 255))
+    assert torch.equal(d.X_train, torch.from_numpy(x.astype(np.float32).reshape(12, 784)))
+
+
+def test_load_mnist_bad_magic_names_the_file(tmp_path):
+    bad = _idx_bytes(TRAIN_LABELS, 0x803)  # labels with the image magic number
+    path = _write_mnist(tmp_path, raw={MNIST_FILES["train_labels"]: bad})
+    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte.*magic.*0x00000803.*0x00000801"):
+        load_mnist(path)
+    path = _write_mnist(tmp_path / "b", gz=(MNIST_FILES["test_images"],),
+                        raw={MNIST_FILES["test_images"]: _idx_bytes(TEST_IMAGES, 0x801)})
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz.*magic"):
+        load_mnist(path)
+
+
+@pytest.mark.parametrize("cut", [1, 28 * 28 + 5, 13])
+def test_load_mnist_truncated_file_names_the_file(tmp_path, cut):
+    payload = _idx_bytes(TEST_IMAGES, 0x803)[:-cut]
+    path = _write_mnist(tmp_path, raw={MNIST_FILES["test_images"]: payload})
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte"):
+        load_mnist(path)
+
+
+def test_load_mnist_truncated_gzip_and_extra_bytes(tmp_path):
+    path = _write_mnist(tmp_path, gz=(MNIST_FILES["train_images"],))
+    gz = tmp_path / (MNIST_FILES["train_images"] + ".gz")
+    gz.write_bytes(gz.read_bytes()[:-40])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz"):
+        load_mnist(path)
+    path = _write_mnist(tmp_path / "x", raw={MNIST_FILES["train_labels"]: _idx_bytes(TRAIN_LABELS, 0x801) + b"\0"})
+    with pytest.raises(ValueError, match="train-labels-idx1-ubyte.*12 bytes.*13"):
+        load_mnist(path)
+
+
+def test_load_mnist_mismatched_counts(tmp_path):
+    path = _write_mnist(tmp_path, raw={MNIST_FILES["train_labels"]: _idx_bytes(TRAIN_LABELS[:11], 0x801)})
+    with pytest.raises(ValueError, match="12 images.*11 labels"):
+        load_mnist(path)
+
+
+def test_load_mnist_missing_files_are_named(tmp_path):
+    path = _write_mnist(tmp_path)
+    (tmp_path / MNIST_FILES["test_labels"]).unlink()
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
+        load_mnist(path)
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
+        load_mnist(tmp_path / "empty")  # does not exist
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte.*train-labels-idx1-ubyte"):
+        load_mnist(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("override,match", [
+    ({"y_test": None}, "y_test"),
+    ({"x_train": TRAIN_IMAGES.reshape(12, 784)}, "x_train"),
+    ({"y_train": TRAIN_LABELS.astype(np.float32)}, "y_train"),
+    ({"y_train": TRAIN_LABELS + 1}, "y_train"),
+    ({"x_test": TEST_IMAGES.astype(np.float32)}, "x_test"),  # floats must be in [0, 1]
+    ({"x_test": TEST_IMAGES[:, :20]}, "differ in size"),
+])
+def test_load_mnist_bad_npz_names_the_array(tmp_path, override, match):
+    path = _write_npz(tmp_path / "bad.npz", **override)
+    with pytest.raises((ValueError, TypeError), match=match):
+        load_mnist(path)
+
+
+@pytest.mark.parametrize("kwargs,error,name", [
+    ({"path": 3}, TypeError, "path"),
+    ({"path": "data.csv"}, FileNotFoundError, "data.csv"),
+    ({"classes": (1,)}, ValueError, "classes"),
+    ({"classes": (0, 10)}, ValueError, "classes"),
+    ({"classes": "01"}, TypeError, "classes"),
+    ({"limit_train": 0}, ValueError, "limit_train"),
+    ({"limit_test": 2.0}, TypeError, "limit_test"),
+    ({"flatten": 1}, TypeError, "flatten"),
+])
+def test_load_mnist_validation_names_the_parameter(tmp_path, kwargs, error, name):
+    kwargs.setdefault("path", _write_mnist(tmp_path))
+    with pytest.raises(error, match=name):
+        load_mnist(**kwargs)
+
+
+def test_load_mnist_rejects_a_file_that_is_not_npz(tmp_path):
+    (tmp_path / "mnist.csv").write_text("1,2,3")
+    with pytest.raises(ValueError, match="path.*mnist.csv"):
+        load_mnist(tmp_path / "mnist.csv")
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="broken.npz"):
+        load_mnist(tmp_path / "broken.npz")
