@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 
-_LAZY = ("pruning", "schedules", "dynamic", "models", "flops", "plots", "experiments", "comparison", "params", "cli")
+_LAZY = ("pruning", "schedules", "dynamic", "models", "flops", "plots", "experiments", "comparison", "params", "cli",
+         "recovery", "recovery_experiments", "inr")
 
 
 def __getattr__(name):

@@ -66,6 +66,10 @@ class MLP(nn.Module):
     density, sparsity : float, optional
         Density :math:`d \in (0, 1]` (or sparsity :math:`1 - d \in [0, 1)`) of every
         sparse hidden layer; at most one, and only with a ``mask``. Default: dense.
+    bias : bool
+        Whether every layer has a bias (default ``True``). ``bias=False`` gives the
+        bias-free network :math:`f(x) = W_{L+1}\operatorname{relu}(\cdots \operatorname{relu}(W_1 x))`
+        of the recovery chapter.
     **sparse_kwargs
         Further :class:`sparselab.SparseLinear` options (``straight_through``,
         ``dense_weight_grad``, ``temperature``, ``device``, ``dtype``); only with a
@@ -82,8 +86,11 @@ class MLP(nn.Module):
     """
 
     def __init__(self, in_features: int, hidden, out_features: int, *, mask: str | None = None,
-                 density: float | None = None, sparsity: float | None = None, **sparse_kwargs):
+                 density: float | None = None, sparsity: float | None = None, bias: bool = True, **sparse_kwargs):
         super().__init__()
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        self.bias = bias
         self.in_features = check_int(in_features, "in_features", low=1)
         self.hidden = _check_sizes(hidden, "hidden")
         self.out_features = check_int(out_features, "out_features", low=1)
@@ -105,14 +112,14 @@ class MLP(nn.Module):
         width = self.in_features
         for i, h in enumerate(self.hidden, start=1):
             if self.mask_kind is None:
-                layer = nn.Linear(width, h, **factory)
+                layer = nn.Linear(width, h, bias=bias, **factory)
             else:
-                layer = SparseLinear(width, h, density=self.target_density, mask=self.mask_kind,
+                layer = SparseLinear(width, h, density=self.target_density, mask=self.mask_kind, bias=bias,
                                      **factory, **sparse_kwargs)
             self.add_module(f"fc{i}", layer)
             self.hidden_layers.append(f"fc{i}")
             width = h
-        self.out = nn.Linear(width, self.out_features, **factory)
+        self.out = nn.Linear(width, self.out_features, bias=bias, **factory)
         self.output_layer = "out"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
