@@ -502,3 +502,264 @@ def test_new_plot_functions_do_not_change_global_rcparams():
     plots.method_comparison(_recipe_frame(), task="digits")
     plots.structured_tradeoff(_structured_frame())
     assert dict(matplotlib.rcParams) == before
+
+
+# ---------------------------------------------------------------------------- recovery of planted networks
+def _recovery_frame():
+    """IHT and IMP over a width x nnz x n_train grid, three seeds, known PSNR and success; one cell IMP-only."""
+    rows = []
+    for method in ("IMP", "IHT"):
+        for width in (1, 2, 5):
+            for nnz in (2, 10, 20):
+                for n_train in (50, 200):
+                    for seed in range(3):
+                        if method == "IHT" and width == 5 and nnz == 20:
+                            continue  # a cell without IHT runs: blank in IHT's panel
+                        psnr = 10.0 * width + nnz + 0.5 * seed + (20.0 if method == "IHT" else 0.0)
+                        rows.append({"method": method, "width": width, "nnz": nnz, "n_train": n_train,
+                                     "seed": seed, "psnr_test": psnr, "success": bool((seed + width + nnz) % 2),
+                                     "time_s": 0.01 * nnz * (1 + seed), "peak_bytes": 2 ** 20 * nnz * (seed + 1)})
+    return pd.DataFrame(rows)
+
+
+def test_iht_style_is_distinct():
+    colours = [s["color"] for name, s in plots.METHOD_STYLES.items() if name != "IHT"]
+    assert plots.METHOD_STYLES["IHT"]["color"] not in colours
+    assert plots.METHOD_STYLES["IHT"]["marker"] != plots.METHOD_STYLES["IMP"]["marker"]
+
+
+def test_phase_diagram_cells_are_pivoted_means(transparent_rc):
+    frame = _recovery_frame()
+    fig = plots.phase_diagram(frame, title="PSNR")
+    assert len(fig.axes) == 3  # IHT, IMP, one shared colour bar
+    iht_ax, imp_ax, bar = fig.axes
+    assert [iht_ax.get_title(), imp_ax.get_title()] == ["IHT", "IMP"]  # METHOD_STYLES order
+    for ax, method in ((iht_ax, "IHT"), (imp_ax, "IMP")):
+        rows = frame[frame["method"] == method]
+        expected = rows.pivot_table(index="nnz", columns="width", values="psnr_test", aggfunc="mean").reindex(
+            index=[2, 10, 20], columns=[1, 2, 5])
+        shown = ax.images[0].get_array()
+        np.testing.assert_allclose(np.ma.filled(shown, np.nan), expected.to_numpy(), equal_nan=True)
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "5"]
+        assert ax.images[0].origin == "lower"
+    assert np.ma.getmaskarray(iht_ax.images[0].get_array())[2, 2]  # nnz 20, width 5: no IHT run, blank
+    assert [t.get_text() for t in iht_ax.get_yticklabels()] == ["2", "10", "20"]
+    iht = frame[frame["method"] == "IHT"].groupby(["nnz", "width"])["psnr_test"].mean()  # row-major, as drawn
+    assert [t.get_text() for t in iht_ax.texts] == [f"{v:.0f}" for v in iht]  # integer dB, no text in blank cells
+    assert len(iht_ax.texts) == 8
+    values = frame.groupby(["method", "nnz", "width"])["psnr_test"].mean()
+    assert bar.get_ylim() == pytest.approx((values.min(), values.max()))
+    assert "PSNR" in fig._suptitle.get_text() and "6 run(s) per cell" in fig._suptitle.get_text()
+    _assert_opaque(fig)
+
+
+def test_phase_diagram_success_probability_and_infinite_psnr():
+    frame = _recovery_frame()
+    fig = plots.phase_diagram(frame, value="success", x="n_train")
+    iht_ax, imp_ax, bar = fig.axes
+    expected = frame[frame["method"] == "IMP"].assign(success=lambda f: f["success"].astype(float)).pivot_table(
+        index="nnz", columns="n_train", values="success", aggfunc="mean")
+    np.testing.assert_allclose(np.ma.filled(imp_ax.images[0].get_array(), np.nan), expected.to_numpy())
+    assert bar.get_ylim() == pytest.approx((0.0, 1.0))  # fractions: the full [0, 1] scale
+    assert all(len(t.get_text()) == 4 and t.get_text()[1] == "." for t in imp_ax.texts)  # two decimals
+    assert [t.get_text() for t in imp_ax.get_xticklabels()] == ["50", "200"]
+
+    exact = frame[frame["method"] == "IHT"].copy()
+    exact.loc[exact["width"] == 1, "psnr_test"] = np.inf
+    fig = plots.phase_diagram(exact, vmax=60, annotate=True)
+    assert len(fig.axes) == 2
+    shown = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(shown[:, 0], 60.0)  # infinite cells drawn at the top of the scale
+    assert sum(t.get_text() == "∞" for t in fig.axes[0].texts) == 3
+
+
+def test_phase_diagram_validates_frame():
+    frame = _recovery_frame()
+    with pytest.raises(ValueError, match=r"psnr_tset.*columns are \['method'"):
+        plots.phase_diagram(frame, value="psnr_tset")
+    with pytest.raises(ValueError, match="empty"):
+        plots.phase_diagram(frame.iloc[:0])
+
+
+def test_recovered_weights_shared_scale_and_scatter(transparent_rc):
+    planted = np.zeros((3, 6))
+    planted[0, 1], planted[1, 4], planted[2, 0] = 1.5, -2.0, 0.5
+    recovered = planted.copy()
+    recovered[0, 2] = 0.1
+    recovered[1, 4] = -2.5
+    fig = plots.recovered_weights(torch.from_numpy(planted), recovered[..., None], title="aligned")
+    assert len(fig.axes) == 4  # two images, the scatter, one colour bar
+    left, right, scatter_ax, bar = fig.axes
+    np.testing.assert_allclose(left.images[0].get_array(), planted)
+    np.testing.assert_allclose(right.images[0].get_array(), recovered)
+    assert left.images[0].get_clim() == right.images[0].get_clim() == (-2.5, 2.5)
+    support, rest = scatter_ax.collections
+    np.testing.assert_allclose(support.get_offsets(), [[1.5, 1.5], [-2.0, -2.5], [0.5, 0.5]])
+    assert len(rest.get_offsets()) == 15 and [0.0, 0.1] in rest.get_offsets().tolist()
+    identity = scatter_ax.get_lines()[0]
+    np.testing.assert_allclose(identity.get_xdata(), identity.get_ydata())
+    error = np.linalg.norm(recovered - planted) / np.linalg.norm(planted)
+    assert f"{error:.2g}" in scatter_ax.get_title()
+    assert "nnz = 4" in right.get_title() and fig._suptitle.get_text() == "aligned"
+    with pytest.raises(ValueError, match="one shape"):
+        plots.recovered_weights(planted, planted[:2])
+    with pytest.raises(ValueError, match="2-D"):
+        plots.recovered_weights(planted.ravel(), planted.ravel())
+    _assert_opaque(fig)
+
+
+def _iht_history(rate=0.3, steps=8, floor_from=None):
+    residual = [rate ** t for t in range(steps)]
+    if floor_from is not None:
+        residual = [r if t < floor_from else 1e-15 for t, r in enumerate(residual)]
+    return {"step": list(range(steps)), "residual": residual, "support_changes": [max(5 - t, 0) for t in range(steps)],
+            "step_size": [1.0] * steps, "time_s": [0.01] * steps}
+
+
+def test_convergence_fits_the_geometric_rate(transparent_rc):
+    fig = plots.convergence(_iht_history(rate=0.3, floor_from=6))
+    assert len(fig.axes) == 2
+    res_ax, sup_ax = fig.axes
+    assert res_ax.get_yscale() == "log"
+    line, fit, threshold = res_ax.get_lines()
+    np.testing.assert_allclose(line.get_ydata(), _iht_history(rate=0.3, floor_from=6)["residual"])
+    np.testing.assert_allclose(fit.get_xdata(), range(6))  # residual <= 1e-12 is left out of the fit
+    np.testing.assert_allclose(fit.get_ydata(), 0.3 ** np.arange(6), rtol=1e-9)
+    assert "rate 0.3 per step" in fit.get_label()
+    assert threshold.get_ydata()[0] == pytest.approx(1e-12)
+    assert [p.get_height() for p in sup_ax.patches] == [5, 4, 3, 2, 1, 0, 0, 0]
+    _assert_opaque(fig)
+
+
+def test_convergence_several_histories_and_bad_history():
+    fig = plots.convergence({"convex": _iht_history(rate=0.5), "sequential": _iht_history(rate=0.1, steps=5)})
+    res_ax, sup_ax = fig.axes
+    labels = [t.get_text() for t in res_ax.get_legend().get_texts()]
+    assert labels == ["convex: residual", "convex: fit: rate 0.5 per step", "sequential: residual",
+                      "sequential: fit: rate 0.1 per step"]
+    assert len(sup_ax.patches) == 13
+    xs = sorted(p.get_x() + p.get_width() / 2 for p in sup_ax.patches)
+    assert xs[0] == pytest.approx(-0.2) and xs[1] == pytest.approx(0.2)  # side by side at step 0
+    with pytest.raises(ValueError, match="support_changes"):
+        plots.convergence({"step": [0, 1], "residual": [1.0, 0.5]})
+
+
+def test_cost_scaling_log_log_means_and_slope(transparent_rc):
+    frame = _recovery_frame()
+    fig = plots.cost_scaling(frame, slopes=(1, 2))
+    assert len(fig.axes) == 2
+    memory, time = fig.axes
+    for ax, column, factor in ((memory, "peak_bytes", 2.0 ** -20), (time, "time_s", 1.0)):
+        assert ax.get_xscale() == ax.get_yscale() == "log"
+        lines = _labelled(ax)
+        for method in ("IHT", "IMP"):
+            means = frame[frame["method"] == method].groupby("nnz")[column].mean() * factor
+            np.testing.assert_allclose(lines[method].get_xdata(), means.index.to_numpy())
+            np.testing.assert_allclose(lines[method].get_ydata(), means.to_numpy())
+            assert lines[method].get_color() == plots.METHOD_STYLES[method]["color"]
+        first = frame[(frame["method"] == "IHT") & (frame["nnz"] == 2)][column].mean() * factor
+        guide = lines["$\\propto$ nnz$^{2}$"]
+        np.testing.assert_allclose(guide.get_ydata(), first * (np.array([2, 10, 20]) / 2) ** 2)
+        assert guide.get_linestyle() == ":" and lines["$\\propto$ nnz$^{1}$"].get_linestyle() == "--"
+    assert memory.get_ylabel() == "peak memory (MiB)"
+    with pytest.raises(ValueError, match="peak_bytes"):
+        plots.cost_scaling(frame.drop(columns="peak_bytes"))
+    _assert_opaque(fig)
+
+
+def test_metric_vs_nnz_mean_and_std_band_per_panel(transparent_rc):
+    rows = []
+    for task in ("digits 0 vs 1", "digits 10-class"):
+        for method in ("IHT", "IMP"):
+            for nnz in (10, 100):
+                for seed in range(3):
+                    rows.append({"task": task, "method": method, "nnz": nnz, "seed": seed,
+                                 "accuracy_test": 0.5 + 0.001 * nnz + 0.05 * seed + 0.1 * (method == "IHT")})
+    frame = pd.DataFrame(rows)
+    fig = plots.metric_vs_nnz(frame, metric="accuracy_test", panel="task")
+    assert len(fig.axes) == 2
+    assert [ax.get_title() for ax in fig.axes] == ["digits 0 vs 1", "digits 10-class"]
+    ax = fig.axes[1]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "100"]
+    runs = frame[(frame["task"] == "digits 10-class") & (frame["method"] == "IMP")]
+    stats_ = runs.groupby("nnz")["accuracy_test"].agg(["mean", "std"])
+    line = _labelled(ax)["IMP"]
+    np.testing.assert_allclose(line.get_ydata(), stats_["mean"])
+    band = ax.collections[1].get_paths()[0].vertices  # IHT first, then IMP
+    assert band[:, 1].max() == pytest.approx((stats_["mean"] + stats_["std"]).max())
+    assert band[:, 1].min() == pytest.approx((stats_["mean"] - stats_["std"]).min())
+    assert "3 run(s)" in fig._suptitle.get_text()
+    single = plots.metric_vs_nnz(frame[frame["task"] == "digits 0 vs 1"], metric="accuracy_test", group=None,
+                                 logx=False, ylabel="accuracy")
+    assert len(single.axes) == 1 and single.axes[0].get_xscale() == "linear"
+    assert single.axes[0].get_ylabel() == "accuracy"
+    with pytest.raises(ValueError, match="'panel_col'"):
+        plots.metric_vs_nnz(frame, metric="accuracy_test", panel="panel_col")
+    _assert_opaque(fig)
+
+
+def test_image_grid_clips_and_removes_unused_axes(transparent_rc):
+    images = {"target": np.linspace(-0.5, 1.5, 16).reshape(4, 4), "IHT": torch.full((4, 4), 0.25),
+              "IMP": np.eye(4)}
+    fig = plots.image_grid(images, ncols=2)
+    assert len(fig.axes) == 3  # the fourth grid cell is removed
+    assert [ax.get_title() for ax in fig.axes] == ["target", "IHT", "IMP"]
+    shown = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(shown, np.clip(images["target"], 0, 1))
+    assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
+    assert not any(ax.axison for ax in fig.axes)
+    fig = plots.image_grid([np.zeros((3, 3))] * 5, titles=list("abcde"), ncols=4)
+    assert len(fig.axes) == 5 and fig.axes[4].get_title() == "e"
+    with pytest.raises(ValueError, match="titles"):
+        plots.image_grid([np.zeros((3, 3))], titles=["a", "b"])
+    with pytest.raises(ValueError, match="2-D"):
+        plots.image_grid([np.zeros((3, 3, 3))])
+    _assert_opaque(fig)
+
+
+def test_width_mismatch_means_and_seed_points(transparent_rc):
+    rows = [{"variant": variant, "width_factor": factor, "seed": seed,
+             "psnr_test": 40 + 10 * factor * (variant == "redraw") + seed}
+            for variant in ("naive", "redraw") for factor in (1, 2, 4) for seed in range(2)]
+    frame = pd.DataFrame(rows)
+    fig = plots.width_mismatch(frame)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    lines = _labelled(ax)
+    np.testing.assert_allclose(lines["redraw"].get_ydata(), [50.5, 60.5, 80.5])
+    np.testing.assert_allclose(lines["naive"].get_ydata(), [40.5, 40.5, 40.5])
+    assert "planted width" in lines
+    naive_points = ax.collections[0].get_offsets()
+    assert len(naive_points) == 6 and ax.collections[0].get_alpha() < 0.5
+    with pytest.raises(ValueError, match="'variant'"):
+        plots.width_mismatch(frame.drop(columns="variant"))
+    _assert_opaque(fig)
+
+
+def test_assumption_failures_bars_in_order_of_appearance(transparent_rc):
+    rows = [{"condition": condition, "seed": seed, "psnr_test": base + seed, "success": seed == 0}
+            for condition, base in (("baseline", 80.0), ("correlated inputs", 30.0), ("noise 1e-2", 20.0))
+            for seed in range(3)]
+    frame = pd.DataFrame(rows)
+    fig = plots.assumption_failures(frame)
+    ax = fig.axes[0]
+    widths = [p.get_width() for p in ax.patches]
+    np.testing.assert_allclose(widths, [81.0, 31.0, 21.0])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["baseline", "correlated inputs", "noise 1e-2"]
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # first condition on top
+    points = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(sorted(points[:, 0]), sorted(frame["psnr_test"]))
+    success = plots.assumption_failures(frame, value="success")
+    np.testing.assert_allclose([p.get_width() for p in success.axes[0].patches], [1 / 3] * 3)
+    with pytest.raises(ValueError, match="empty"):
+        plots.assumption_failures(frame.iloc[:0])
+    _assert_opaque(fig)
+
+
+def test_recovery_plots_do_not_change_global_rcparams():
+    before = dict(matplotlib.rcParams)
+    plots.phase_diagram(_recovery_frame())
+    plots.convergence(_iht_history())
+    assert dict(matplotlib.rcParams) == before
