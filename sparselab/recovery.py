@@ -355,7 +355,8 @@ class LiftedReLUOperator:
         inp = torch.div(flat, self.K, rounding_mode="floor") % self.d
         uniq, inverse = torch.unique(neuron, return_inverse=True)
         pattern = (self.X @ self.generators(uniq)) >= 0  # (n, a)
-        return pattern[:, inverse].to(self.X.dtype) * self.X[:, inp]
+        cols = self.X[:, inp]  # (n, s): the one full-size allocation
+        return cols.mul_(pattern[:, inverse])
 
     def output_index(self, flat: torch.Tensor) -> torch.Tensor:
         return flat % self.K
@@ -685,40 +686,45 @@ def _iht_run(X, Y, squeeze, *, nnz, width, steps, mode, refine_steps, empty_neur
     c_shrink, kappa = 0.01, 2.0
     for step in range(steps):
         outputs = op.output_index(flat)
-        r = Y - _apply_columns(C, outputs, values, K)
+        AW = _apply_columns(C, outputs, values, K)  # A W, kept: the safeguard needs it after C is freed
+        r = Y - AW
         if len(flat) == 0:
             # first pass: the support of H_s(A^T y) and the step that is exact along it
-            idx0, g0 = _threshold_pass(op, flat, values, r, 1.0, nnz)
-            C0 = op.columns(idx0)
-            Ag = _apply_columns(C0, op.output_index(idx0), g0, K)
-            mu = float((g0 @ g0) / (Ag * Ag).sum().clamp_min(torch.finfo(dtype).tiny))
+            C_flat, g_S = _threshold_pass(op, flat, values, r, 1.0, nnz)
+            C = op.columns(C_flat)
         else:
+            C_flat = flat
             g_S = _adjoint_columns(C, outputs, r)
-            Ag = _apply_columns(C, outputs, g_S, K)
-            mu = float((g_S @ g_S) / (Ag * Ag).sum().clamp_min(torch.finfo(dtype).tiny))
+        Ag = _apply_columns(C, op.output_index(C_flat), g_S, K)
+        mu = float((g_S @ g_S) / (Ag * Ag).sum().clamp_min(torch.finfo(dtype).tiny))
+        del Ag, g_S
         backtracks = 0
         while True:
             new_flat, new_values = _threshold_pass(op, flat, values, r, mu, nnz)
-            new_C = op.columns(new_flat)
-            same = len(new_flat) == len(flat) and bool(torch.equal(new_flat, flat))
+            if not torch.equal(new_flat, C_flat):
+                C = None  # free the old columns before building the new ones: one n x s block at a time
+                C, C_flat = op.columns(new_flat), new_flat
+            same = torch.equal(new_flat, flat)
             if same or len(flat) == 0 or backtracks >= 20:
                 break
             # Blumensath-Davies safeguard when the support moves: mu <= (1-c) |dW|^2 / |A dW|^2
-            AdW = _apply_columns(new_C, op.output_index(new_flat), new_values, K) - \
-                _apply_columns(C, outputs, values, K)
-            dW_idx_vals = _merge_sparse(new_flat, new_values, flat, values)
-            omega = (1 - c_shrink) * float(dW_idx_vals @ dW_idx_vals) / max(float((AdW * AdW).sum()), 1e-300)
+            AdW = _apply_columns(C, op.output_index(new_flat), new_values, K) - AW
+            dW = _merge_sparse(new_flat, new_values, flat, values)
+            omega = (1 - c_shrink) * float(dW @ dW) / max(float((AdW * AdW).sum()), 1e-300)
+            del AdW, dW
             if mu <= omega:
                 break
             mu = mu / (kappa * (1 - c_shrink))
             backtracks += 1
+        del AW, r
         entered = int((~torch.isin(new_flat, flat)).sum()) if len(flat) else len(new_flat)
-        flat, values, C = new_flat, new_values, new_C
+        flat, values = new_flat, new_values
         outputs = op.output_index(flat)
         if refine_steps:
             values = _cgls(C, outputs, Y, values, K, refine_steps)
         if mode == "sequential" and step >= 1 and step < steps - 1:
             _reset_generators(op, flat, values, C, empty_neurons)
+            C = None
             C = op.columns(flat)
             if refine_steps:
                 values = _cgls(C, outputs, Y, values, K, refine_steps)
@@ -742,6 +748,7 @@ def _iht_run(X, Y, squeeze, *, nnz, width, steps, mode, refine_steps, empty_neur
         outputs = op.output_index(flat)
         for _ in range(2):
             _reset_generators(op, flat, values, C, empty_neurons)
+            C = None
             C = op.columns(flat)
             if refine_steps:
                 values = _cgls(C, outputs, Y, values, K, refine_steps)
