@@ -969,8 +969,12 @@ def _malloc_trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def measure_peak_memory(fn, *args, device="cpu", **kwargs):
+def measure_peak_memory(fn, *args, memory_device=None, **kwargs):
     r"""Run ``fn(*args, **kwargs)`` and return ``(result, peak_bytes, method)``.
+
+    The memory of ``memory_device`` is measured; by default the ``device`` keyword
+    given to ``fn`` (so ``measure_peak_memory(iht, X, y, nnz=s, device="cuda")``
+    measures the GPU), or the CPU when there is none.
 
     ``peak_bytes`` is the growth of memory in use during the call over what was in
     use before it, so data allocated before the call is not counted:
@@ -985,7 +989,7 @@ def measure_peak_memory(fn, *args, device="cpu", **kwargs):
     * elsewhere: :mod:`tracemalloc` (Python and NumPy allocations only, not torch
       tensors; ``method="tracemalloc"``).
     """
-    dev = resolve_device(device)
+    dev = resolve_device(kwargs.get("device", "cpu") if memory_device is None else memory_device)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
