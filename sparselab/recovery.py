@@ -55,7 +55,10 @@ ReLU network (the authors' sequential convex formulation). Neurons that are empt
 (:math:`w_j = 0`) after a pass have no weight to copy: ``empty_neurons="naive"``
 copies it anyway (:math:`h_j = 0`, so :math:`D_j = I` and the neuron becomes linear),
 ``"keep"`` leaves its random generator and ``"redraw"`` draws a fresh one at every
-pass, so unused width keeps exploring new patterns.
+pass, so unused width keeps exploring new patterns. ``"dead"`` is the other literal
+reading, a gate :math:`\mathbb 1[X h_j > 0]` that never fires for :math:`h_j = 0`: empty
+neurons are switched off for good and the usable width shrinks to the neurons active
+after the first pass.
 
 Also here: the planted teacher (:func:`planted_network`), an iterative magnitude
 pruning baseline on the same data (:func:`imp_baseline`), PSNR and relative error,
@@ -86,7 +89,7 @@ __all__ = [
 INPUT_KINDS = ("gaussian", "uniform", "nonnegative", "correlated")
 SIGN_KINDS = ("positive", "random")
 MODES = ("convex", "sequential")
-EMPTY_NEURONS = ("redraw", "keep", "naive")
+EMPTY_NEURONS = ("redraw", "keep", "naive", "dead")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -292,7 +295,8 @@ class LiftedReLUOperator:
         self.override_rows = torch.zeros(0, dtype=torch.long, device=X.device)
         self.override_inputs = torch.zeros(0, dtype=torch.long, device=X.device)
         self.override_values = torch.zeros(0, dtype=X.dtype, device=X.device)
-        self.zero_empty = False  # "naive" sequential mode: neurons without an override get h = 0
+        self.zero_empty = False  # "naive"/"dead" sequential modes: neurons without an override get h = 0
+        self.dead_empty = False  # "dead": ... and the gate 1[X h > 0], so they never fire
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -348,13 +352,21 @@ class LiftedReLUOperator:
         """Draw fresh random generators for every chunk (used for neurons without an override)."""
         self.generation = [g + 1 for g in self.generation]
 
+    def gates(self, neurons: torch.Tensor) -> torch.Tensor:
+        r"""The activation patterns :math:`\mathbb 1[X h_j \ge 0]` of ``neurons``: an ``(n, a)`` bool tensor."""
+        pattern = (self.X @ self.generators(neurons)) >= 0
+        if self.dead_empty:
+            alive = torch.isin(neurons.to(self.X.device), self.override_neurons)
+            pattern &= alive[None, :]
+        return pattern
+
     # --- products
     def columns(self, flat: torch.Tensor) -> torch.Tensor:
         r"""The columns :math:`A_{:, e}` for flat indices ``flat``: an ``(n, len(flat))`` tensor."""
         neuron = torch.div(flat, self.d * self.K, rounding_mode="floor")
         inp = torch.div(flat, self.K, rounding_mode="floor") % self.d
         uniq, inverse = torch.unique(neuron, return_inverse=True)
-        pattern = (self.X @ self.generators(uniq)) >= 0  # (n, a)
+        pattern = self.gates(uniq)  # (n, a)
         cols = self.X[:, inp]  # (n, s): the one full-size allocation
         return cols.mul_(pattern[:, inverse])
 
@@ -374,7 +386,7 @@ class LiftedReLUOperator:
         """
         for b in range(self.n_chunks):
             j0, j1 = b * self.chunk, min((b + 1) * self.chunk, self.width)
-            pattern = ((self.X @ self.chunk_generators(b)) >= 0).to(self.X.dtype)  # (n, c)
+            pattern = self.gates(torch.arange(j0, j1, device=self.X.device)).to(self.X.dtype)  # (n, c)
             weighted = (pattern[:, :, None] * r[:, None, :]).reshape(self.n, -1)  # (n, c K)
             block = self.X.T @ weighted  # (d, c K) -> reorder to (c, d, K)
             block = block.view(self.d, j1 - j0, self.K).permute(1, 0, 2).reshape(-1)
@@ -599,7 +611,8 @@ def _reset_generators(op: LiftedReLUOperator, flat, values, C, empty_neurons: st
     op.set_overrides(uniq, H)
     if empty_neurons == "redraw":
         op.redraw()
-    op.zero_empty = empty_neurons == "naive"
+    op.zero_empty = empty_neurons in ("naive", "dead")
+    op.dead_empty = empty_neurons == "dead"
 
 
 def iht(X, y, *, nnz: int, width: int | None = None, steps: int = 30, mode: str = "sequential",
@@ -619,7 +632,7 @@ def iht(X, y, *, nnz: int, width: int | None = None, steps: int = 30, mode: str 
         the second on) or ``"convex"`` (random generators, fixed)
     refine_steps : CGLS steps of least squares on the support after each pass (0: plain IHT)
     empty_neurons : generators of neurons left empty in sequential mode: ``"redraw"``,
-        ``"keep"`` or ``"naive"`` (see the module docstring)
+        ``"keep"``, ``"naive"`` or ``"dead"`` (see the module docstring)
     restarts : independent runs from different generator seeds (``seed``, ``seed + 1``, ...);
         the one with the smallest final *training* residual is returned (its
         ``history["restart_residuals"]`` lists all). Sequential IHT is non-convex: a run

@@ -338,3 +338,18 @@ def test_measure_peak_memory_sees_a_large_allocation():
     assert result == 4_000_000.0
     if method == "rss_hwm":
         assert 30e6 <= peak <= 40e6  # 32 MB tensor
+
+
+def test_dead_empty_neurons_never_fire_and_naive_ones_are_linear():
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(50, 4, generator=g, dtype=torch.float64)
+    op = R.LiftedReLUOperator(X, 3, seed=0)
+    op.set_overrides(torch.tensor([1]), torch.tensor([[1.0], [0.0], [0.0], [0.0]], dtype=torch.float64))
+    op.zero_empty = True
+    gates = op.gates(torch.arange(3))
+    assert gates[:, 0].all() and gates[:, 2].all()  # h = 0 and 1[X h >= 0]: always on, a linear unit
+    assert torch.equal(gates[:, 1], X[:, 0] >= 0)
+    op.dead_empty = True
+    gates = op.gates(torch.arange(3))
+    assert not gates[:, 0].any() and not gates[:, 2].any()
+    assert torch.equal(op.dense()[:, :4], torch.zeros(50, 4, dtype=torch.float64))
