@@ -283,6 +283,7 @@ class LiftedReLUOperator:
 
     def __init__(self, X: torch.Tensor, width: int, *, out_features: int = 1, seed: int = 0, chunk: int = 256):
         self.X = X
+        self.XT = X.T.contiguous()  # rows of X^T: gathered to build support columns
         self.n, self.d = X.shape
         self.width = check_int(width, "width", low=1)
         self.K = check_int(out_features, "out_features", low=1)
@@ -362,13 +363,17 @@ class LiftedReLUOperator:
 
     # --- products
     def columns(self, flat: torch.Tensor) -> torch.Tensor:
-        r"""The columns :math:`A_{:, e}` for flat indices ``flat``: an ``(n, len(flat))`` tensor."""
+        r"""The columns :math:`A_{:, e}` for flat indices ``flat``, stored as the rows of an ``(s, n)`` tensor.
+
+        Row layout makes both the gather (rows of :math:`X^\top`) and the masking
+        contiguous; it is the one allocation of size :math:`n s`.
+        """
         neuron = torch.div(flat, self.d * self.K, rounding_mode="floor")
         inp = torch.div(flat, self.K, rounding_mode="floor") % self.d
         uniq, inverse = torch.unique(neuron, return_inverse=True)
-        pattern = self.gates(uniq)  # (n, a)
-        cols = self.X[:, inp]  # (n, s): the one full-size allocation
-        return cols.mul_(pattern[:, inverse])
+        gates_t = self.gates(uniq).T  # (a, n) view
+        rows = self.XT[inp]  # (s, n)
+        return rows.mul_(gates_t[inverse])
 
     def output_index(self, flat: torch.Tensor) -> torch.Tensor:
         return flat % self.K
@@ -400,23 +405,23 @@ class LiftedReLUOperator:
         """The explicit matrix :math:`A` for :math:`K = 1` (tests and small problems only)."""
         if self.K != 1:
             raise ValueError("dense() builds A for scalar output only (out_features=1)")
-        return self.columns(torch.arange(self.d * self.width, device=self.X.device))
+        return self.columns(torch.arange(self.d * self.width, device=self.X.device)).T
 
 
 def _apply_columns(C: torch.Tensor, outputs: torch.Tensor, values: torch.Tensor, K: int) -> torch.Tensor:
-    """Y[:, k] = sum over entries e with outputs[e] == k of C[:, e] values[e]."""
+    """Y[:, k] = sum over entries e with outputs[e] == k of C[e, :] values[e] (C holds columns as rows)."""
     if K == 1:
-        return (C @ values)[:, None]
+        return (values @ C)[:, None]
     coef = torch.zeros(len(values), K, dtype=C.dtype, device=C.device)
     coef[torch.arange(len(values), device=C.device), outputs] = values
-    return C @ coef
+    return C.T @ coef
 
 
 def _adjoint_columns(C: torch.Tensor, outputs: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """g[e] = <C[:, e], r[:, outputs[e]]>."""
+    """g[e] = <C[e, :], r[:, outputs[e]]>."""
     if r.shape[1] == 1:
-        return C.T @ r[:, 0]
-    return (C * r[:, outputs]).sum(0)
+        return C @ r[:, 0]
+    return (C @ r)[torch.arange(C.shape[0], device=C.device), outputs]
 
 
 # ----------------------------------------------------------------------------- IHT
@@ -480,8 +485,8 @@ class RecoveredNetwork:
         if Xt.ndim != 2 or Xt.shape[1] != self.in_features:
             raise ValueError(f"X must have shape (n, {self.in_features}), got {tuple(Xt.shape)}")
         pos = torch.searchsorted(self.neurons, self.entry_neurons)
-        pattern = ((Xt @ self.generators) >= 0).to(Xt.dtype)  # (n, a)
-        C = pattern[:, pos] * Xt[:, self.entry_inputs]
+        gates_t = (self.generators.T @ Xt.T) >= 0  # (a, n)
+        C = Xt.T[self.entry_inputs] * gates_t[pos]  # support columns as rows, (s, n)
         out = _apply_columns(C, self.entry_outputs, self.values, self.out_features)
         out = out[:, 0] if self.squeeze else out
         return out.detach().cpu().numpy() if is_numpy else out
@@ -600,7 +605,7 @@ def _reset_generators(op: LiftedReLUOperator, flat, values, C, empty_neurons: st
     uniq, inverse = torch.unique(neuron, return_inverse=True)
     # net contribution of each (neuron, output) pair: 1^T D_j X w_jk, from the columns of the current support
     contrib = torch.zeros(len(uniq), K, dtype=values.dtype, device=values.device)
-    contrib.index_put_((inverse, out), C.sum(0) * values, accumulate=True)
+    contrib.index_put_((inverse, out), C.sum(1) * values, accumulate=True)
     W = torch.zeros(len(uniq), K, d, dtype=values.dtype, device=values.device)
     W[inverse, out, inp] = values
     # for several outputs, copy the output with the largest weight norm
@@ -689,7 +694,7 @@ def _iht_run(X, Y, squeeze, *, nnz, width, steps, mode, refine_steps, empty_neur
     y_norm = float(Y.norm()) or 1.0
     flat = torch.zeros(0, dtype=torch.long, device=dev)
     values = torch.zeros(0, dtype=dtype, device=dev)
-    C = torch.zeros(n, 0, dtype=dtype, device=dev)
+    C = torch.zeros(0, n, dtype=dtype, device=dev)
     history = {"step": [], "residual": [], "support_changes": [], "step_size": [], "time_s": [], "backtracks": []}
     start = time.perf_counter()
     bar = None
