@@ -32,7 +32,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS", "PRUNING"]
+__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS", "PRUNING", "RECOVERY"]
 
 
 @dataclass(frozen=True)
@@ -235,4 +235,69 @@ PRUNING = {
     "device": Param(str, choices=("auto", "cpu", "cuda", "mps")),
     "threads": Param((int, type(None)), 1, None),
     "workers": Param(int, 1, None),
+}
+
+_positive = Param(int, 1, None)
+_seeds = Param(list, item=_seed, min_len=1, unique=True)
+_sizes = Param(list, item=_positive, min_len=1, unique=True)
+
+#: The parameters of ``book/recovery.ipynb``. The ranges admit the paper's scale (input dimension
+#: 100, n = 50,000, widths and sparsities over {1, 2, 5, ..., 1000}).
+RECOVERY = {
+    # the planted networks
+    "in_features": _positive,
+    "n_train": _positive,
+    "n_test": _positive,
+    "planted_width": _positive,
+    "planted_nnz": _positive,
+    "seeds": _seeds,
+    "success_db": Param(float, 0.0, None, low_inclusive=False),
+    # the phase diagrams
+    "widths": _sizes,
+    "nnzs": _sizes,
+    "samples_width": _positive,
+    "samples_n_trains": _sizes,
+    "samples_nnzs": _sizes,
+    # IHT (sparselab.recovery.iht) and IMP (sparselab.recovery.imp_baseline)
+    "iht_steps": _positive,
+    "iht_refine_steps": Param(int, 0, None),
+    "iht_restarts": _positive,
+    "iht_width_factor": _positive,
+    "iht_chunk": _positive,
+    "imp_epochs": _positive,
+    "imp_lr": Param(float, 0.0, None, low_inclusive=False),
+    "imp_alpha": Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False),
+    # memory and time
+    "cost_n_train": _positive,
+    "cost_nnzs": _sizes,
+    "cost_widths": _sizes,
+    "cost_fixed_width": _positive,
+    "cost_fixed_nnz": _positive,
+    "cost_iht_steps": _positive,
+    "cost_imp_epochs": _positive,
+    # digits (and MNIST)
+    "class_width": _positive,
+    "class_nnzs": _sizes,
+    "class_seeds": _seeds,
+    "mnist_path": Param((str, type(None))),
+    "mnist_limit_train": Param((int, type(None)), 1, None),
+    # implicit neural representation
+    "inr_image": Param(str, choices=("camera", "astronaut", "cat", "coffee", "coins", "moon", "brick", "grass",
+                                     "gravel", "text", "rocket", "clock", "checkerboard", "shepp_logan_phantom")),
+    "inr_size": Param(int, 4, 512),
+    "inr_frequencies": _positive,
+    "inr_scale": Param(float, 0.0, None, low_inclusive=False),
+    "inr_width": _positive,
+    "inr_nnzs": _sizes,
+    "inr_holdout": Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False),
+    # width over-estimation and the guarantee's assumptions
+    "width_factors": _sizes,
+    "mismatch_seeds": _seeds,
+    "assumption_seeds": _seeds,
+    "few_samples": _positive,
+    "label_noise": Param(float, 0.0, None),
+    "correlation": Param(float, 0.0, 1.0, high_inclusive=False),
+    # execution
+    "device": Param(str, choices=("auto", "cpu", "cuda")),
+    "threads": Param((int, type(None)), 1, None),
 }

@@ -622,7 +622,7 @@ def _reset_generators(op: LiftedReLUOperator, flat, values, C, empty_neurons: st
 
 def iht(X, y, *, nnz: int, width: int | None = None, steps: int = 30, mode: str = "sequential",
         refine_steps: int = 10, empty_neurons: str = "redraw", restarts: int = 1, seed: int | None = None,
-        device="auto", dtype: torch.dtype | None = None, chunk: int = 256, tol: float = 1e-13,
+        device="auto", dtype: torch.dtype | None = None, chunk: int = 256, tol: float | None = None,
         progress: bool = False) -> RecoveredNetwork:
     r"""Fit a sparse two-layer ReLU network to ``(X, y)`` by normalised IHT on the lifted model.
 
@@ -645,7 +645,9 @@ def iht(X, y, *, nnz: int, width: int | None = None, steps: int = 30, mode: str 
     seed : seed of the random generators (``None``: 0)
     device : ``"auto"``, ``"cpu"``, ``"cuda"``...; dtype defaults to float64 on CPU, float32 elsewhere
     chunk : neurons per streamed chunk
-    tol : stop when :math:`\lVert AW - y\rVert / \lVert y\rVert \le` ``tol``
+    tol : stop when :math:`\lVert AW - y\rVert / \lVert y\rVert \le` ``tol``; default
+        :math:`500\,\varepsilon` of the dtype (1.1e-13 in float64, 6e-5 in float32), the
+        level at which round-off, not the support, limits the fit
     progress : show a tqdm bar over passes
 
     Returns
@@ -662,11 +664,14 @@ def iht(X, y, *, nnz: int, width: int | None = None, steps: int = 30, mode: str 
     restarts = check_int(restarts, "restarts", low=1)
     seed = 0 if seed is None else check_int(seed, "seed", low=0)
     chunk = check_int(chunk, "chunk", low=1)
-    tol = check_float(tol, "tol", low=0.0)
+    if tol is not None:
+        tol = check_float(tol, "tol", low=0.0)
     dev = resolve_device(device)
     if dtype is None:
         dtype = _default_dtype(dev)
     X, Y, squeeze = _check_xy(X, y, dtype=dtype, device=dev)
+    if tol is None:
+        tol = 500 * torch.finfo(dtype).eps
     n, d = X.shape
     K = Y.shape[1]
     width = nnz if width is None else check_int(width, "width", low=1)
@@ -967,19 +972,27 @@ def _proc_status() -> dict:
     return out
 
 
-_MALLOC_TUNED = False
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
-def _tune_malloc() -> None:
-    """Ask glibc to serve large blocks by mmap and to give freed memory back, so RSS follows allocations."""
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return
+def _mallopt(mmap_threshold: int, trim_threshold: int) -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD: fixed, so the dynamic threshold cannot hide reuse
-        libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
-    _MALLOC_TUNED = True
+        libc.mallopt(_M_MMAP_THRESHOLD, mmap_threshold)
+        libc.mallopt(_M_TRIM_THRESHOLD, trim_threshold)
+
+
+@contextlib.contextmanager
+def _rss_follows_allocations():
+    """While measuring, glibc serves blocks of 64 KiB and more by mmap and returns freed memory at once,
+    so that re-used heap memory cannot hide an allocation. Afterwards the thresholds are set to glibc's
+    dynamic maxima (32 MiB / 64 MiB), where its own adaptation would have taken them: allocation-heavy
+    code stays as fast as before."""
+    _mallopt(64 * 1024, 128 * 1024)
+    try:
+        yield
+    finally:
+        _mallopt(32 * 1024 * 1024, 64 * 1024 * 1024)
 
 
 def _malloc_trim() -> None:
@@ -1016,13 +1029,13 @@ def measure_peak_memory(fn, *args, memory_device=None, **kwargs):
         torch.cuda.synchronize(dev)
         return result, int(torch.cuda.max_memory_allocated(dev) - before), "cuda_max_memory_allocated"
     try:
-        _tune_malloc()
-        _malloc_trim()
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        before = _proc_status()["VmRSS"]
-        result = fn(*args, **kwargs)
-        peak = _proc_status()["VmHWM"]
+        with _rss_follows_allocations():
+            _malloc_trim()
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+            before = _proc_status()["VmRSS"]
+            result = fn(*args, **kwargs)
+            peak = _proc_status()["VmHWM"]
         return result, int(max(peak - before, 0)), "rss_hwm"
     except OSError:
         import tracemalloc

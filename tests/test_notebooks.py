@@ -15,17 +15,30 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sparselab.params import LEARNED_MASKS, PRUNING, check_parameters
+from sparselab.params import LEARNED_MASKS, PRUNING, RECOVERY, check_parameters
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 LEARNED = BOOK / "learned_masks.ipynb"
 #: Every chapter with the parameter spec its validation cell checks against.
-SPECS = {"learned_masks.ipynb": ("LEARNED_MASKS", LEARNED_MASKS), "pruning.ipynb": ("PRUNING", PRUNING)}
+SPECS = {"learned_masks.ipynb": ("LEARNED_MASKS", LEARNED_MASKS), "pruning.ipynb": ("PRUNING", PRUNING),
+         "recovery.ipynb": ("RECOVERY", RECOVERY)}
+
+RECOVERY_NB = BOOK / "recovery.ipynb"
 
 # A scale at which the whole chapter executes in seconds.
 TINY = dict(n_train=96, n_test=64, in_features=8, hidden_features=8, epochs=2, batch_size=32, sparsity=0.75,
             seeds=[0, 1], sparsities=[0.0, 0.75], threads=1, device="cpu")
+
+
+# The same for the recovery chapter (every section still runs, on tiny grids).
+RECOVERY_TINY = dict(
+    in_features=6, n_train=200, n_test=100, planted_width=2, planted_nnz=4, seeds=[0], widths=[1, 2], nnzs=[2, 4],
+    samples_width=2, samples_n_trains=[30, 100], samples_nnzs=[2, 4], iht_steps=10, iht_restarts=2, iht_chunk=8,
+    imp_epochs=3, cost_n_train=300, cost_nnzs=[2, 5], cost_widths=[2, 16], cost_fixed_width=4, cost_fixed_nnz=5,
+    cost_iht_steps=2, cost_imp_epochs=1, class_width=4, class_nnzs=[10, 20], inr_size=8, inr_frequencies=4,
+    inr_width=4, inr_nnzs=[4, 8], width_factors=[1, 2], mismatch_seeds=[0, 1], assumption_seeds=[0],
+    few_samples=5, threads=1, device="cpu")
 
 
 def read(path: Path):
@@ -114,10 +127,12 @@ def test_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, word
     assert failed == [2], f"the error came from code cell {failed}, not the validation cell"
 
 
-def test_tiny_execution_glues_every_pasted_value(tmp_path):
+@pytest.mark.parametrize("path, parameters, figures", [(LEARNED, TINY, 7), (RECOVERY_NB, RECOVERY_TINY, 12)],
+                         ids=["learned_masks", "recovery"])
+def test_tiny_execution_glues_every_pasted_value(tmp_path, path, parameters, figures):
     pm = pytest.importorskip("papermill")
     out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(LEARNED), str(out), parameters=TINY, kernel_name="python3", cwd=str(BOOK),
+    pm.execute_notebook(str(path), str(out), parameters=parameters, kernel_name="python3", cwd=str(BOOK),
                         progress_bar=False)
     executed = read(out)
     glued = set()
@@ -134,4 +149,4 @@ def test_tiny_execution_glues_every_pasted_value(tmp_path):
     assert pasted <= glued, f"pasted but never glued: {sorted(pasted - glued)}"
     # figures were drawn (the inline backend displayed them)
     images = sum("image/png" in o.get("data", {}) for c in code_cells(executed) for o in c.outputs)
-    assert images >= 7
+    assert images >= figures
