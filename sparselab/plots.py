@@ -1450,7 +1450,7 @@ def width_mismatch(frame, *, x="width_factor", value="psnr_test", variant="varia
     ax.set_xlabel(_label(x))
     ax.set_ylabel(_label(value))
     ax.set_title(f"mean over {_runs_text(counts)} run(s) (lines), single runs (points)", fontsize="medium")
-    ax.legend(fontsize="small", title=variant)
+    ax.legend(fontsize="small", title=variant, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return _paint(fig, ax)
 
 
