@@ -1,0 +1,736 @@
+r"""Sparse recovery from linear measurements: IHT, ISTA/FISTA for the lasso, the group lasso.
+
+The measurements are :math:`y = A x^\star + e` with :math:`A \in \mathbb R^{m \times N}`,
+:math:`m < N`, and an :math:`x^\star` with :math:`k` non-zeros. Two ways to find it:
+
+**Iterative hard thresholding** (IHT) — projected gradient on
+:math:`\tfrac12\|y - Ax\|_2^2` subject to :math:`\|x\|_0 \le k` (pruning as an optimiser):
+
+.. math::
+
+    x^{t+1} = H_k\bigl(x^t + \mu_t\, A^\top (y - A x^t)\bigr),
+
+with :math:`H_k` of :func:`sparselab.thresholding.hard_threshold_k`. The default step is
+the *normalised* one of Blumensath & Davies (2010, "Normalized iterative hard
+thresholding: guaranteed stability and performance"): with :math:`g = A^\top(y - Ax^t)`
+and :math:`\Gamma` the current support, :math:`\mu_t = \|g_\Gamma\|^2/\|A_\Gamma g_\Gamma\|^2`
+(the exact line search along :math:`g_\Gamma`); when the new support differs from
+:math:`\Gamma` the step must also satisfy
+:math:`\mu_t \le \omega = (1-c)\,\|x^{t+1} - x^t\|^2/\|A(x^{t+1} - x^t)\|^2`, otherwise it is
+shrunk, :math:`\mu_t \leftarrow \mu_t/(\kappa(1-c))` (:math:`c = 0.01`, :math:`\kappa = 2`),
+which makes the objective decrease monotonically whatever the scaling of :math:`A`.
+A fixed ``step_size`` gives plain IHT (Blumensath & Davies 2009; :math:`\mu < 1/\|A\|_2^2`
+is safe).
+
+**The lasso** — the convex relaxation :math:`\|x\|_0 \to \|x\|_1`,
+
+.. math::
+
+    F(x) = \tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1,
+
+solved by proximal gradient (**ISTA**) with step :math:`1/L`,
+:math:`L = \|A\|_2^2` (:func:`lipschitz`) the Lipschitz constant of the gradient,
+
+.. math::
+
+    x^{t+1} = S_{\lambda/L}\bigl(x^t - \tfrac1L A^\top(Ax^t - y)\bigr),
+
+:math:`F(x^t) - F^\star = O(1/t)`, and by its accelerated version **FISTA** (Beck &
+Teboulle 2009), which takes the same step from an extrapolated point,
+
+.. math::
+
+    z^t = x^t + \tfrac{s_t - 1}{s_{t+1}}(x^t - x^{t-1}), \quad
+    s_{t+1} = \tfrac{1 + \sqrt{1 + 4 s_t^2}}{2}, \quad
+    x^{t+1} = S_{\lambda/L}\bigl(z^t - \tfrac1L A^\top(Az^t - y)\bigr),
+
+:math:`F(x^t) - F^\star = O(1/t^2)` (``restart=True`` resets the momentum when
+:math:`(z^t - x^{t+1})^\top(x^{t+1} - x^t) > 0`, O'Donoghue & Candès 2015).
+:math:`x` minimises :math:`F` iff the subgradient condition holds
+(:func:`lasso_optimality_gap` measures its largest violation), with :math:`r = y - Ax`:
+
+.. math::
+
+    (A^\top r)_i = \lambda \operatorname{sign}(x_i) \ \text{ if } x_i \ne 0, \qquad
+    |(A^\top r)_i| \le \lambda \ \text{ if } x_i = 0 .
+
+Hence :math:`x = 0` exactly when :math:`\lambda \ge \lambda_{\max} = \|A^\top y\|_\infty`
+(:func:`lambda_max`). The lasso shrinks every survivor by (about) :math:`\lambda`;
+:func:`debias` refits least squares on the support found.
+
+**The group lasso** — for a partition of the coordinates into groups :math:`g`
+(:func:`sparselab.thresholding.group_index`) and weights :math:`w_g > 0`,
+:math:`F(x) = \tfrac12\|Ax - y\|^2 + \lambda\sum_g w_g\|x_g\|_2`, by the same proximal
+gradient with the block soft threshold (accelerated by default). Optimality:
+:math:`A_g^\top r = \lambda w_g\, x_g/\|x_g\|` on non-zero groups and
+:math:`\|A_g^\top r\| \le \lambda w_g` on zero groups (:func:`group_lasso_optimality_gap`).
+
+**Conventions.** ``A`` is ``(m, N)`` or a batch ``(..., m, N)``; ``y`` is ``(m,)`` or
+``(..., m)``; the batch shapes broadcast (one matrix and many signals, or many of both),
+and ``lam``, ``k`` may be a tensor with one value per problem. Solutions have shape
+``(..., N)``, dtype and device of ``A`` (integers become float64). ``x0`` is the warm
+start (default 0). Every solver stops a problem when the relative change
+:math:`\|x^{t+1} - x^t\|_2/\max(\|x^t\|_2, \text{tiny}) \le` ``tol`` (a converged problem is
+frozen while the others go on), or after ``steps`` iterations. With momentum (FISTA,
+accelerated group lasso) the proximal-gradient step :math:`\|x^{t+1} - z^t\|_2` must also be
+below ``tol`` times :math:`\|x^t\|_2` — a short step between iterates does not by itself mean
+that :math:`x^{t+1}` is a fixed point, and this makes a warm start from a returned solution
+stop at once. The solvers run without
+autograd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ._validation import check_choice, check_float, check_int
+from .thresholding import _check_k, _check_lam, _group_norms, _group_shrink, _topk_keep, group_index
+
+__all__ = [
+    "SolverResult", "lipschitz", "iht", "ista", "fista", "group_lasso", "debias",
+    "lasso_objective", "lasso_optimality_gap", "lambda_max",
+    "group_lasso_objective", "group_lasso_optimality_gap", "group_lambda_max",
+]
+
+LIPSCHITZ_METHODS = ("svd", "power")
+
+
+@dataclass
+class SolverResult:
+    r"""What a solver returns.
+
+    Attributes
+    ----------
+    x : torch.Tensor
+        The solution, ``(..., N)``.
+    history : dict of lists
+        One entry per iteration: ``"iteration"`` (1, 2, ...), ``"objective"`` (the solver's
+        :math:`F(x^t)`; :math:`\tfrac12\|Ax^t - y\|^2` for IHT), ``"residual"``
+        (:math:`\|y - Ax^t\|_2`), ``"support_size"`` (:math:`\|x^t\|_0`), ``"step"``
+        (:math:`\mu_t`), ``"change"`` (the relative change of the stopping rule) and, for IHT,
+        ``"backtracks"`` (step shrinkings). For a batch of problems each entry is a (nested)
+        list over the batch instead of a float.
+    converged : bool
+        Whether every problem met the stopping rule within ``steps`` iterations.
+    iterations : int
+        Iterations run (the largest over the batch).
+    converged_each, iterations_each : torch.Tensor
+        The same per problem (batch shape; 0-dim for a single problem).
+    """
+
+    x: torch.Tensor
+    history: dict = field(default_factory=dict)
+    converged: bool = False
+    iterations: int = 0
+    converged_each: torch.Tensor | None = None
+    iterations_each: torch.Tensor | None = None
+
+    @property
+    def support(self) -> torch.Tensor:
+        """Boolean mask of the non-zeros of :attr:`x`."""
+        return self.x != 0
+
+
+# ----------------------------------------------------------------------------- validation
+
+def _as_tensor(value, name: str) -> torch.Tensor:
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    if not torch.is_tensor(value):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(value).__name__}")
+    if value.is_complex() or value.dtype == torch.bool:
+        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+    return value
+
+
+def _check_finite(t: torch.Tensor, name: str) -> None:
+    if not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+
+
+def _check_A(A) -> torch.Tensor:
+    A = _as_tensor(A, "A")
+    if A.dim() < 2:
+        raise ValueError(f"A must be a matrix (m, N) or a batch of matrices (..., m, N), got shape {tuple(A.shape)}")
+    if A.shape[-1] < 1 or A.shape[-2] < 1:
+        raise ValueError(f"A must have at least one row and one column, got shape {tuple(A.shape)}")
+    if not A.is_floating_point():
+        A = A.to(torch.float64)
+    _check_finite(A, "A")
+    return A
+
+
+def _broadcast(shapes: dict, what: str) -> tuple:
+    try:
+        return tuple(torch.broadcast_shapes(*shapes.values()))
+    except RuntimeError:
+        listing = ", ".join(f"{k} {tuple(v)}" for k, v in shapes.items())
+        raise ValueError(f"the batch shapes of {what} do not broadcast: {listing}") from None
+
+
+def _check_Ay(A, y):
+    """``A`` (..., m, N) and ``y`` (..., m) on A's device in a common floating dtype, and the batch shape."""
+    A = _check_A(A)
+    y = _as_tensor(y, "y")
+    m, N = A.shape[-2:]
+    if y.dim() < 1 or y.shape[-1] != m:
+        raise ValueError(f"y must have length m = {m} (A has shape {tuple(A.shape)}), got shape {tuple(y.shape)}")
+    dtype = torch.promote_types(A.dtype, y.dtype) if y.is_floating_point() else A.dtype
+    A = A.to(dtype)
+    y = y.to(device=A.device, dtype=dtype)
+    _check_finite(y, "y")
+    batch = _broadcast({"A": A.shape[:-2], "y": y.shape[:-1]}, "A and y")
+    return A, y, batch
+
+
+def _check_x(x, name: str, A: torch.Tensor, batch: tuple) -> tuple[torch.Tensor, tuple]:
+    x = _as_tensor(x, name)
+    N = A.shape[-1]
+    if x.dim() < 1 or x.shape[-1] != N:
+        raise ValueError(f"{name} must have length N = {N} (A has shape {tuple(A.shape)}), got shape "
+                         f"{tuple(x.shape)}")
+    x = x.to(device=A.device, dtype=A.dtype)
+    _check_finite(x, name)
+    batch = _broadcast({"A and y": batch, name: x.shape[:-1]}, f"A, y and {name}")
+    return x, batch
+
+
+def _lam_tensor(lam, A: torch.Tensor, batch: tuple, name: str = "lam") -> tuple[torch.Tensor, tuple]:
+    lam = _check_lam(lam, name, like=A)
+    lam = torch.as_tensor(lam, dtype=A.dtype, device=A.device)
+    batch = _broadcast({"A and y": batch, name: lam.shape}, f"A, y and {name}")
+    return lam, batch
+
+
+def _common(A, y, x0, lam=None, lam_name="lam"):
+    A, y, batch = _check_Ay(A, y)
+    if x0 is not None:
+        x0, batch = _check_x(x0, "x0", A, batch)
+    if lam is not None:
+        lam, batch = _lam_tensor(lam, A, batch, lam_name)
+        lam = lam.expand(batch).contiguous()
+    N = A.shape[-1]
+    x = torch.zeros(*batch, N, dtype=A.dtype, device=A.device) if x0 is None else x0.expand(*batch, N).clone()
+    return A, y.expand(*batch, A.shape[-2]), x, lam, batch
+
+
+def _check_weights(weights, G: int, A: torch.Tensor) -> torch.Tensor:
+    if weights is None:
+        return torch.ones(G, dtype=A.dtype, device=A.device)
+    w = torch.as_tensor(np.asarray(weights) if not torch.is_tensor(weights) else weights)
+    if w.dim() != 1 or w.numel() != G:
+        raise ValueError(f"weights must have one entry per group (G = {G}), got shape {tuple(w.shape)}")
+    w = w.to(device=A.device, dtype=A.dtype)
+    if not bool(torch.isfinite(w).all()) or bool((w <= 0).any()):
+        raise ValueError(f"weights must be finite and > 0, got minimum {float(w.min())}")
+    return w
+
+
+def _check_loop(steps, tol) -> tuple[int, float]:
+    return check_int(steps, "steps", 1), check_float(tol, "tol", low=0.0)
+
+
+# ----------------------------------------------------------------------------- linear algebra
+
+def _mv(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """:math:`A x` over the batch: ``(..., m, N)`` times ``(..., N)``."""
+    if A.dim() == 2:
+        return x @ A.mT
+    return (A @ x.unsqueeze(-1)).squeeze(-1)
+
+
+def _rmv(A: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """:math:`A^\\top r` over the batch."""
+    if A.dim() == 2:
+        return r @ A
+    return (A.mT @ r.unsqueeze(-1)).squeeze(-1)
+
+
+def lipschitz(A, *, method: str = "svd", iters: int = 100, seed: int = 0) -> torch.Tensor:
+    r""":math:`L = \|A\|_2^2 = \sigma_{\max}(A)^2`, the Lipschitz constant of :math:`\nabla\tfrac12\|Ax - y\|^2`.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        ``(m, N)`` or a batch ``(..., m, N)``.
+    method : {"svd", "power"}
+        ``"svd"``: exact, ``torch.linalg.matrix_norm(A, ord=2) ** 2``. ``"power"``: ``iters``
+        steps of power iteration on :math:`A^\top A` from a seeded random start (a lower
+        estimate that increases to :math:`L`; cheaper for large matrices).
+    iters : int
+        Power iterations, at least 1.
+    seed : int
+        Seed of the power iteration's start vector.
+
+    Returns
+    -------
+    torch.Tensor
+        Batch shape (0-dim for one matrix), dtype and device of ``A``.
+    """
+    A = _check_A(A)
+    method = check_choice(method, "method", LIPSCHITZ_METHODS)
+    iters = check_int(iters, "iters", 1)
+    seed = check_int(seed, "seed", 0)
+    if method == "svd":
+        return torch.linalg.matrix_norm(A, ord=2) ** 2
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(*A.shape[:-2], A.shape[-1], generator=g, dtype=A.dtype).to(A.device)
+    est = torch.zeros(A.shape[:-2], dtype=A.dtype, device=A.device)
+    for _ in range(iters):
+        v = v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(A.dtype).tiny)
+        w = _rmv(A, _mv(A, v))
+        est = (v * w).sum(-1)
+        v = w
+    return est
+
+
+def _default_step(A: torch.Tensor, step_size, batch: tuple) -> torch.Tensor:
+    if step_size is None:
+        L = lipschitz(A).clamp_min(torch.finfo(A.dtype).tiny)
+        return (1.0 / L).expand(batch).contiguous()
+    step = check_float(step_size, "step_size", low=0.0, low_inclusive=False)
+    return torch.full(batch, step, dtype=A.dtype, device=A.device)
+
+
+# ----------------------------------------------------------------------------- bookkeeping
+
+class _Tracker:
+    """Per-problem stopping rule and the history, one host transfer per iteration."""
+
+    KEYS = ("objective", "residual", "support_size", "step", "change")
+
+    def __init__(self, batch, device, tol, extra=()):
+        self.tol = tol
+        self.active = torch.ones(batch, dtype=torch.bool, device=device)
+        self.converged = torch.zeros(batch, dtype=torch.bool, device=device)
+        self.iterations = torch.zeros(batch, dtype=torch.long, device=device)
+        self.keys = self.KEYS + tuple(extra)
+        self.history = {"iteration": [], **{k: [] for k in self.keys}}
+
+    def step(self, it: int, change: torch.Tensor, **values) -> bool:
+        """Record iteration ``it``; return True when every problem has stopped."""
+        active = self.active
+        change = torch.where(active, change, torch.zeros_like(change))
+        self.iterations = torch.where(active, torch.full_like(self.iterations, it), self.iterations)
+        done = active & (change <= self.tol)
+        self.converged = self.converged | done
+        self.active = active & ~done
+        values["change"] = change
+        dtype = change.dtype
+        stacked = torch.stack([values[k].to(dtype).expand(change.shape) for k in self.keys])
+        flat = torch.cat([stacked.flatten(), self.active.any().to(dtype)[None]]).cpu()  # one transfer
+        rows = flat[:-1].view(stacked.shape).tolist()
+        self.history["iteration"].append(it)
+        for key, row in zip(self.keys, rows):
+            self.history[key].append(_as_int(row) if key in ("support_size", "backtracks") else row)
+        return not bool(flat[-1])
+
+    def result(self, x: torch.Tensor) -> SolverResult:
+        return SolverResult(x=x, history=self.history, converged=bool(self.converged.all()),
+                            iterations=int(self.iterations.max()) if self.iterations.numel() else 0,
+                            converged_each=self.converged, iterations_each=self.iterations)
+
+
+def _as_int(row):
+    return [_as_int(r) for r in row] if isinstance(row, list) else int(row)
+
+
+def _rel_change(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    tiny = torch.finfo(old.dtype).tiny
+    return (new - old).norm(dim=-1) / old.norm(dim=-1).clamp_min(tiny)
+
+
+def _half_sq(r: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (r * r).sum(-1)
+
+
+# ----------------------------------------------------------------------------- IHT
+
+def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=None) -> SolverResult:
+    r"""Iterative hard thresholding :math:`x \leftarrow H_k(x + \mu A^\top(y - Ax))`.
+
+    Parameters
+    ----------
+    A : torch.Tensor or numpy.ndarray
+        Measurement matrix ``(m, N)`` or a batch ``(..., m, N)``.
+    y : torch.Tensor or numpy.ndarray
+        Measurements ``(m,)`` or ``(..., m)``.
+    k : int or torch.Tensor
+        Sparsity budget in :math:`[1, N]`; an integer tensor gives one budget per problem.
+    steps : int
+        Maximum number of iterations, at least 1.
+    step_size : None, "normalized" or float
+        ``None``/``"normalized"``: the normalised step of Blumensath & Davies (2010) with the
+        support-change safeguard (see the module docstring). A positive number: plain IHT
+        with that fixed step :math:`\mu`.
+    tol : float
+        Stop when :math:`\|x^{t+1} - x^t\|/\|x^t\| \le` ``tol``.
+    x0 : torch.Tensor, optional
+        Warm start ``(N,)`` or ``(..., N)`` (default 0). The first support is
+        :math:`T_k(x^0 + A^\top(y - Ax^0))` — :math:`T_k(A^\top y)` from 0.
+
+    Returns
+    -------
+    SolverResult
+        ``x`` has at most :math:`k` non-zeros per problem; the history also holds
+        ``"backtracks"``.
+    """
+    A, y, x, _, batch = _common(A, y, x0)
+    N = A.shape[-1]
+    k = _check_k(k, N, batch)
+    steps, tol = _check_loop(steps, tol)
+    if isinstance(step_size, str) or step_size is None:
+        normalized = check_choice("normalized" if step_size is None else step_size, "step_size",
+                                  ("normalized",)) == "normalized"
+        mu_fixed = None
+    else:
+        normalized = False
+        mu_fixed = check_float(step_size, "step_size", low=0.0, low_inclusive=False)
+    c, kappa, max_backtracks = 0.01, 2.0, 60
+    tiny = torch.finfo(A.dtype).tiny
+
+    def threshold(v):
+        keep = _topk_keep(v.abs(), k)
+        return v * keep, keep
+
+    track = _Tracker(batch, A.device, tol, extra=("backtracks",))
+    with torch.no_grad():
+        Ax = _mv(A, x)
+        g = _rmv(A, y - Ax)
+        supp = _topk_keep((x + g).abs(), k)
+        for it in range(1, steps + 1):
+            if normalized:
+                gS = g * supp
+                AgS = _mv(A, gS)
+                num, den = (gS * gS).sum(-1), (AgS * AgS).sum(-1)
+                mu = num / den.clamp_min(tiny)
+                flat = (num <= 0) | (den <= tiny)
+                if bool((flat & track.active).any()):  # no descent along the support: use the full gradient
+                    Ag = _mv(A, g)
+                    mu = torch.where(flat, (g * g).sum(-1) / (Ag * Ag).sum(-1).clamp_min(tiny), mu)
+            else:
+                mu = torch.full(batch, mu_fixed, dtype=A.dtype, device=A.device)
+            x_new, keep = threshold(x + mu[..., None] * g)
+            backtracks = torch.zeros(batch, dtype=torch.long, device=A.device)
+            if normalized:
+                for _ in range(max_backtracks):
+                    moved = (keep != supp).any(-1) & track.active
+                    if not bool(moved.any()):
+                        break
+                    d = x_new - x
+                    Ad = _mv(A, d)
+                    omega = (1 - c) * (d * d).sum(-1) / (Ad * Ad).sum(-1).clamp_min(tiny)
+                    shrink = moved & (mu > omega)
+                    if not bool(shrink.any()):
+                        break
+                    mu = torch.where(shrink, mu / (kappa * (1 - c)), mu)
+                    x2, keep2 = threshold(x + mu[..., None] * g)
+                    x_new = torch.where(shrink[..., None], x2, x_new)
+                    keep = torch.where(shrink[..., None], keep2, keep)
+                    backtracks += shrink
+            change = _rel_change(x_new, x)
+            upd = track.active[..., None]
+            x = torch.where(upd, x_new, x)
+            supp = torch.where(upd, keep, supp)
+            Ax = _mv(A, x)
+            r = y - Ax
+            res = r.norm(dim=-1)
+            stop = track.step(it, change, objective=0.5 * res * res, residual=res,
+                              support_size=(x != 0).sum(-1), step=mu, backtracks=backtracks)
+            if stop:
+                break
+            g = _rmv(A, r)
+    return track.result(x)
+
+
+# ----------------------------------------------------------------------------- proximal gradient
+
+def _proximal_gradient(A, y, x, lam, step, prox, penalty, *, steps, tol, accelerated, restart) -> SolverResult:
+    """ISTA/FISTA on 0.5||Ax - y||^2 + lam * penalty(x); ``prox(v, thr)`` with ``thr`` of batch shape."""
+    batch = x.shape[:-1]
+    thr = step * lam
+    track = _Tracker(batch, A.device, tol)
+    with torch.no_grad():
+        Ax = _mv(A, x)
+        x_prev, Ax_prev = x, Ax
+        s = torch.ones(batch, dtype=A.dtype, device=A.device)
+        for it in range(1, steps + 1):
+            if accelerated:
+                s_next = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * s * s))
+                beta = ((s - 1.0) / s_next)[..., None]
+                z, Az = x + beta * (x - x_prev), Ax + beta * (Ax - Ax_prev)
+            else:
+                z, Az = x, Ax
+            x_new = prox(z - step[..., None] * _rmv(A, Az - y), thr)
+            Ax_new = _mv(A, x_new)
+            d = x_new - x
+            # relative change of x, and (FISTA) of the proximal-gradient step from z: small steps under
+            # momentum do not by themselves mean a fixed point, so both must be small
+            change = _rel_change(x_new, x)
+            if accelerated:
+                tiny = torch.finfo(x.dtype).tiny
+                change = torch.maximum(change, (x_new - z).norm(dim=-1) / x.norm(dim=-1).clamp_min(tiny))
+            if accelerated and restart:
+                s_next = torch.where(((z - x_new) * d).sum(-1) > 0, torch.ones_like(s_next), s_next)
+            active = track.active
+            upd = active[..., None]
+            x_prev, Ax_prev = torch.where(upd, x, x_prev), torch.where(upd, Ax, Ax_prev)
+            x, Ax = torch.where(upd, x_new, x), torch.where(upd, Ax_new, Ax)
+            if accelerated:
+                s = torch.where(active, s_next, s)
+            res = (Ax - y).norm(dim=-1)
+            stop = track.step(it, change, objective=0.5 * res * res + lam * penalty(x), residual=res,
+                              support_size=(x != 0).sum(-1), step=step)
+            if stop:
+                break
+    return track.result(x)
+
+
+def _soft(v: torch.Tensor, thr: torch.Tensor) -> torch.Tensor:
+    return torch.sign(v) * torch.relu(v.abs() - thr[..., None])
+
+
+def _l1(x: torch.Tensor) -> torch.Tensor:
+    return x.abs().sum(-1)
+
+
+_SOLVER_PARAMS = r"""
+    Parameters
+    ----------
+    A : torch.Tensor or numpy.ndarray
+        Measurement matrix ``(m, N)`` or a batch ``(..., m, N)``.
+    y : torch.Tensor or numpy.ndarray
+        Measurements ``(m,)`` or ``(..., m)``.
+    lam : float or torch.Tensor
+        :math:`\lambda \ge 0`, finite; a tensor gives one :math:`\lambda` per problem (a
+        regularisation path in one call).
+    steps : int
+        Maximum number of iterations, at least 1.
+    tol : float
+        Stop when :math:`\|x^{t+1} - x^t\|/\|x^t\| \le` ``tol`` (with momentum also
+        :math:`\|x^{t+1} - z^t\|/\|x^t\|`, see the module docstring).
+    x0 : torch.Tensor, optional
+        Warm start ``(N,)`` or ``(..., N)`` (default 0).
+    step_size : float, optional
+        Fixed step; default :math:`1/L` with :math:`L = \|A\|_2^2` (:func:`lipschitz`).
+        Convergence needs a step :math:`\le 1/L`.
+"""
+
+
+def ista(A, y, *, lam, steps: int = 1000, tol: float = 1e-10, x0=None, step_size=None) -> SolverResult:
+    r"""ISTA, :math:`x \leftarrow S_{\mu\lambda}(x - \mu A^\top(Ax - y))`, for :math:`\tfrac12\|Ax-y\|^2 + \lambda\|x\|_1`.
+    {params}
+    Returns
+    -------
+    SolverResult
+        The history's ``"objective"`` is :math:`F(x^t)` (non-increasing for :math:`\mu \le 1/L`).
+    """
+    A, y, x, lam, batch = _common(A, y, x0, lam)
+    steps, tol = _check_loop(steps, tol)
+    step = _default_step(A, step_size, batch)
+    return _proximal_gradient(A, y, x, lam, step, _soft, _l1, steps=steps, tol=tol, accelerated=False,
+                              restart=False)
+
+
+def fista(A, y, *, lam, steps: int = 1000, tol: float = 1e-10, x0=None, step_size=None,
+          restart: bool = False) -> SolverResult:
+    r"""FISTA (Beck & Teboulle 2009): ISTA's step from the extrapolated point :math:`z^t`.
+    {params}    restart : bool
+        Gradient-based adaptive restart of the momentum (O'Donoghue & Candès 2015).
+
+    Returns
+    -------
+    SolverResult
+        The history's ``"objective"`` is :math:`F(x^t)` (not monotone in general).
+    """
+    A, y, x, lam, batch = _common(A, y, x0, lam)
+    steps, tol = _check_loop(steps, tol)
+    step = _default_step(A, step_size, batch)
+    if not isinstance(restart, bool):
+        raise TypeError(f"restart must be a bool, got {type(restart).__name__}")
+    return _proximal_gradient(A, y, x, lam, step, _soft, _l1, steps=steps, tol=tol, accelerated=True,
+                              restart=restart)
+
+
+ista.__doc__ = ista.__doc__.replace("{params}", _SOLVER_PARAMS)
+fista.__doc__ = fista.__doc__.replace("{params}", _SOLVER_PARAMS)
+
+
+def group_lasso(A, y, *, lam, groups, steps: int = 1000, tol: float = 1e-10, x0=None, accelerated: bool = True,
+                weights=None, step_size=None, restart: bool = False) -> SolverResult:
+    r"""Proximal gradient for :math:`\tfrac12\|Ax - y\|^2 + \lambda\sum_g w_g\|x_g\|_2`.
+
+    :math:`x \leftarrow S^{\mathcal G}_{\mu\lambda w}(z - \mu A^\top(Az - y))` with the block
+    soft threshold (:func:`sparselab.thresholding.group_soft_threshold`), from :math:`z = x`
+    (``accelerated=False``) or FISTA's extrapolated point (default).
+
+    Parameters
+    ----------
+    A, y, lam, steps, tol, x0, step_size
+        As for :func:`ista`.
+    groups : torch.Tensor or sequence
+        Partition of the :math:`N` coordinates: a LongTensor of :math:`N` group ids or a
+        sequence of index collections (:func:`sparselab.thresholding.group_index`).
+    accelerated : bool
+        FISTA momentum (default) or plain proximal gradient.
+    weights : sequence or torch.Tensor, optional
+        :math:`w_g > 0`, one per group in the order of :func:`~sparselab.thresholding.group_index`
+        (default 1; :math:`\sqrt{|g|}` is the usual size correction).
+    restart : bool
+        Adaptive momentum restart, as in :func:`fista`.
+
+    Returns
+    -------
+    SolverResult
+        Whole groups of ``x`` are zero; ``"support_size"`` counts non-zero coordinates.
+    """
+    A, y, x, lam, batch = _common(A, y, x0, lam)
+    ids, G = group_index(groups, A.shape[-1], device=A.device)
+    w = _check_weights(weights, G, A)
+    steps, tol = _check_loop(steps, tol)
+    step = _default_step(A, step_size, batch)
+    for name, flag in (("accelerated", accelerated), ("restart", restart)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+
+    def prox(v, thr):
+        return _group_shrink(v, thr[..., None] * w, ids, G)
+
+    def penalty(v):
+        return (_group_norms(v, ids, G) * w).sum(-1)
+
+    return _proximal_gradient(A, y, x, lam, step, prox, penalty, steps=steps, tol=tol, accelerated=accelerated,
+                              restart=restart)
+
+
+# ----------------------------------------------------------------------------- debiasing and diagnostics
+
+def debias(A, y, support) -> torch.Tensor:
+    r"""Least squares on a support: :math:`x_S = \operatorname*{arg\,min}_z \|A_S z - y\|_2`, :math:`x_{S^c} = 0`.
+
+    Removes the lasso's shrinkage bias once the support is found (``torch.linalg.lstsq``).
+
+    Parameters
+    ----------
+    A, y
+        As for :func:`ista` (batches broadcast).
+    support : torch.Tensor
+        A boolean mask ``(N,)`` or ``(..., N)`` (e.g. ``result.x != 0``), or a 1-D LongTensor
+        of indices. At most :math:`m` entries per problem (otherwise the least-squares
+        problem is underdetermined).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., N)``, zero off the support; zero everywhere for an empty support.
+    """
+    A, y, batch = _check_Ay(A, y)
+    m, N = A.shape[-2:]
+    support = _as_tensor(support, "support") if not torch.is_tensor(support) or support.dtype != torch.bool \
+        else support
+    if support.dtype == torch.bool:
+        if support.dim() < 1 or support.shape[-1] != N:
+            raise ValueError(f"support must be a boolean mask of length N = {N}, got shape {tuple(support.shape)}")
+        mask = support.to(A.device)
+    else:
+        if support.is_floating_point():
+            raise TypeError(f"support must be a boolean mask or an integer index tensor, got dtype {support.dtype}")
+        if support.dim() != 1:
+            raise ValueError(f"support as indices must be 1-D, got shape {tuple(support.shape)}")
+        if support.numel() and (bool((support < 0).any()) or bool((support >= N).any())):
+            raise ValueError(f"support indices must be in [0, {N - 1}], got range "
+                             f"[{int(support.min())}, {int(support.max())}]")
+        mask = torch.zeros(N, dtype=torch.bool, device=A.device)
+        mask[support.to(A.device).long()] = True
+    batch = _broadcast({"A and y": batch, "support": mask.shape[:-1]}, "A, y and support")
+    mask = mask.expand(*batch, N)
+    sizes = mask.sum(-1)
+    if sizes.numel() and int(sizes.max()) > m:
+        raise ValueError(f"support must have at most m = {m} entries (else least squares on it is "
+                         f"underdetermined), got {int(sizes.max())}")
+    Ab = A.expand(*batch, m, N).reshape(-1, m, N)
+    yb = y.expand(*batch, m).reshape(-1, m)
+    mb = mask.reshape(-1, N)
+    x = torch.zeros(mb.shape, dtype=A.dtype, device=A.device)
+    for i in range(mb.shape[0]):
+        idx = torch.nonzero(mb[i]).flatten()
+        if idx.numel():
+            x[i, idx] = torch.linalg.lstsq(Ab[i][:, idx], yb[i][:, None]).solution[:, 0]
+    return x.reshape(*batch, N)
+
+
+def lasso_objective(A, y, x, lam) -> torch.Tensor:
+    r""":math:`F(x) = \tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1`, per problem (0-dim for one)."""
+    A, y, batch = _check_Ay(A, y)
+    x, batch = _check_x(x, "x", A, batch)
+    lam, _ = _lam_tensor(lam, A, batch)
+    with torch.no_grad():
+        return _half_sq(_mv(A, x) - y) + lam * _l1(x)
+
+
+def lasso_optimality_gap(A, y, x, lam) -> torch.Tensor:
+    r"""Largest violation of the lasso's subgradient condition at ``x``.
+
+    With :math:`c = A^\top(y - Ax)`:
+    :math:`\max\bigl(\max_{x_i \ne 0} |c_i - \lambda\operatorname{sign}(x_i)|,\
+    \max_{x_i = 0} (|c_i| - \lambda)_+\bigr)`; 0 exactly at a minimiser. Per problem.
+    """
+    A, y, batch = _check_Ay(A, y)
+    x, batch = _check_x(x, "x", A, batch)
+    lam, _ = _lam_tensor(lam, A, batch)
+    with torch.no_grad():
+        c = _rmv(A, y - _mv(A, x))
+        lam_ = lam[..., None]
+        viol = torch.where(x != 0, (c - lam_ * torch.sign(x)).abs(), torch.relu(c.abs() - lam_))
+        return viol.amax(-1)
+
+
+def lambda_max(A, y) -> torch.Tensor:
+    r""":math:`\lambda_{\max} = \|A^\top y\|_\infty`: the lasso solution is 0 iff :math:`\lambda \ge \lambda_{\max}`."""
+    A, y, _ = _check_Ay(A, y)
+    return _rmv(A, y).abs().amax(-1)
+
+
+def group_lasso_objective(A, y, x, lam, groups, weights=None) -> torch.Tensor:
+    r""":math:`\tfrac12\|Ax - y\|_2^2 + \lambda\sum_g w_g\|x_g\|_2`, per problem."""
+    A, y, batch = _check_Ay(A, y)
+    x, batch = _check_x(x, "x", A, batch)
+    lam, _ = _lam_tensor(lam, A, batch)
+    ids, G = group_index(groups, A.shape[-1], device=A.device)
+    w = _check_weights(weights, G, A)
+    with torch.no_grad():
+        return _half_sq(_mv(A, x) - y) + lam * (_group_norms(x, ids, G) * w).sum(-1)
+
+
+def group_lasso_optimality_gap(A, y, x, lam, groups, weights=None) -> torch.Tensor:
+    r"""Largest violation of the group lasso's optimality condition at ``x``.
+
+    With :math:`c = A^\top(y - Ax)`: :math:`\|c_g - \lambda w_g x_g/\|x_g\|\|_2` on non-zero
+    groups and :math:`(\|c_g\|_2 - \lambda w_g)_+` on zero groups, maximised over groups.
+    """
+    A, y, batch = _check_Ay(A, y)
+    x, batch = _check_x(x, "x", A, batch)
+    lam, _ = _lam_tensor(lam, A, batch)
+    ids, G = group_index(groups, A.shape[-1], device=A.device)
+    w = _check_weights(weights, G, A)
+    with torch.no_grad():
+        c = _rmv(A, y - _mv(A, x))
+        thr = lam[..., None] * w  # (..., G)
+        xn = _group_norms(x, ids, G)
+        safe = torch.where(xn > 0, xn, torch.ones_like(xn))
+        target = (thr / safe).index_select(-1, ids) * x  # lam w_g x_g / ||x_g|| (0 on zero groups)
+        on = _group_norms(c - target, ids, G)
+        off = torch.relu(_group_norms(c, ids, G) - thr)
+        return torch.where(xn > 0, on, off).amax(-1)
+
+
+def group_lambda_max(A, y, groups, weights=None) -> torch.Tensor:
+    r""":math:`\max_g \|A_g^\top y\|_2 / w_g`: the group-lasso solution is 0 iff :math:`\lambda` is at least this."""
+    A, y, _ = _check_Ay(A, y)
+    ids, G = group_index(groups, A.shape[-1], device=A.device)
+    w = _check_weights(weights, G, A)
+    return (_group_norms(_rmv(A, y), ids, G) / w).amax(-1)
