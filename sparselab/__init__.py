@@ -6,8 +6,13 @@ Public names: :class:`SparseLinear`, :class:`SparseMLP`, the modules
 and N:M, attached to modules), :mod:`sparselab.schedules` (one-shot, gradual,
 iterative magnitude pruning), :mod:`sparselab.dynamic` (SET, RigL),
 :mod:`sparselab.models`, :mod:`sparselab.flops`, :mod:`sparselab.plots`,
-:mod:`sparselab.experiments` and :mod:`sparselab.comparison` (the chapters'
-experiments). Modules other than the first four are imported on first use, so
+:mod:`sparselab.recovery` (IHT on the lifted model of a two-layer ReLU network),
+:mod:`sparselab.inr` (images on Fourier features), :mod:`sparselab.thresholding`
+(hard, soft and group thresholds), :mod:`sparselab.sensing` (IHT, ISTA, FISTA,
+group lasso), :mod:`sparselab.ensembles` (measurement matrices),
+:mod:`sparselab.diagnostics` (coherence, irrepresentability, RIP, A-optimal design),
+:mod:`sparselab.experiments`, :mod:`sparselab.comparison` and
+:mod:`sparselab.recovery_experiments` (the chapters' experiments). Modules other than the first four are imported on first use, so
 ``import sparselab`` stays light.
 """
 
@@ -27,7 +32,7 @@ __all__ = [
 
 
 _LAZY = ("pruning", "schedules", "dynamic", "models", "flops", "plots", "experiments", "comparison", "params", "cli",
-         "recovery", "recovery_experiments", "inr")
+         "recovery", "recovery_experiments", "inr", "thresholding", "sensing", "ensembles", "diagnostics")
 
 
 def __getattr__(name):
