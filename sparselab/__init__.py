@@ -32,7 +32,8 @@ __all__ = [
 
 
 _LAZY = ("pruning", "schedules", "dynamic", "models", "flops", "plots", "experiments", "comparison", "params", "cli",
-         "recovery", "recovery_experiments", "inr", "thresholding", "sensing", "ensembles", "diagnostics")
+         "recovery", "recovery_experiments", "inr", "thresholding", "sensing", "ensembles", "diagnostics",
+         "sensing_experiments")
 
 
 def __getattr__(name):

@@ -32,7 +32,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS", "PRUNING", "RECOVERY"]
+__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS", "PRUNING", "RECOVERY", "THRESHOLDING"]
 
 
 @dataclass(frozen=True)
@@ -299,5 +299,59 @@ RECOVERY = {
     "correlation": Param(float, 0.0, 1.0, high_inclusive=False),
     # execution
     "device": Param(str, choices=("auto", "cpu", "cuda")),
+    "threads": Param((int, type(None)), 1, None),
+}
+
+_fraction_open = Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+_nonnegative = Param(float, 0.0, None)
+_positive_float = Param(float, 0.0, None, low_inclusive=False)
+
+#: The parameters of ``book/thresholding.ipynb`` (cross-parameter constraints, e.g. ``nonzeros <=
+#: measurements <= signal_size``, are checked by the notebook's validation cell).
+THRESHOLDING = {
+    # shrinkage and noise (one Gaussian problem size)
+    "signal_size": Param(int, 2, None),
+    "measurements": _positive,
+    "nonzeros": _positive,
+    "noise": _nonnegative,
+    "lam_factor": _positive_float,
+    "solver_steps": _positive,
+    "seeds": _seeds,
+    "shrink_lam_ratios": Param(list, item=Param(float, 0.0, 1.0, low_inclusive=False), min_len=1, unique=True),
+    "shrink_ks": _sizes,
+    "noise_levels": Param(list, item=_nonnegative, min_len=1, unique=True),
+    # the phase transitions
+    "pt_size": Param(int, 2, None),
+    "pt_deltas": Param(list, item=Param(float, 0.0, 1.0, low_inclusive=False), min_len=1, unique=True),
+    "pt_rhos": Param(list, item=Param(float, 0.0, 1.0, low_inclusive=False), min_len=1, unique=True),
+    "pt_seeds": _seeds,
+    "pt_steps": _positive,
+    "pt_lam_ratio": Param(float, 0.0, 1.0, low_inclusive=False),
+    "pt_success_tol": _positive_float,
+    "conv_channels": _positive,
+    "conv_kernel": _positive,
+    # group lasso
+    "group_signal_size": Param(int, 2, None),
+    "group_size": _positive,
+    "group_active": _positive,
+    "group_ms": _sizes,
+    # correlation and the irrepresentable condition
+    "corr_values": Param(list, item=Param(float, 0.0, 1.0, high_inclusive=False), min_len=1, unique=True),
+    "corr_samples": _positive,
+    "corr_features": Param(int, 2, None),
+    "corr_nonzeros": _positive,
+    "corr_noise": _nonnegative,
+    "corr_lams": _positive,
+    # A-optimal against largest-norm selection
+    "sel_rows": _positive,
+    "sel_dim": _positive,
+    "sel_decay": Param(float, 0.0, 1.0, low_inclusive=False),
+    "sel_ks": _sizes,
+    # generalisation of sparse linear classifiers on two digits
+    "gen_classes": Param(list, item=Param(int, 0, 9), min_len=2, max_len=2, unique=True),
+    "gen_ks": Param(list, item=Param(int, 1, 65), min_len=1, unique=True),
+    "gen_seeds": _seeds,
+    "gen_ridge": _positive_float,
+    # execution
     "threads": Param((int, type(None)), 1, None),
 }

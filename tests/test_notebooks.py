@@ -15,16 +15,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sparselab.params import LEARNED_MASKS, PRUNING, RECOVERY, check_parameters
+from sparselab.params import LEARNED_MASKS, PRUNING, RECOVERY, THRESHOLDING, check_parameters
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 LEARNED = BOOK / "learned_masks.ipynb"
 #: Every chapter with the parameter spec its validation cell checks against.
 SPECS = {"learned_masks.ipynb": ("LEARNED_MASKS", LEARNED_MASKS), "pruning.ipynb": ("PRUNING", PRUNING),
-         "recovery.ipynb": ("RECOVERY", RECOVERY)}
+         "recovery.ipynb": ("RECOVERY", RECOVERY), "thresholding.ipynb": ("THRESHOLDING", THRESHOLDING)}
 
 RECOVERY_NB = BOOK / "recovery.ipynb"
+THRESHOLDING_NB = BOOK / "thresholding.ipynb"
 
 # A scale at which the whole chapter executes in seconds.
 TINY = dict(n_train=96, n_test=64, in_features=8, hidden_features=8, epochs=2, batch_size=32, sparsity=0.75,
@@ -39,6 +40,14 @@ RECOVERY_TINY = dict(
     cost_iht_steps=2, cost_imp_epochs=1, class_width=4, class_nnzs=[10, 20], inr_size=8, inr_frequencies=4,
     inr_width=4, inr_nnzs=[4, 8], width_factors=[1, 2], mismatch_seeds=[0, 1], assumption_seeds=[0],
     few_samples=5, threads=1, device="cpu")
+
+# The same for the thresholding chapter.
+THRESHOLDING_TINY = dict(
+    signal_size=40, measurements=20, nonzeros=3, solver_steps=60, seeds=[0, 1], shrink_lam_ratios=[0.05, 0.3],
+    shrink_ks=[2, 3, 6], noise_levels=[0.0, 0.05], pt_size=24, pt_deltas=[0.3, 0.7], pt_rhos=[0.2, 0.6],
+    pt_seeds=[0], pt_steps=60, conv_channels=2, conv_kernel=3, group_signal_size=20, group_size=4, group_active=2,
+    group_ms=[8, 16], corr_values=[0.0, 0.8], corr_samples=20, corr_features=12, corr_nonzeros=2, corr_lams=4,
+    sel_rows=30, sel_dim=4, sel_ks=[4, 8], gen_ks=[2, 8], gen_seeds=[0], threads=1)
 
 
 def read(path: Path):
@@ -127,8 +136,9 @@ def test_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, word
     assert failed == [2], f"the error came from code cell {failed}, not the validation cell"
 
 
-@pytest.mark.parametrize("path, parameters, figures", [(LEARNED, TINY, 7), (RECOVERY_NB, RECOVERY_TINY, 12)],
-                         ids=["learned_masks", "recovery"])
+@pytest.mark.parametrize("path, parameters, figures", [(LEARNED, TINY, 7), (RECOVERY_NB, RECOVERY_TINY, 12),
+                                                       (THRESHOLDING_NB, THRESHOLDING_TINY, 9)],
+                         ids=["learned_masks", "recovery", "thresholding"])
 def test_tiny_execution_glues_every_pasted_value(tmp_path, path, parameters, figures):
     pm = pytest.importorskip("papermill")
     out = tmp_path / "out.ipynb"

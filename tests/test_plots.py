@@ -763,3 +763,52 @@ def test_recovery_plots_do_not_change_global_rcparams():
     plots.phase_diagram(_recovery_frame())
     plots.convergence(_iht_history())
     assert dict(matplotlib.rcParams) == before
+
+
+# ----------------------------------------------------------------------------- thresholding chapter
+
+def _phase_frame():
+    rows = [{"method": method, "delta": delta, "rho": rho, "seed": seed,
+             "success": (rho < delta) if method == "l1" else (rho < delta / 2) and seed == 0}
+            for method in ("l1", "IHT") for delta in (0.25, 0.5, 0.75) for rho in (0.2, 0.4) for seed in range(2)]
+    return pd.DataFrame(rows)
+
+
+def test_phase_transition_cells_hold_success_fractions_and_curves_are_drawn(transparent_rc):
+    frame = _phase_frame()
+    curve = (np.array([0.1, 0.9]), np.array([0.1, 0.6]))
+    fig = plots.phase_transition(frame, curves={"theory": curve})
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["l1", "IHT"]
+    l1 = np.asarray(panels[0].collections[0].get_array()).reshape(2, 3)  # rows rho, columns delta
+    np.testing.assert_allclose(l1, [[1, 1, 1], [0, 1, 1]])
+    iht = np.asarray(panels[1].collections[0].get_array()).reshape(2, 3)
+    np.testing.assert_allclose(iht, [[0, 0.5, 0.5], [0, 0, 0]])
+    for ax in panels:
+        line = [ln for ln in ax.get_lines() if ln.get_label() == "theory"][0]
+        np.testing.assert_allclose(line.get_xdata(), curve[0])
+        np.testing.assert_allclose(line.get_ydata(), curve[1])
+    # cell edges at the midpoints between grid values
+    assert panels[0].get_xlim() == pytest.approx((0.125, 0.875))
+    assert panels[0].get_ylim() == pytest.approx((0.1, 0.5))
+    with pytest.raises(ValueError, match="curve"):
+        plots.phase_transition(frame, curves={"bad": ([0, 1], [0])})
+    with pytest.raises(ValueError, match="empty"):
+        plots.phase_transition(frame.iloc[:0])
+    _assert_opaque(fig)
+
+
+def test_coefficients_scatter_support_points_and_identity(transparent_rc):
+    frame = pd.DataFrame({"true": [1.0, 0.0, -2.0, 0.0], "lasso": [0.5, 0.0, -1.5, 0.1],
+                          "IHT": [1.0, 0.0, -2.0, 0.0]})
+    fig = plots.coefficients(frame, estimates=("lasso", "IHT"))
+    ax = fig.axes[0]
+    lasso, iht = ax.collections[:2]
+    # the lasso's false positive (true 0, estimate 0.1) is drawn; coordinates zero in both are not
+    np.testing.assert_allclose(lasso.get_offsets(), [[1.0, 0.5], [-2.0, -1.5], [0.0, 0.1]])
+    np.testing.assert_allclose(iht.get_offsets(), [[1.0, 1.0], [-2.0, -2.0]])
+    identity = [ln for ln in ax.get_lines() if ln.get_label() == "estimate = true"][0]
+    np.testing.assert_allclose(identity.get_xdata(), identity.get_ydata())
+    with pytest.raises(ValueError, match="'IHT'"):
+        plots.coefficients(frame.drop(columns="IHT"))
+    _assert_opaque(fig)
