@@ -11,6 +11,7 @@ import math
 import numbers
 from typing import Iterable
 
+import numpy as np
 import torch
 
 
@@ -86,3 +87,69 @@ def check_finite(tensor: torch.Tensor, name: str) -> torch.Tensor:
         bad = int((~torch.isfinite(tensor)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean the data before training")
     return tensor
+
+
+def check_int_list(values, name: str, *, low: int | None = None, high: int | None = None) -> list[int]:
+    """A non-empty list of distinct integers in ``[low, high]``; errors name the element as ``name[i]``."""
+    values = _non_empty_list(values, name, "integers")
+    out = [check_int(v, f"{name}[{i}]", low=low, high=high) for i, v in enumerate(values)]
+    return _distinct(out, name)
+
+
+def check_float_list(values, name: str, *, low: float | None = None, high: float | None = None,
+                     low_inclusive: bool = True, high_inclusive: bool = True) -> list[float]:
+    """A non-empty list of distinct finite numbers within the bounds (as :func:`check_float`)."""
+    values = _non_empty_list(values, name, "numbers")
+    out = [check_float(v, f"{name}[{i}]", low=low, high=high, low_inclusive=low_inclusive,
+                       high_inclusive=high_inclusive) for i, v in enumerate(values)]
+    return _distinct(out, name)
+
+
+def check_choice_list(values, name: str, allowed: Iterable[str]) -> list[str]:
+    """One string or a non-empty list of distinct strings, each one of ``allowed``."""
+    allowed = tuple(allowed)
+    values = [values] if isinstance(values, str) else list(values)
+    if not values:
+        raise ValueError(f"{name} must hold at least one of {list(allowed)}, got []")
+    for i, v in enumerate(values):
+        check_choice(v, f"{name}[{i}]", allowed)
+    return _distinct(values, name)
+
+
+def check_bool(value, name: str) -> bool:
+    """``True`` or ``False`` (not 0/1 or other truthy values)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _non_empty_list(values, name: str, what: str) -> list:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a list of {what}, got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must hold at least one value, got []")
+    return values
+
+
+def _distinct(values: list, name: str) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat values, got {values}")
+    return values
+
+
+def check_matrix(A, name: str = "A") -> torch.Tensor:
+    """``A`` as a non-empty, finite, real 2-D tensor (numpy arrays converted, integers to float64)."""
+    if isinstance(A, np.ndarray):
+        A = torch.from_numpy(np.ascontiguousarray(A))
+    if not torch.is_tensor(A):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(A).__name__}")
+    if A.ndim != 2 or min(A.shape) < 1:
+        raise ValueError(f"{name} must be a non-empty 2-D matrix (m, N), got shape {tuple(A.shape)}")
+    if A.is_complex() or A.dtype == torch.bool:
+        raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
+    if not A.is_floating_point():
+        A = A.to(torch.float64)
+    if not bool(torch.isfinite(A).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return A

@@ -113,7 +113,7 @@ import numpy as np
 import torch
 from scipy import special
 
-from ._validation import check_float, check_int
+from ._validation import check_float, check_int, check_matrix as _as_matrix
 
 __all__ = [
     "mutual_coherence", "irrepresentable", "RIPEstimate", "rip_lower_estimate", "restricted_eigenvalues",
@@ -122,21 +122,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- inputs
-
-def _as_matrix(A, name: str = "A") -> torch.Tensor:
-    if isinstance(A, np.ndarray):
-        A = torch.from_numpy(np.ascontiguousarray(A))
-    if not torch.is_tensor(A):
-        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(A).__name__}")
-    if A.ndim != 2 or min(A.shape) < 1:
-        raise ValueError(f"{name} must be a non-empty 2-D matrix (m, N), got shape {tuple(A.shape)}")
-    if A.is_complex() or A.dtype == torch.bool:
-        raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
-    if not A.is_floating_point():
-        A = A.to(torch.float64)
-    if not bool(torch.isfinite(A).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return A
 
 
 def _as_support(support, N: int, name: str = "support") -> torch.Tensor:
@@ -168,7 +153,7 @@ def _as_support(support, N: int, name: str = "support") -> torch.Tensor:
 
 def mutual_coherence(A) -> float:
     r"""Largest absolute cosine between two distinct columns of ``A`` (in [0, 1]; needs ``N >= 2`` non-zero columns)."""
-    A = _as_matrix(A)
+    A = _as_matrix(A, "A")
     if A.shape[1] < 2:
         raise ValueError(f"A needs at least 2 columns for a mutual coherence, got shape {tuple(A.shape)}")
     norms = torch.linalg.vector_norm(A, dim=0)
@@ -200,7 +185,7 @@ def irrepresentable(A, support, signs=None) -> float:
         ``< 1`` is needed for the lasso to recover the signed support (every sign pattern
         when ``signs`` is None). 0 when :math:`S` is every column.
     """
-    A = _as_matrix(A)
+    A = _as_matrix(A, "A")
     m, N = A.shape
     S = _as_support(support, N)
     if S.numel() == 0:
@@ -246,7 +231,7 @@ class RIPEstimate(NamedTuple):
 
 def restricted_eigenvalues(A, supports) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Extreme eigenvalues of :math:`A_S^\top A_S` for a batch of supports ``(B, s)``: ``(lambda_min, lambda_max)``."""
-    A = _as_matrix(A)
+    A = _as_matrix(A, "A")
     supports = torch.as_tensor(supports, dtype=torch.long, device=A.device)
     if supports.ndim != 2:
         raise ValueError(f"supports must have shape (B, s), got {tuple(supports.shape)}")
@@ -281,7 +266,7 @@ def rip_lower_estimate(A, s: int, *, trials: int = 1000, seed: int = 0, chunk: i
         ``delta`` = :math:`\max_S \max(\lambda_{\max} - 1, 1 - \lambda_{\min})` over the
         supports tried, the worst ``support`` (sorted indices) and its eigenvalues.
     """
-    A = _as_matrix(A)
+    A = _as_matrix(A, "A")
     N = A.shape[1]
     s = check_int(s, "s", 1, N)
     trials = check_int(trials, "trials", 1)
@@ -334,7 +319,7 @@ def a_optimal_rows(A, k: int, *, eps: float = 1e-6) -> AOptimalSelection:
         (float64, :math:`f(S_t)` after pick :math:`t`), computed by rank-one
         Sherman–Morrison updates in :math:`O(nN)` per pick after an :math:`O(nN)` start.
     """
-    A = _as_matrix(A)
+    A = _as_matrix(A, "A")
     n, N = A.shape
     k = check_int(k, "k", 1, n)
     eps = check_float(eps, "eps", 0.0, low_inclusive=False)
@@ -363,7 +348,7 @@ def a_optimal_rows(A, k: int, *, eps: float = 1e-6) -> AOptimalSelection:
 
 def largest_norm_rows(A, k: int) -> torch.Tensor:
     r"""The ``k`` rows of largest Euclidean norm (magnitude pruning's choice), by decreasing norm, ties to the lower index."""
-    A = _as_matrix(A)
+    A = _as_matrix(A, "A")
     k = check_int(k, "k", 1, A.shape[0])
     norms = torch.linalg.vector_norm(A, dim=1)
     return torch.argsort(-norms, stable=True)[:k]

@@ -71,7 +71,7 @@ import math
 import numpy as np
 import torch
 
-from ._validation import check_choice, check_float, check_int
+from ._validation import check_choice, check_float, check_int, check_matrix as _as_matrix
 
 __all__ = [
     "DISTRIBUTIONS", "PADDING_MODES",
@@ -418,17 +418,4 @@ def measure(A, x, *, noise: float = 0.0, seed: int = 0) -> torch.Tensor:
         y = y + noise * e.to(device=y.device, dtype=y.dtype)
     return y
 
-
-def _as_matrix(A, name: str) -> torch.Tensor:
-    if isinstance(A, np.ndarray):
-        A = torch.from_numpy(np.ascontiguousarray(A))
-    if not torch.is_tensor(A):
-        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(A).__name__}")
-    if A.ndim != 2 or min(A.shape) < 1:
-        raise ValueError(f"{name} must be a non-empty 2-D matrix (m, N), got shape {tuple(A.shape)}")
-    if not A.is_floating_point():
-        if A.is_complex() or A.dtype == torch.bool:
-            raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
-        A = A.to(torch.float64)
-    return A
 

@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._validation import check_choice, check_float, check_int
+from ._validation import check_bool, check_choice, check_choice_list, check_float, check_int, check_int_list
 from .recovery import (EMPTY_NEURONS, MODES, imp_baseline, iht, measure_peak_memory, planted_network,
                        psnr, relative_error, support_metrics)
 
@@ -79,31 +79,6 @@ CONDITIONS = ("Gaussian inputs", "uniform inputs", "non-negative inputs", "corre
 
 # ----------------------------------------------------------------------------- validation
 
-def _int_list(values, name: str, *, low: int | None = None, high: int | None = None) -> list[int]:
-    """A non-empty list of distinct integers in ``[low, high]``, errors naming ``name[i]``."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name} must be a list of integers, got {values!r}")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must hold at least one value, got []")
-    out = [check_int(v, f"{name}[{i}]", low=low, high=high) for i, v in enumerate(values)]
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} must not repeat values, got {out}")
-    return out
-
-
-def _choices(values, name: str, allowed) -> list[str]:
-    if isinstance(values, str):
-        values = [values]
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must hold at least one of {list(allowed)}, got []")
-    for i, v in enumerate(values):
-        check_choice(v, f"{name}[{i}]", allowed)
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must not repeat values, got {values}")
-    return values
-
 
 _IHT_KEYS = {"steps", "mode", "refine_steps", "empty_neurons", "restarts", "chunk", "tol"}
 _IMP_KEYS = {"rounds", "alpha", "epochs", "lr", "batch_size"}
@@ -132,12 +107,6 @@ def _options(options, name: str, allowed: set) -> dict:
 
 def _success_db(value) -> float:
     return check_float(value, "success_db", low=0.0, low_inclusive=False)
-
-
-def _progress(value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"progress must be True or False, got {value!r}")
-    return value
 
 
 # ----------------------------------------------------------------------------- one run
@@ -280,12 +249,12 @@ def recovery_sweep(widths=(1, 2, 5, 10), nnzs=(1, 2, 5, 10, 20, 50), *, in_featu
     (``psnr_test >= success_db``), ``time_s`` and ``peak_bytes`` of the fit.
     """
     in_features = check_int(in_features, "in_features", low=1)
-    widths = _int_list(widths, "widths", low=1)
-    nnzs = _int_list(nnzs, "nnzs", low=1)
+    widths = check_int_list(widths, "widths", low=1)
+    nnzs = check_int_list(nnzs, "nnzs", low=1)
     n_train = check_int(n_train, "n_train", low=1)
     n_test = check_int(n_test, "n_test", low=1)
-    seeds = _int_list(seeds, "seeds", low=0)
-    methods = _choices(methods, "methods", METHODS)
+    seeds = check_int_list(seeds, "seeds", low=0)
+    methods = check_choice_list(methods, "methods", METHODS)
     cells = [(m, s, n_train) for m in widths for s in nnzs if s <= m * in_features]
     if not cells:
         raise ValueError(f"no cell of widths={widths} x nnzs={nnzs} has nnz <= width * in_features "
@@ -293,7 +262,7 @@ def recovery_sweep(widths=(1, 2, 5, 10), nnzs=(1, 2, 5, 10, 20, 50), *, in_featu
     return _planted_runs(cells, in_features=in_features, n_test=n_test, seeds=seeds, methods=methods,
                          iht_options=_options(iht_options, "iht_options", _IHT_KEYS),
                          imp_options=_options(imp_options, "imp_options", _IMP_KEYS),
-                         success_db=_success_db(success_db), device=device, progress=_progress(progress),
+                         success_db=_success_db(success_db), device=device, progress=check_bool(progress, "progress"),
                          desc="width x nnz", width_factor=check_int(width_factor, "width_factor", low=1))
 
 
@@ -311,18 +280,18 @@ def samples_sweep(n_trains=(50, 100, 200, 500, 1000), nnzs=(5, 10, 20, 50), *, w
     """
     in_features = check_int(in_features, "in_features", low=1)
     width = check_int(width, "width", low=1)
-    n_trains = _int_list(n_trains, "n_trains", low=1)
-    nnzs = _int_list(nnzs, "nnzs", low=1)
+    n_trains = check_int_list(n_trains, "n_trains", low=1)
+    nnzs = check_int_list(nnzs, "nnzs", low=1)
     n_test = check_int(n_test, "n_test", low=1)
-    seeds = _int_list(seeds, "seeds", low=0)
-    methods = _choices(methods, "methods", METHODS)
+    seeds = check_int_list(seeds, "seeds", low=0)
+    methods = check_choice_list(methods, "methods", METHODS)
     cells = [(width, s, n) for n in n_trains for s in nnzs if s <= width * in_features]
     if not cells:
         raise ValueError(f"no value of nnzs={nnzs} is at most width * in_features = {width * in_features}")
     return _planted_runs(cells, in_features=in_features, n_test=n_test, seeds=seeds, methods=methods,
                          iht_options=_options(iht_options, "iht_options", _IHT_KEYS),
                          imp_options=_options(imp_options, "imp_options", _IMP_KEYS),
-                         success_db=_success_db(success_db), device=device, progress=_progress(progress),
+                         success_db=_success_db(success_db), device=device, progress=check_bool(progress, "progress"),
                          desc="samples x nnz", width_factor=check_int(width_factor, "width_factor", low=1))
 
 
@@ -354,17 +323,17 @@ def cost_scaling(nnzs=(10, 20, 50, 100, 200, 500), widths=(10, 20, 50, 100, 200,
     :func:`~sparselab.recovery.measure_peak_memory`: peak RSS growth on a Linux CPU,
     noisy below about 1 MiB).
     """
-    nnzs = _int_list(nnzs, "nnzs", low=1)
-    widths = _int_list(widths, "widths", low=1)
+    nnzs = check_int_list(nnzs, "nnzs", low=1)
+    widths = check_int_list(widths, "widths", low=1)
     fixed_width = check_int(fixed_width, "fixed_width", low=1)
     in_features = check_int(in_features, "in_features", low=1)
     fixed_nnz = check_int(fixed_nnz, "fixed_nnz", low=1)
     n_train = check_int(n_train, "n_train", low=1)
     planted_width = check_int(planted_width, "planted_width", low=1)
     planted_nnz = check_int(planted_nnz, "planted_nnz", low=1, high=planted_width * in_features)
-    methods = _choices(methods, "methods", METHODS)
+    methods = check_choice_list(methods, "methods", METHODS)
     seed = check_int(seed, "seed", low=0)
-    progress = _progress(progress)
+    progress = check_bool(progress, "progress")
     iht_options = {"tol": 0.0, **_options(iht_options, "iht_options", _IHT_KEYS)}
     imp_options = _options(imp_options, "imp_options", _IMP_KEYS)
     points = [("nnz", s, fixed_width) for s in nnzs if s <= fixed_width * in_features]
@@ -436,11 +405,11 @@ def classification(nnzs=(5, 10, 20, 50, 100, 200), *, width: int = 16, tasks=CLA
     Budgets with :math:`s > p d` are skipped. Returns one row per (task, nnz, seed,
     method) with :data:`CLASSIFICATION_COLUMNS`.
     """
-    nnzs = _int_list(nnzs, "nnzs", low=1)
+    nnzs = check_int_list(nnzs, "nnzs", low=1)
     width = check_int(width, "width", low=1)
-    seeds = _int_list(seeds, "seeds", low=0)
-    methods = _choices(methods, "methods", METHODS)
-    tasks = _choices(tasks, "tasks", CLASSIFICATION_TASKS)
+    seeds = check_int_list(seeds, "seeds", low=0)
+    methods = check_choice_list(methods, "methods", METHODS)
+    tasks = check_choice_list(tasks, "tasks", CLASSIFICATION_TASKS)
     if mnist_path is not None:
         tasks = tasks + ["MNIST 0 vs 1", "MNIST 10-class"]
     for name, value in (("mnist_limit_train", mnist_limit_train), ("mnist_limit_test", mnist_limit_test)):
@@ -448,7 +417,7 @@ def classification(nnzs=(5, 10, 20, 50, 100, 200), *, width: int = 16, tasks=CLA
             check_int(value, name, low=1)
     iht_options = _options(iht_options, "iht_options", _IHT_KEYS)
     imp_options = _options(imp_options, "imp_options", _IMP_KEYS)
-    progress = _progress(progress)
+    progress = check_bool(progress, "progress")
     rows = []
     bar = tqdm(total=len(tasks) * len(seeds) * len(nnzs) * len(methods), desc="classification", unit="run",
                disable=not progress)
@@ -509,18 +478,18 @@ def inr_experiment(nnzs=(50, 100, 200, 500, 1000), *, image: str = "camera", siz
     """
     from .inr import SAMPLE_IMAGES, image_features, image_regression, sample_image, to_image
 
-    nnzs = _int_list(nnzs, "nnzs", low=1)
+    nnzs = check_int_list(nnzs, "nnzs", low=1)
     check_choice(image, "image", SAMPLE_IMAGES)
     size = check_int(size, "size", low=4, high=512)
     n_frequencies = check_int(n_frequencies, "n_frequencies", low=1)
     scale = check_float(scale, "scale", low=0.0, low_inclusive=False)
     width = check_int(width, "width", low=1)
     holdout = check_float(holdout, "holdout", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    seeds = _int_list(seeds, "seeds", low=0)
-    methods = _choices(methods, "methods", METHODS)
+    seeds = check_int_list(seeds, "seeds", low=0)
+    methods = check_choice_list(methods, "methods", METHODS)
     iht_options = _options(iht_options, "iht_options", _IHT_KEYS)
     imp_options = _options(imp_options, "imp_options", _IMP_KEYS)
-    progress = _progress(progress)
+    progress = check_bool(progress, "progress")
     target = sample_image(image, size)
     d = 2 * n_frequencies
     budgets = [s for s in nnzs if s <= width * d]
@@ -576,18 +545,18 @@ def width_mismatch(width_factors=(1, 2, 4), *, variants=WIDTH_VARIANTS, width: i
     (``width`` is the fitted :math:`p`; ``active_neurons`` the neurons with a non-zero
     weight at the end).
     """
-    width_factors = _int_list(width_factors, "width_factors", low=1)
-    variants = _choices(variants, "variants", WIDTH_VARIANTS)
+    width_factors = check_int_list(width_factors, "width_factors", low=1)
+    variants = check_choice_list(variants, "variants", WIDTH_VARIANTS)
     width = check_int(width, "width", low=1)
     in_features = check_int(in_features, "in_features", low=1)
     nnz = check_int(nnz, "nnz", low=1, high=width * in_features)
     n_train = check_int(n_train, "n_train", low=1)
     n_test = check_int(n_test, "n_test", low=1)
-    seeds = _int_list(seeds, "seeds", low=0)
+    seeds = check_int_list(seeds, "seeds", low=0)
     restarts = check_int(restarts, "restarts", low=1)
     options = _options(iht_options, "iht_options", _IHT_KEYS - {"empty_neurons", "restarts"})
     success_db = _success_db(success_db)
-    progress = _progress(progress)
+    progress = check_bool(progress, "progress")
     rows = []
     bar = tqdm(total=len(width_factors) * len(seeds) * len(variants), desc="width mismatch", unit="run",
                disable=not progress)
@@ -697,14 +666,14 @@ def assumption_failures(conditions=CONDITIONS, *, width: int = 5, nnz: int = 20,
     IHT gets ``width_factor`` times the planted width and the planted number of non-zeros
     (``iht_options`` go to every fit). Returns one row per (condition, seed) with :data:`ASSUMPTION_COLUMNS`.
     """
-    conditions = _choices(conditions, "conditions", CONDITIONS)
+    conditions = check_choice_list(conditions, "conditions", CONDITIONS)
     width = check_int(width, "width", low=1)
     width_factor = check_int(width_factor, "width_factor", low=1)
     in_features = check_int(in_features, "in_features", low=1)
     nnz = check_int(nnz, "nnz", low=1, high=width * in_features)
     n_train = check_int(n_train, "n_train", low=1)
     n_test = check_int(n_test, "n_test", low=1)
-    seeds = _int_list(seeds, "seeds", low=0)
+    seeds = check_int_list(seeds, "seeds", low=0)
     few_samples = check_int(few_samples, "few_samples", low=1)
     noise = check_float(noise, "noise", low=0.0)
     correlation = check_float(correlation, "correlation", low=0.0, high=1.0, high_inclusive=False)
@@ -713,7 +682,7 @@ def assumption_failures(conditions=CONDITIONS, *, width: int = 5, nnz: int = 20,
         raise ValueError(f"the 'near-parallel neurons' condition needs width >= 2, got width={width}")
     options = _options(iht_options, "iht_options", _IHT_KEYS)
     success_db = _success_db(success_db)
-    progress = _progress(progress)
+    progress = check_bool(progress, "progress")
     rows = []
     bar = tqdm(total=len(conditions) * len(seeds), desc="assumptions", unit="run", disable=not progress)
     for condition in conditions:

@@ -38,7 +38,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._validation import check_choice, check_float, check_int
+from ._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
+    check_int_list
 
 __all__ = [
     "SHRINKAGE_INSTANCE_COLUMNS", "SHRINKAGE_COLUMNS", "PHASE_COLUMNS", "NOISE_COLUMNS", "GROUP_COLUMNS",
@@ -68,49 +69,6 @@ _KNOB_K = "k"
 
 
 # ----------------------------------------------------------------------------- validation and helpers
-
-def _int_list(values, name: str, *, low: int | None = None, high: int | None = None) -> list[int]:
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name} must be a list of integers, got {values!r}")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must hold at least one value, got []")
-    out = [check_int(v, f"{name}[{i}]", low=low, high=high) for i, v in enumerate(values)]
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} must not repeat values, got {out}")
-    return out
-
-
-def _float_list(values, name: str, *, low=None, high=None, low_inclusive=True, high_inclusive=True) -> list[float]:
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name} must be a list of numbers, got {values!r}")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must hold at least one value, got []")
-    out = [check_float(v, f"{name}[{i}]", low=low, high=high, low_inclusive=low_inclusive,
-                       high_inclusive=high_inclusive) for i, v in enumerate(values)]
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} must not repeat values, got {out}")
-    return out
-
-
-def _choices(values, name: str, allowed) -> list[str]:
-    if isinstance(values, str):
-        values = [values]
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must hold at least one of {list(allowed)}, got []")
-    for i, v in enumerate(values):
-        check_choice(v, f"{name}[{i}]", allowed)
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must not repeat values, got {values}")
-    return values
-
-
-def _progress(value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"progress must be True or False, got {value!r}")
-    return value
 
 
 def derive_seed(seed: int, *cell) -> int:
@@ -288,14 +246,14 @@ def shrinkage_sweep(lam_ratios=(0.01, 0.03, 0.1, 0.3), ks=(5, 10, 20), *, N: int
     from .sensing import lambda_max
 
     m, N, k = _check_sizes(m, N, k)
-    lam_ratios = _float_list(lam_ratios, "lam_ratios", low=0.0, high=1.0, low_inclusive=False)
-    ks = _int_list(ks, "ks", low=1, high=m)
+    lam_ratios = check_float_list(lam_ratios, "lam_ratios", low=0.0, high=1.0, low_inclusive=False)
+    ks = check_int_list(ks, "ks", low=1, high=m)
     noise = check_float(noise, "noise", low=0.0)
     steps = check_int(steps, "steps", low=1)
-    seeds = _int_list(seeds, "seeds", low=0)
+    seeds = check_int_list(seeds, "seeds", low=0)
     rows = []
     bar = tqdm(total=len(seeds) * (len(lam_ratios) + len(ks)), desc="shrinkage", unit="fit",
-               disable=not _progress(progress))
+               disable=not check_bool(progress, "progress"))
     for seed in seeds:
         A, x, support, y = _problem(m, N, k, seed=seed, noise=noise)
         true = set(int(i) for i in support)
@@ -351,11 +309,11 @@ def phase_transition(deltas=(0.2, 0.4, 0.6, 0.8), rhos=(0.1, 0.3, 0.5), *, N: in
     from .sensing import lambda_max
 
     N = check_int(N, "N", low=2)
-    deltas = _float_list(deltas, "deltas", low=0.0, high=1.0, low_inclusive=False)
-    rhos = _float_list(rhos, "rhos", low=0.0, high=1.0, low_inclusive=False)
+    deltas = check_float_list(deltas, "deltas", low=0.0, high=1.0, low_inclusive=False)
+    rhos = check_float_list(rhos, "rhos", low=0.0, high=1.0, low_inclusive=False)
     check_choice(ensemble, "ensemble", ENSEMBLES)
-    methods = _choices(methods, "methods", PHASE_METHODS)
-    seeds = _int_list(seeds, "seeds", low=0)
+    methods = check_choice_list(methods, "methods", PHASE_METHODS)
+    seeds = check_int_list(seeds, "seeds", low=0)
     steps = check_int(steps, "steps", low=1)
     lam_ratio = check_float(lam_ratio, "lam_ratio", low=0.0, high=1.0, low_inclusive=False)
     success_tol = check_float(success_tol, "success_tol", low=0.0, low_inclusive=False)
@@ -366,7 +324,7 @@ def phase_transition(deltas=(0.2, 0.4, 0.6, 0.8), rhos=(0.1, 0.3, 0.5), *, N: in
         raise ValueError(f"N must be a multiple of conv_channels={conv_channels} for the conv1d ensemble, got N={N}")
     rows = []
     bar = tqdm(total=len(deltas) * len(methods), desc=f"phase ({ensemble})", unit="batch",
-               disable=not _progress(progress))
+               disable=not check_bool(progress, "progress"))
     for i, delta in enumerate(deltas):
         m = max(1, int(round(delta * N)))
         cells = [(j, rho, min(m, max(1, int(round(rho * m)))), seed) for j, rho in enumerate(rhos) for seed in seeds]
@@ -410,12 +368,12 @@ def noise_robustness(noises=(0.0, 0.01, 0.03, 0.1, 0.3), *, N: int = 200, m: int
     from .sensing import debias, lambda_max
 
     m, N, k = _check_sizes(m, N, k)
-    noises = _float_list(noises, "noises", low=0.0)
+    noises = check_float_list(noises, "noises", low=0.0)
     lam_factor = check_float(lam_factor, "lam_factor", low=0.0, low_inclusive=False)
     steps = check_int(steps, "steps", low=1)
-    seeds = _int_list(seeds, "seeds", low=0)
+    seeds = check_int_list(seeds, "seeds", low=0)
     rows = []
-    bar = tqdm(total=len(noises) * len(seeds), desc="noise", unit="problem", disable=not _progress(progress))
+    bar = tqdm(total=len(noises) * len(seeds), desc="noise", unit="problem", disable=not check_bool(progress, "progress"))
     for seed in seeds:
         A, x, support, _ = _problem(m, N, k, seed=seed)
         true = set(int(i) for i in support)
@@ -465,18 +423,18 @@ def group_sweep(ms=(20, 30, 40, 60), *, N: int = 100, group_size: int = 5, activ
         raise ValueError(f"N must be a multiple of group_size={group_size}, got N={N}")
     n_groups = N // group_size
     active_groups = check_int(active_groups, "active_groups", low=1, high=n_groups)
-    ms = _int_list(ms, "ms", low=1, high=N)
+    ms = check_int_list(ms, "ms", low=1, high=N)
     steps = check_int(steps, "steps", low=1)
     lam_ratio = check_float(lam_ratio, "lam_ratio", low=0.0, high=1.0, low_inclusive=False)
     success_tol = check_float(success_tol, "success_tol", low=0.0, low_inclusive=False)
-    seeds = _int_list(seeds, "seeds", low=0)
+    seeds = check_int_list(seeds, "seeds", low=0)
     groups = torch.arange(N) // group_size
     k = active_groups * group_size
     signals = [sparse_signal(N, k, seed=derive_seed(seed, 2), blocks=group_size) for seed in seeds]
     x = torch.stack([sig[0] for sig in signals])
     true_blocks = [set(int(g) for g in torch.unique(groups[torch.as_tensor(sig[1])])) for sig in signals]
     rows = []
-    bar = tqdm(total=len(ms), desc="group lasso", unit="m", disable=not _progress(progress))
+    bar = tqdm(total=len(ms), desc="group lasso", unit="m", disable=not check_bool(progress, "progress"))
     for i, m in enumerate(ms):  # one batched solve per m and method: every seed at once
         A = torch.stack([gaussian(m, N, seed=derive_seed(seed, 1, i)) for seed in seeds])
         y = (A @ x[..., None])[..., 0]
@@ -573,17 +531,17 @@ def correlation_sweep(correlations=(0.0, 0.3, 0.6, 0.9), *, n: int = 60, N: int 
     from .diagnostics import irrepresentable, mutual_coherence
     from .sensing import lambda_max
 
-    correlations = _float_list(correlations, "correlations", low=0.0, high=1.0, high_inclusive=False)
+    correlations = check_float_list(correlations, "correlations", low=0.0, high=1.0, high_inclusive=False)
     n = check_int(n, "n", low=1)
     N = check_int(N, "N", low=2)
     k = check_int(k, "k", low=1, high=min(n, N - 1))
     noise = check_float(noise, "noise", low=0.0)
     n_lams = check_int(n_lams, "n_lams", low=1)
     steps = check_int(steps, "steps", low=1)
-    seeds = _int_list(seeds, "seeds", low=0)
+    seeds = check_int_list(seeds, "seeds", low=0)
     rows = []
     bar = tqdm(total=len(correlations) * len(seeds), desc="correlation", unit="design",
-               disable=not _progress(progress))
+               disable=not check_bool(progress, "progress"))
     for seed in seeds:
         gen = torch.Generator().manual_seed(derive_seed(seed, 5))
         support = torch.randperm(N, generator=gen)[:k].sort().values
@@ -669,13 +627,13 @@ def selection_comparison(ks=(10, 15, 20, 40), *, rows: int = 200, d: int = 10, d
 
     rows = check_int(rows, "rows", low=1)
     d = check_int(d, "d", low=1, high=rows)
-    ks = _int_list(ks, "ks", low=d, high=rows)
+    ks = check_int_list(ks, "ks", low=d, high=rows)
     decay = check_float(decay, "decay", low=0.0, high=1.0, low_inclusive=False)
     noise = check_float(noise, "noise", low=0.0)
     noise_draws = check_int(noise_draws, "noise_draws", low=1)
-    seeds = _int_list(seeds, "seeds", low=0)
+    seeds = check_int_list(seeds, "seeds", low=0)
     out = []
-    bar = tqdm(total=len(ks) * len(seeds), desc="selection", unit="k", disable=not _progress(progress))
+    bar = tqdm(total=len(ks) * len(seeds), desc="selection", unit="k", disable=not check_bool(progress, "progress"))
     for seed in seeds:
         A = selection_matrix(rows, d, decay=decay, seed=derive_seed(seed, 8))
         gen = torch.Generator().manual_seed(derive_seed(seed, 9))
@@ -795,18 +753,18 @@ def generalisation(ks=(2, 4, 8, 16, 32), *, classes=(3, 8), ridge: float = 1e-2,
     from .sensing import debias
     from .thresholding import hard_threshold_k
 
-    ks = _int_list(ks, "ks", low=1, high=65)
-    classes = _int_list(classes, "classes", low=0, high=9)
+    ks = check_int_list(ks, "ks", low=1, high=65)
+    classes = check_int_list(classes, "classes", low=0, high=9)
     if len(classes) != 2:
         raise ValueError(f"classes must hold exactly two digits, got {classes}")
     ridge = check_float(ridge, "ridge", low=0.0, low_inclusive=False)
     steps = check_int(steps, "steps", low=1)
     delta = check_float(delta, "delta", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    seeds = _int_list(seeds, "seeds", low=0)
+    seeds = check_int_list(seeds, "seeds", low=0)
     union = len(ks) + 1
     rows = []
     bar = tqdm(total=len(seeds) * (1 + 3 * len(ks)), desc="generalisation", unit="fit",
-               disable=not _progress(progress))
+               disable=not check_bool(progress, "progress"))
     for seed in seeds:
         data = load_digits(seed=seed, classes=classes)
         Xtr, Xte = (torch.cat([X.to(torch.float64), torch.ones(len(X), 1, dtype=torch.float64)], dim=1)

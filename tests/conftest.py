@@ -28,6 +28,15 @@ def seed_everything():
     torch.use_deterministic_algorithms(deterministic)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a test module on one torch thread (numerical tests of the solvers: fast and reproducible on 2 cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def reference_topk(scores: torch.Tensor, k: int) -> torch.Tensor:
     """Reference top-k mask: a stable descending sort, so equal scores keep the lowest flat indices."""
     flat = scores.detach().flatten()

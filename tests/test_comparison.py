@@ -34,13 +34,7 @@ STEPS_PER_EPOCH = {"regression": 4, "digits": 11}
 HIDDEN_WEIGHTS = {"regression": 8 * 8, "digits": 64 * 8}  # fc1 is the only pruned layer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread for this module (the runs are tiny; threads only add contention)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,7 @@ from sparselab import diagnostics as D
 from sparselab import ensembles as E
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def orthogonal(n, seed=0):

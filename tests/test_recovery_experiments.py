@@ -24,12 +24,7 @@ IMP = dict(epochs=3, lr=0.03, alpha=0.75)
 MEASURED = ["time_s", "peak_bytes"]  # wall-clock and memory: never identical between runs
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

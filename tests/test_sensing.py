@@ -7,12 +7,7 @@ import torch
 from sparselab import sensing as S
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def instance(m, N, k, *, noise=0.0, seed=0, batch=()):

@@ -9,12 +9,7 @@ from sparselab import pruning
 from sparselab import thresholding as T
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def t(values, dtype=torch.float64):
