@@ -90,7 +90,7 @@ from ._validation import check_choice, check_float, check_int
 from .thresholding import _check_k, _check_lam, _group_norms, _group_shrink, _topk_keep, group_index
 
 __all__ = [
-    "SolverResult", "lipschitz", "iht", "ista", "fista", "group_lasso", "debias",
+    "SolverResult", "lipschitz", "iht", "ista", "fista", "group_lasso", "debias", "least_squares",
     "lasso_objective", "lasso_optimality_gap", "lambda_max",
     "group_lasso_objective", "group_lasso_optimality_gap", "group_lambda_max",
 ]
@@ -612,7 +612,7 @@ def group_lasso(A, y, *, lam, groups, steps: int = 1000, tol: float = 1e-10, x0=
 def debias(A, y, support) -> torch.Tensor:
     r"""Least squares on a support: :math:`x_S = \operatorname*{arg\,min}_z \|A_S z - y\|_2`, :math:`x_{S^c} = 0`.
 
-    Removes the lasso's shrinkage bias once the support is found (``torch.linalg.lstsq``).
+    Removes the lasso's shrinkage bias once the support is found (:func:`least_squares`).
 
     Parameters
     ----------
@@ -659,8 +659,26 @@ def debias(A, y, support) -> torch.Tensor:
     for i in range(mb.shape[0]):
         idx = torch.nonzero(mb[i]).flatten()
         if idx.numel():
-            x[i, idx] = torch.linalg.lstsq(Ab[i][:, idx], yb[i][:, None]).solution[:, 0]
+            x[i, idx] = least_squares(Ab[i][:, idx], yb[i])
     return x.reshape(*batch, N)
+
+
+def least_squares(M: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""Minimum-norm least squares :math:`M^+ b` through the SVD, :math:`M = U\Sigma V^	op`.
+
+    :math:`x = V \Sigma^+ U^	op b`, singular values below
+    :math:`\max(m, s)\,arepsilon\,\sigma_{\max}` treated as zero (NumPy's default cut-off),
+    so a rank-deficient support still gets a finite answer. Used instead of
+    ``torch.linalg.lstsq``, whose CPU driver can change the last bits from call to call
+    (it depends on memory alignment): the chapters must give the same numbers on every run.
+    ``b`` may be ``(m,)`` or ``(m, B)``.
+    """
+    U, S, Vh = torch.linalg.svd(M, full_matrices=False)
+    cutoff = max(M.shape) * torch.finfo(M.dtype).eps * (S[0] if S.numel() else 0.0)
+    inv = torch.where(S > cutoff, 1.0 / torch.where(S > cutoff, S, torch.ones_like(S)), torch.zeros_like(S))
+    coef = U.T @ b
+    coef = coef * (inv if b.dim() == 1 else inv[:, None])
+    return Vh.T @ coef
 
 
 def lasso_objective(A, y, x, lam) -> torch.Tensor:

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from ._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
     check_int_list
+from .sensing import least_squares
 
 __all__ = [
     "SHRINKAGE_INSTANCE_COLUMNS", "SHRINKAGE_COLUMNS", "PHASE_COLUMNS", "NOISE_COLUMNS", "GROUP_COLUMNS",
@@ -648,7 +649,7 @@ def selection_comparison(ks=(10, 15, 20, 40), *, rows: int = 200, d: int = 10, d
                 trace = float(torch.linalg.inv(gram).diagonal().sum())
                 E = noise * torch.randn(noise_draws, k, generator=gen, dtype=torch.float64)
                 Y = (AS @ x)[None, :] + E
-                X_hat = torch.linalg.lstsq(AS, Y.T).solution.T
+                X_hat = least_squares(AS, Y.T).T
                 mse = float(((X_hat - x) ** 2).sum(dim=1).mean())
                 out.append({"method": method, "k": k, "seed": seed, "trace": trace, "mse": mse,
                             "overlap_with_largest_norm": _scalar(selection_overlap(S, largest))})
