@@ -205,7 +205,15 @@ def _planted_row(method, pn, model, *, success_db) -> dict:
 def _planted_runs(cells, *, in_features, n_test, seeds, methods, iht_options, imp_options, success_db, device,
                   progress, desc, width_factor=1, signs="positive") -> pd.DataFrame:
     """Rows of :data:`SWEEP_COLUMNS` for cells ``(width, nnz, n_train)``: one planted network per cell and seed,
-    fitted with ``width_factor * width`` neurons."""
+    fitted with ``width_factor * width`` neurons. Checks the arguments the two sweeps share before any fit."""
+    n_test = check_int(n_test, "n_test", low=1)
+    seeds = check_int_list(seeds, "seeds", low=0)
+    methods = check_choice_list(methods, "methods", METHODS)
+    iht_options = _options(iht_options, "iht_options", _IHT_KEYS)
+    imp_options = _options(imp_options, "imp_options", _IMP_KEYS)
+    success_db = _success_db(success_db)
+    progress = check_bool(progress, "progress")
+    width_factor = check_int(width_factor, "width_factor", low=1)
     rows = []
     bar = tqdm(total=len(cells) * len(seeds) * len(methods), desc=desc, unit="run", disable=not progress)
     for width, nnz, n_train in cells:
@@ -252,18 +260,13 @@ def recovery_sweep(widths=(1, 2, 5, 10), nnzs=(1, 2, 5, 10, 20, 50), *, in_featu
     widths = check_int_list(widths, "widths", low=1)
     nnzs = check_int_list(nnzs, "nnzs", low=1)
     n_train = check_int(n_train, "n_train", low=1)
-    n_test = check_int(n_test, "n_test", low=1)
-    seeds = check_int_list(seeds, "seeds", low=0)
-    methods = check_choice_list(methods, "methods", METHODS)
     cells = [(m, s, n_train) for m in widths for s in nnzs if s <= m * in_features]
     if not cells:
         raise ValueError(f"no cell of widths={widths} x nnzs={nnzs} has nnz <= width * in_features "
                          f"(in_features={in_features})")
     return _planted_runs(cells, in_features=in_features, n_test=n_test, seeds=seeds, methods=methods,
-                         iht_options=_options(iht_options, "iht_options", _IHT_KEYS),
-                         imp_options=_options(imp_options, "imp_options", _IMP_KEYS),
-                         success_db=_success_db(success_db), device=device, progress=check_bool(progress, "progress"),
-                         desc="width x nnz", width_factor=check_int(width_factor, "width_factor", low=1))
+                         iht_options=iht_options, imp_options=imp_options, success_db=success_db,
+                         device=device, progress=progress, desc="width x nnz", width_factor=width_factor)
 
 
 def samples_sweep(n_trains=(50, 100, 200, 500, 1000), nnzs=(5, 10, 20, 50), *, width: int = 5,
@@ -282,17 +285,12 @@ def samples_sweep(n_trains=(50, 100, 200, 500, 1000), nnzs=(5, 10, 20, 50), *, w
     width = check_int(width, "width", low=1)
     n_trains = check_int_list(n_trains, "n_trains", low=1)
     nnzs = check_int_list(nnzs, "nnzs", low=1)
-    n_test = check_int(n_test, "n_test", low=1)
-    seeds = check_int_list(seeds, "seeds", low=0)
-    methods = check_choice_list(methods, "methods", METHODS)
     cells = [(width, s, n) for n in n_trains for s in nnzs if s <= width * in_features]
     if not cells:
         raise ValueError(f"no value of nnzs={nnzs} is at most width * in_features = {width * in_features}")
     return _planted_runs(cells, in_features=in_features, n_test=n_test, seeds=seeds, methods=methods,
-                         iht_options=_options(iht_options, "iht_options", _IHT_KEYS),
-                         imp_options=_options(imp_options, "imp_options", _IMP_KEYS),
-                         success_db=_success_db(success_db), device=device, progress=check_bool(progress, "progress"),
-                         desc="samples x nnz", width_factor=check_int(width_factor, "width_factor", low=1))
+                         iht_options=iht_options, imp_options=imp_options, success_db=success_db,
+                         device=device, progress=progress, desc="samples x nnz", width_factor=width_factor)
 
 
 # ----------------------------------------------------------------------------- cost
