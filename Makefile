@@ -34,6 +34,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sparse_linear.py --out _build/benchmarks/sparse_linear.json
 	$(BIN)/python benchmarks/bench_recovery.py --out _build/benchmarks/recovery.json
+	$(BIN)/python benchmarks/bench_butterfly.py --out _build/benchmarks/butterfly.json
 
 clean:
 	rm -rf _build
