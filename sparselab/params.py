@@ -32,7 +32,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS", "PRUNING", "RECOVERY", "THRESHOLDING"]
+__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS", "PRUNING", "RECOVERY", "THRESHOLDING",
+           "FACTORIZATION"]
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,58 @@ THRESHOLDING = {
     "gen_ks": Param(list, item=Param(int, 1, 65), min_len=1, unique=True),
     "gen_seeds": _seeds,
     "gen_ridge": _positive_float,
+    # execution
+    "threads": Param((int, type(None)), 1, None),
+}
+
+_power_of_two = Param(int, 2, None)  # a power of two >= 2: checked by the notebook's validation cell
+_orders = Param(list, item=Param(str, choices=("balanced", "left_to_right", "right_to_left")), min_len=1, unique=True)
+
+#: The parameters of ``book/factorization.ipynb`` (that sizes are powers of two, and other
+#: cross-parameter constraints, are checked by the notebook's validation cell).
+FACTORIZATION = {
+    # ill-posedness: the LU counter-example and sparse ReLU training
+    "lu_eps": Param(list, item=_positive_float, min_len=1, unique=True),
+    "descent_steps": _positive,
+    "descent_init_scale": _positive_float,
+    "record_every": _positive,
+    "relu_samples": _positive,
+    "relu_in_features": _positive,
+    "relu_hidden": _positive,
+    "relu_density": Param(float, 0.0, 1.0, low_inclusive=False),
+    "relu_steps": _positive,
+    "relu_lr": _positive_float,
+    "relu_noise": _nonnegative,
+    "seeds": _seeds,
+    # tractable and general supports
+    "fsmf_size": Param(int, 2, None),
+    "fsmf_rank": _positive,
+    "fsmf_density": Param(float, 0.0, 1.0, low_inclusive=False),
+    "fsmf_starts": _positive,
+    "fsmf_steps": _positive,
+    "fsmf_seed": _seed,
+    # butterflies
+    "exact_sizes": Param(list, item=_power_of_two, min_len=1, unique=True),
+    "orders": _orders,
+    "noise_size": _power_of_two,
+    "noise_levels": Param(list, item=_nonnegative, min_len=1, unique=True),
+    "dense_sizes": Param(list, item=_power_of_two, min_len=1, unique=True),
+    # speed
+    "timing_sizes": Param(list, item=_power_of_two, min_len=1, unique=True),
+    "timing_orders": _orders,
+    "product_sizes": Param(list, item=_power_of_two, min_len=2, unique=True),
+    "product_batches": _sizes,
+    "product_repeats": _positive,
+    # structured layers
+    "layer_size": _power_of_two,
+    "task_samples": _positive,
+    "task_test_samples": _positive,
+    "task_epochs": _positive,
+    "digits_epochs": _positive,
+    "layer_lr": _positive_float,
+    "layer_batch_size": _positive,
+    "layer_models": Param(list, item=Param(str, choices=("dense", "butterfly", "monarch", "sparse", "low-rank")),
+                          min_len=1, unique=True),
     # execution
     "threads": Param((int, type(None)), 1, None),
 }

@@ -15,17 +15,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sparselab.params import LEARNED_MASKS, PRUNING, RECOVERY, THRESHOLDING, check_parameters
+from sparselab.params import FACTORIZATION, LEARNED_MASKS, PRUNING, RECOVERY, THRESHOLDING, check_parameters
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 LEARNED = BOOK / "learned_masks.ipynb"
 #: Every chapter with the parameter spec its validation cell checks against.
 SPECS = {"learned_masks.ipynb": ("LEARNED_MASKS", LEARNED_MASKS), "pruning.ipynb": ("PRUNING", PRUNING),
-         "recovery.ipynb": ("RECOVERY", RECOVERY), "thresholding.ipynb": ("THRESHOLDING", THRESHOLDING)}
+         "recovery.ipynb": ("RECOVERY", RECOVERY), "thresholding.ipynb": ("THRESHOLDING", THRESHOLDING),
+         "factorization.ipynb": ("FACTORIZATION", FACTORIZATION)}
 
 RECOVERY_NB = BOOK / "recovery.ipynb"
 THRESHOLDING_NB = BOOK / "thresholding.ipynb"
+FACTORIZATION_NB = BOOK / "factorization.ipynb"
 
 # A scale at which the whole chapter executes in seconds.
 TINY = dict(n_train=96, n_test=64, in_features=8, hidden_features=8, epochs=2, batch_size=32, sparsity=0.75,
@@ -48,6 +50,15 @@ THRESHOLDING_TINY = dict(
     pt_seeds=[0], pt_steps=60, conv_channels=2, conv_kernel=3, group_signal_size=20, group_size=4, group_active=2,
     group_ms=[8, 16], corr_values=[0.0, 0.8], corr_samples=20, corr_features=12, corr_nonzeros=2, corr_lams=4,
     sel_rows=30, sel_dim=4, sel_ks=[4, 8], gen_ks=[2, 8], gen_seeds=[0], threads=1)
+
+# The same for the factorisation chapter.
+FACTORIZATION_TINY = dict(
+    lu_eps=[1.0, 0.01], descent_steps=40, record_every=10, relu_samples=30, relu_in_features=4, relu_hidden=4,
+    relu_steps=40, seeds=[0, 1], fsmf_size=6, fsmf_rank=3, fsmf_starts=3, fsmf_steps=20, exact_sizes=[4, 16],
+    orders=["balanced", "left_to_right"], noise_size=16, noise_levels=[0.0, 0.01], dense_sizes=[16],
+    timing_sizes=[16, 64], timing_orders=["balanced"], product_sizes=[16, 64], product_batches=[1, 4],
+    product_repeats=1, layer_size=16, task_samples=16, task_test_samples=32, task_epochs=2, digits_epochs=1,
+    threads=1)
 
 
 def read(path: Path):
@@ -137,8 +148,9 @@ def test_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, word
 
 
 @pytest.mark.parametrize("path, parameters, figures", [(LEARNED, TINY, 7), (RECOVERY_NB, RECOVERY_TINY, 12),
-                                                       (THRESHOLDING_NB, THRESHOLDING_TINY, 9)],
-                         ids=["learned_masks", "recovery", "thresholding"])
+                                                       (THRESHOLDING_NB, THRESHOLDING_TINY, 9),
+                                                       (FACTORIZATION_NB, FACTORIZATION_TINY, 7)],
+                         ids=["learned_masks", "recovery", "thresholding", "factorization"])
 def test_tiny_execution_glues_every_pasted_value(tmp_path, path, parameters, figures):
     pm = pytest.importorskip("papermill")
     out = tmp_path / "out.ipynb"
@@ -160,3 +172,20 @@ def test_tiny_execution_glues_every_pasted_value(tmp_path, path, parameters, fig
     # figures were drawn (the inline backend displayed them)
     images = sum("image/png" in o.get("data", {}) for c in code_cells(executed) for o in c.outputs)
     assert images >= figures
+
+
+@pytest.mark.parametrize("parameters, words", [
+    ({"orders": ["sideways"]}, ["orders[0]", "sideways"]),
+    ({"exact_sizes": [4, 12]}, ["exact_sizes", "powers of two", "12"]),
+])
+def test_factorization_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, words):
+    pm = pytest.importorskip("papermill")
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(str(FACTORIZATION_NB), str(out), parameters=parameters, kernel_name="python3",
+                            cwd=str(BOOK), progress_bar=False)
+    message = str(info.value)
+    for word in words:
+        assert word in message, message
+    failed = [i for i, cell in enumerate(code_cells(read(out))) if any(o.output_type == "error" for o in cell.outputs)]
+    assert failed == [2], f"the error came from code cell {failed}, not the validation cell"

@@ -812,3 +812,207 @@ def test_coefficients_scatter_support_points_and_identity(transparent_rc):
     with pytest.raises(ValueError, match="'IHT'"):
         plots.coefficients(frame.drop(columns="IHT"))
     _assert_opaque(fig)
+
+
+# ---------------------------------------------------------------------------- sparse matrix factorisation
+def _lu_frames():
+    eps = np.array([1.0, 0.1, 0.01, 0.001])
+    path = pd.DataFrame({"eps": eps, "error": eps, "norm": np.sqrt((4 + 2 * eps ** 2) / eps),
+                         "norm_x": np.sqrt(2 / eps), "norm_y": np.sqrt(2 / eps)})
+    rows = []
+    for support in ("LU", "full"):
+        for seed in (0, 1):
+            for step in range(0, 100, 10):
+                if support == "LU":
+                    error, norm = 1 / (step + 1 + seed), 1 + math.sqrt(step)
+                else:
+                    error, norm = (0.0 if step >= 60 else 0.5 ** step), 2.0 + 0.1 * seed
+                rows.append({"support": support, "seed": seed, "step": step, "error": error, "norm": norm})
+    return path, pd.DataFrame(rows)
+
+
+def test_factorization_styles_are_distinct_within_each_family():
+    families = [("LU", "full"), ("tractable", "general"), ("exact", "als", "gd"),
+                ("balanced", "left_to_right", "right_to_left"), ("DFT", "Hadamard", "DFT (no permutation)"),
+                ("butterfly", "monarch", "fft", "dense", "sparse", "low-rank")]
+    for family in families:
+        colours = [plots.FACTORIZATION_STYLES[name]["color"] for name in family]
+        assert len(set(colours)) == len(family), family
+    assert {"ill_posedness", "relu_training", "fsmf_gaps", "butterfly_errors", "product_timing",
+            "layer_comparison", "FACTORIZATION_STYLES"} <= set(plots.__all__)
+
+
+def test_ill_posedness_path_and_descent_runs(transparent_rc):
+    path, descent = _lu_frames()
+    fig = plots.ill_posedness(path, descent)
+    assert len(fig.axes) == 3
+    scatter_ax, error_ax, norm_ax = fig.axes
+    assert all(ax.get_yscale() == "log" for ax in fig.axes)
+    assert scatter_ax.get_xscale() == "log"
+    lines = scatter_ax.get_lines()
+    assert len(lines) == 1 + 4  # the path, then one line per support and seed
+    ordered = path.sort_values("eps")  # the path is drawn in increasing eps
+    np.testing.assert_allclose(lines[0].get_xdata(), ordered["norm"])
+    np.testing.assert_allclose(lines[0].get_ydata(), ordered["error"])
+    lu0 = descent[(descent["support"] == "LU") & (descent["seed"] == 0)]
+    np.testing.assert_allclose(lines[1].get_xdata(), lu0["norm"])  # LU first (FACTORIZATION_STYLES order)
+    assert lines[1].get_color() == plots.FACTORIZATION_STYLES["LU"]["color"]
+    full1 = descent[(descent["support"] == "full") & (descent["seed"] == 1)]
+    errors = error_ax.get_lines()[3].get_ydata()
+    assert np.isnan(errors[full1["error"].to_numpy() == 0]).all()  # exact zeros cannot sit on a log axis
+    np.testing.assert_allclose(norm_ax.get_lines()[3].get_ydata(), full1["norm"])
+    assert [t.get_text() for t in norm_ax.get_legend().get_texts()] == ["LU (2 seeds)", "full (2 seeds)"]
+    with pytest.raises(ValueError, match="support"):
+        plots.ill_posedness(path, descent.drop(columns="support"))
+    with pytest.raises(ValueError, match="empty"):
+        plots.ill_posedness(path.iloc[:0], descent)
+    _assert_opaque(fig)
+
+
+def test_relu_training_loss_and_bounded_norm(transparent_rc):
+    frame = pd.DataFrame([{"seed": s, "step": t, "loss": 0.1 + 1 / (t + 1 + s), "norm": 3 - 1 / (t + 1)}
+                          for s in (0, 1, 2) for t in range(0, 50, 10)])
+    fig = plots.relu_training(frame)
+    loss_ax, norm_ax = fig.axes
+    assert loss_ax.get_yscale() == "log" and norm_ax.get_yscale() == "linear"
+    assert len(norm_ax.get_lines()) == 3
+    np.testing.assert_allclose(norm_ax.get_lines()[2].get_ydata(), frame[frame["seed"] == 2]["norm"])
+    assert norm_ax.get_ylim()[0] == 0.0
+    best = loss_ax.get_lines()[-1]
+    assert best.get_ydata()[0] == pytest.approx(frame["loss"].min())
+    with pytest.raises(ValueError, match="norm"):
+        plots.relu_training(frame.drop(columns="norm"))
+    _assert_opaque(fig)
+
+
+def _gap_frame():
+    rows = []
+    for support in ("general", "tractable"):
+        rows.append({"support": support, "method": "exact", "start": -1, "error": 1.0, "optimal_error": 1.0,
+                     "gap": 0.0, "relative_error": 0.1, "seconds": 0.01})
+        for method in ("als", "gd"):
+            for start in range(6):
+                gap = (1e-13 * start - 1e-16) if support == "tractable" else 0.02 * start * (method == "als")
+                rows.append({"support": support, "method": method, "start": start, "error": 1.0 + gap,
+                             "optimal_error": 1.0, "gap": gap, "relative_error": 0.1, "seconds": 0.01})
+    return pd.DataFrame(rows)
+
+
+def test_fsmf_gaps_strips_clip_at_the_floor(transparent_rc):
+    frame = _gap_frame()
+    fig = plots.fsmf_gaps(frame, floor=1e-15)
+    assert [ax.get_title() for ax in fig.axes] == ["tractable support", "general support"]  # style order
+    tractable, general = fig.axes
+    assert tractable.get_yscale() == "log"
+    assert len(tractable.collections) == 2  # als and gd; the exact rows are not drawn as a strip
+    als = frame[(frame["support"] == "tractable") & (frame["method"] == "als")]["gap"].to_numpy()
+    drawn = tractable.collections[0].get_offsets()[:, 1]
+    np.testing.assert_allclose(np.sort(drawn), np.sort(np.maximum(als, 1e-15)))
+    xs = general.collections[1].get_offsets()[:, 0]
+    assert np.all(np.abs(xs - 1) <= 0.2)  # gd's points spread around position 1
+    assert [t.get_text() for t in general.get_xticklabels()] == ["als", "gd"]
+    medians = [line.get_ydata()[0] for line in general.get_lines()[:2]]
+    gen = frame[(frame["support"] == "general") & (frame["method"] != "exact")]
+    expected = gen.groupby("method")["gap"].median().clip(lower=1e-15)
+    np.testing.assert_allclose(medians, [expected["als"], expected["gd"]])
+    with pytest.raises(ValueError, match="floor"):
+        plots.fsmf_gaps(frame, floor=0)
+    with pytest.raises(ValueError, match="method"):
+        plots.fsmf_gaps(frame.drop(columns="method"))
+    _assert_opaque(fig)
+
+
+def _butterfly_frames():
+    exact = pd.DataFrame([{"matrix": m, "N": N, "order": o, "relative_error": e * (1 + 0.1 * j), "seconds": 0.1}
+                          for m, e in (("DFT", 1e-15), ("Hadamard", 0.0), ("DFT (no permutation)", 0.7))
+                          for N in (4, 16, 64) for j, o in enumerate(("balanced", "left_to_right"))])
+    noise = pd.DataFrame([{"noise": n, "order": o, "seed": s, "relative_error": n * (1 + 0.2 * i + 0.01 * s),
+                           "ratio": float("nan") if n == 0 else 1 + 0.2 * i + 0.01 * s}
+                          for n in (0.0, 1e-3, 1e-2, 1e-1)
+                          for i, o in enumerate(("balanced", "left_to_right", "right_to_left")) for s in (0, 1)])
+    dense = pd.DataFrame([{"N": N, "order": o, "seed": s, "relative_error": 0.9 + 0.01 * i + 0.001 * s,
+                           "monarch_relative_error": 0.8 + 0.001 * s}
+                          for N in (16, 64) for i, o in enumerate(("balanced", "left_to_right")) for s in (0, 1, 2)])
+    return exact, noise, dense
+
+
+def test_butterfly_errors_three_panels(transparent_rc):
+    exact, noise, dense = _butterfly_frames()
+    fig = plots.butterfly_errors(exact, noise, dense, floor=1e-17)
+    assert len(fig.axes) == 3
+    ex_ax, noise_ax, dense_ax = fig.axes
+    assert ex_ax.get_yscale() == ex_ax.get_xscale() == "log"
+    lines = _labelled(ex_ax)
+    np.testing.assert_allclose(lines["Hadamard, balanced"].get_ydata(), [1e-17] * 3)  # 0 drawn at the floor
+    np.testing.assert_allclose(lines["DFT (no permutation), left_to_right"].get_ydata(), [0.77] * 3)
+    assert lines["DFT, balanced"].get_color() == plots.FACTORIZATION_STYLES["DFT"]["color"]
+    nl = _labelled(noise_ax)
+    rows = noise[(noise["order"] == "right_to_left") & (noise["noise"] > 0)]
+    np.testing.assert_allclose(nl["right_to_left"].get_xdata(), [1e-3, 1e-2, 1e-1])
+    np.testing.assert_allclose(nl["right_to_left"].get_ydata(), rows.groupby("noise")["relative_error"].mean())
+    np.testing.assert_allclose(nl["error = noise"].get_ydata(), nl["error = noise"].get_xdata())
+    assert "2 seed(s)" in noise_ax.get_title()
+    dl = _labelled(dense_ax)
+    np.testing.assert_allclose(dl["Monarch"].get_ydata(), [0.801, 0.801])
+    np.testing.assert_allclose(dl["butterfly, left_to_right"].get_ydata(), [0.911, 0.911])
+    assert dense_ax.get_ylim() == (0.0, 1.05)
+    with pytest.raises(ValueError, match="noise > 0"):
+        plots.butterfly_errors(exact, noise[noise["noise"] == 0], dense)
+    with pytest.raises(ValueError, match="monarch_relative_error"):
+        plots.butterfly_errors(exact, noise, dense.drop(columns="monarch_relative_error"))
+    _assert_opaque(fig)
+
+
+def test_product_timing_slopes_in_labels_and_guides(transparent_rc):
+    kinds = ("butterfly", "dense", "monarch", "fft")
+    frame = pd.DataFrame([{"N": N, "kind": k, "batch": b, "seconds": (N ** 2 if k == "dense" else N * math.log2(N))
+                           * 1e-9 * b * (1 + 0.5 * r)}
+                          for N in (64, 256, 1024) for k in kinds for b in (1, 64) for r in (0, 1)])
+    slopes = pd.DataFrame([{"kind": k, "batch": b, "slope": 2.0 if k == "dense" else 1.12} for k in kinds
+                           for b in (1, 64)])
+    fig = plots.product_timing(frame, slopes)
+    assert [ax.get_title() for ax in fig.axes] == ["batch of 1 vector", "batch of 64 vectors"]
+    ax = fig.axes[1]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    lines = _labelled(ax)
+    dense = frame[(frame["kind"] == "dense") & (frame["batch"] == 64)].groupby("N")["seconds"].mean()
+    np.testing.assert_allclose(lines["dense (slope 2.00)"].get_ydata(), dense.to_numpy())
+    assert "butterfly (slope 1.12)" in lines
+    grid = np.array([64.0, 256.0, 1024.0])
+    np.testing.assert_allclose(lines["$\\propto N^2$"].get_ydata(), dense.iloc[0] * (grid / 64) ** 2)
+    np.testing.assert_allclose(lines["$\\propto N \\log N$"].get_ydata(),
+                               dense.iloc[0] * grid * np.log2(grid) / (64 * 6))
+    bare = plots.product_timing(frame[frame["batch"] == 1], guides=False)
+    assert len(bare.axes) == 1 and set(_labelled(bare.axes[0])) == set(kinds)
+    with pytest.raises(ValueError, match="slope"):
+        plots.product_timing(frame, slopes.drop(columns="slope"))
+    _assert_opaque(fig)
+
+
+def test_layer_comparison_bars_are_means_in_frame_order(transparent_rc):
+    models = (("dense", 4096, 0.5), ("butterfly", 768, 0.01), ("monarch", 1024, 0.2), ("low-rank", 768, 0.9))
+    frame = pd.DataFrame([{"model": m, "params": p, "seed": s, "train_mse": 0.1, "test_relative_error": e + 0.01 * s}
+                          for m, p, e in models for s in (0, 1, 2)])
+    fig = plots.layer_comparison(frame)
+    ax = fig.axes[0]
+    widths = [patch.get_width() for patch in ax.patches[:4]]
+    np.testing.assert_allclose(widths, [0.51, 0.02, 0.21, 0.91])
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "dense\n(4,096 params)" and labels[1] == "butterfly\n(768 params)"
+    assert len(ax.collections) == 4 and len(ax.collections[0].get_offsets()) == 3
+    assert "3 seed(s)" in ax.get_title()
+    accuracy = frame.assign(test_accuracy=0.9)
+    fig2 = plots.layer_comparison(accuracy, value="test_accuracy", logx=True, title="digits")
+    assert fig2.axes[0].get_xscale() == "log" and fig2.axes[0].get_title().startswith("digits\n")
+    with pytest.raises(ValueError, match="params"):
+        plots.layer_comparison(frame.drop(columns="params"))
+    _assert_opaque(fig)
+
+
+def test_factorization_plots_do_not_change_global_rcparams():
+    before = dict(matplotlib.rcParams)
+    path, descent = _lu_frames()
+    plots.ill_posedness(path, descent)
+    plots.fsmf_gaps(_gap_frame())
+    plots.butterfly_errors(*_butterfly_frames())
+    assert dict(matplotlib.rcParams) == before
