@@ -209,7 +209,7 @@ def butterfly_apply(factors, x: torch.Tensor) -> torch.Tensor:
     y = x.reshape(-1, N)
     if y.shape[0] == 1:
         for f in reversed(factors):
-            y = kronecker_apply(f, y)
+            y = _butterfly_level_row(f, y)
         return y.reshape(*lead, N)
     # Several vectors: work on the transpose (N, batch), so that every elementwise operation of a level
     # runs over contiguous runs of d * batch numbers instead of d (2-3x faster on CPU at batch 64).
@@ -217,6 +217,17 @@ def butterfly_apply(factors, x: torch.Tensor) -> torch.Tensor:
     for f in reversed(factors):
         cols = _butterfly_level_columns(f, cols)
     return cols.transpose(0, 1).reshape(*lead, N)
+
+
+def _butterfly_level_row(values: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+    """One Kronecker-sparse factor applied to one vector ``row`` (shape (1, a*c*d)); few, mostly contiguous ops."""
+    a, d, b, c = values.shape
+    vt = values.permute(0, 2, 3, 1).contiguous()                     # (a, b, c, d): one small copy
+    xb = row.reshape(a, c, d)
+    y = vt[:, :, 0] * xb[:, None, 0]
+    for s in range(1, c):
+        y = torch.addcmul(y, vt[:, :, s], xb[:, None, s])
+    return y.reshape(1, a * b * d)
 
 
 def _butterfly_level_columns(values: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
