@@ -28,8 +28,9 @@ The product of the consecutive factors :math:`B_p \cdots B_q` has the support
 into :math:`(B_p \cdots B_m)(B_{m+1} \cdots B_q)` is a two-factor fixed-support problem whose
 rank-one supports are pairwise disjoint: its optimum is a batch of independent best rank-one
 approximations of small blocks. :func:`butterfly_factorize` applies this split recursively
-(the hierarchical algorithm of Le, Zheng, Riccietti and Gribonval, arXiv 2110.01230 and
-2411.04506), in a balanced, left-to-right or right-to-left order of splits.
+(the hierarchical algorithm of Zheng, Riccietti and Gribonval, arXiv 2110.01230, analysed by
+Le, Zheng, Riccietti and Gribonval, arXiv 2411.04506), in a balanced, left-to-right or
+right-to-left order of splits.
 
 **Monarch** matrices (Dao et al. 2022) are the two-factor case :math:`M = XY` with
 :math:`\operatorname{supp}(X) = 1_{m \times m} \otimes I_n` and
@@ -493,12 +494,20 @@ def butterfly_factorize(A, *, order: str = "balanced", perm=None) -> ButterflyFa
     check_choice(order, "order", ORDERS)
     perm = _resolve_perm(perm, N)
     L = N.bit_length() - 1
+    _sync(A.device)
     t0 = time.perf_counter()
     target = A if perm is None else A[:, perm.to(A.device)]
     factors = [f.contiguous() for f in _factorize_node(target.reshape(1, 1, N, N), L, order)]
+    _sync(A.device)
     seconds = time.perf_counter() - t0
     error, rel = _errors(A, ButterflyFactorization(factors, perm, order, 0.0, 0.0, 0.0).to_dense())
     return ButterflyFactorization(factors, perm, order, error, rel, seconds)
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for queued CUDA work, so that wall times cover it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _errors(A: torch.Tensor, approx: torch.Tensor) -> tuple[float, float]:
@@ -581,13 +590,15 @@ def monarch_project(A, blocks: int | None = None) -> MonarchFactorization:
     :math:`(XY)[(r,k),(s,s')] = X[(r,k),(s,k)]\,Y[(s,k),(s,s')]`: every :math:`m \times n` block
     :math:`A[(\cdot,k),(s,\cdot)]` is a rank-one matrix :math:`X[\cdot,(s,k)]\,Y[(s,k),\cdot]`, and the
     blocks do not share parameters. The optimum is therefore the best rank-one approximation of each
-    of the :math:`mn` blocks (Dao et al. 2022, Theorem 1), computed in one batch.
+    of the :math:`mn` blocks (the projection of Dao et al. 2022), computed in one batch.
     """
     A = _check_square(A)
     N = A.shape[0]
     m, n = _monarch_blocks(N, blocks)
+    _sync(A.device)
     t0 = time.perf_counter()
     X, Y = _split_monarch(A, m, n)
+    _sync(A.device)
     seconds = time.perf_counter() - t0
     error, rel = _errors(A, monarch_dense(X, Y))
     return MonarchFactorization(X, Y, error, rel, seconds)

@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 from ._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
     check_int_list
 from .sensing_experiments import derive_seed
+from .training import resolve_device
 
 __all__ = [
     "LU_PATH_COLUMNS", "DESCENT_COLUMNS", "RELU_COLUMNS", "STARTS_COLUMNS", "EXACTNESS_COLUMNS", "NOISE_COLUMNS",
@@ -563,13 +564,16 @@ def dense_random(sizes=(16, 64, 256), *, seeds=(0, 1, 2), orders=("balanced", "l
 
 
 def factorization_timing(sizes=(64, 256, 1024, 4096), *, orders=("balanced", "left_to_right"), repeats: int = 1,
-                         progress: bool = False) -> pd.DataFrame:
+                         device: str = "cpu", progress: bool = False) -> pd.DataFrame:
     r"""Wall time of the hierarchical butterfly factorisation of the bit-reversed DFT against :math:`N`.
 
-    Every level of the hierarchical algorithm costs one batch of rank-one SVDs over all :math:`N^2`
-    entries (:math:`O(N^2)` work with rank-one power steps), and there are :math:`\log_2 N` levels: the
-    time grows like :math:`N^2 \log N`, i.e. linearly in the number of entries of :math:`A` up to the
-    logarithm -- far below the :math:`O(N^3)` of a dense SVD. ``seconds`` is the median over
+    Every split reads all the entries of its node once and fits a batch of rank-one
+    approximations of :math:`h \times w` blocks (:func:`sparselab.butterfly.rank_one_blocks`:
+    Gram matrix and eigendecomposition of the smaller side, :math:`O(hw\min(h, w))` per block). In
+    the left-to-right order every split has :math:`h = 2`: :math:`O(N^2)` per level and
+    :math:`O(N^2\log N)` in all. The balanced order's first split fits :math:`N` blocks of
+    :math:`\sqrt N \times \sqrt N`: :math:`O(N^{5/2})`, which dominates for large :math:`N`. Both are
+    far below the :math:`O(N^3)` of a dense SVD of :math:`A`. ``seconds`` is the median over
     ``repeats`` runs of :attr:`sparselab.butterfly.ButterflyFactorization.seconds`; the relative
     error (:math:`\sim 10^{-15}`) is a check that each run is exact.
 
@@ -581,6 +585,8 @@ def factorization_timing(sizes=(64, 256, 1024, 4096), *, orders=("balanced", "le
         Among :data:`ORDERS`.
     repeats : int
         Timed runs per (N, order), ``>= 1``.
+    device : str
+        Where :math:`A` lives and the factorisation runs (``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"``).
     progress : bool
         Show a progress bar over the sizes.
 
@@ -594,10 +600,11 @@ def factorization_timing(sizes=(64, 256, 1024, 4096), *, orders=("balanced", "le
     sizes = _check_sizes(sizes)
     orders = check_choice_list(orders, "orders", ORDERS)
     repeats = check_int(repeats, "repeats", low=1)
+    dev = resolve_device(device)
     rows = []
     bar = _bar(len(sizes), "factorisation time", "size", progress)
     for N in sizes:
-        F = dft_matrix(N)
+        F = dft_matrix(N).to(dev)
         for order in orders:
             runs = [butterfly_factorize(F, order=order, perm="bit_reversal") for _ in range(repeats)]
             rows.append((N, order, float(statistics.median(r.seconds for r in runs)), float(runs[-1].relative_error)))
@@ -610,14 +617,17 @@ def factorization_timing(sizes=(64, 256, 1024, 4096), *, orders=("balanced", "le
 # ----------------------------------------------------------------------------- 9. product timing
 
 
-def _time(fn, repeats: int) -> float:
+def _time(fn, repeats: int, device: torch.device = torch.device("cpu")) -> float:
     """Median seconds per call of ``fn`` over ``repeats`` measurements, after one warm-up.
 
     Each measurement runs ``fn`` as often as needed to last about :data:`_MIN_TIMED` seconds (the
     count is fixed from the warm-up), so that microsecond products are not lost in timer noise.
     """
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
     t0 = time.perf_counter()
     fn()
+    sync()
     once = time.perf_counter() - t0
     inner = max(1, min(1000, math.ceil(_MIN_TIMED / max(once, 1e-7))))
     times = []
@@ -625,12 +635,14 @@ def _time(fn, repeats: int) -> float:
         t0 = time.perf_counter()
         for _ in range(inner):
             fn()
+        sync()
         times.append((time.perf_counter() - t0) / inner)
     return float(statistics.median(times))
 
 
 def product_timing(sizes=(64, 256, 1024, 4096), *, batches=(1, 64), repeats: int = 5,
-                   kinds=("butterfly", "dense", "monarch", "fft"), progress: bool = False) -> pd.DataFrame:
+                   kinds=("butterfly", "dense", "monarch", "fft"), device: str = "cpu",
+                   progress: bool = False) -> pd.DataFrame:
     r"""Wall time of one product with an :math:`N \times N` structured matrix against :math:`N`.
 
     On a batch of ``batch`` float64 vectors :math:`x \in \mathbb R^N`:
@@ -658,6 +670,9 @@ def product_timing(sizes=(64, 256, 1024, 4096), *, batches=(1, 64), repeats: int
         Measurements per (N, kind, batch), ``>= 1``.
     kinds : sequence of str
         Among :data:`PRODUCT_KINDS`.
+    device : str
+        Where the matrices and vectors live (``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"``); on CUDA every
+        measurement waits for the queued kernels.
     progress : bool
         Show a progress bar over the sizes.
 
@@ -672,6 +687,7 @@ def product_timing(sizes=(64, 256, 1024, 4096), *, batches=(1, 64), repeats: int
     batches = check_int_list(batches, "batches", low=1)
     repeats = check_int(repeats, "repeats", low=1)
     kinds = check_choice_list(kinds, "kinds", PRODUCT_KINDS)
+    dev = resolve_device(device)
     rows = []
     bar = _bar(len(sizes), "product time", "size", progress)
     for N in sizes:
@@ -680,24 +696,24 @@ def product_timing(sizes=(64, 256, 1024, 4096), *, batches=(1, 64), repeats: int
         n = N // m
         ops = {}
         if "butterfly" in kinds:
-            factors = random_butterfly(N, seed=derive_seed(0, 12, N))
+            factors = random_butterfly(N, seed=derive_seed(0, 12, N), device=dev)
             ops["butterfly"] = lambda x, f=factors: butterfly_apply(f, x)
         if "dense" in kinds:
-            W = torch.randn(N, N, generator=g, dtype=torch.float64)
+            W = torch.randn(N, N, generator=g, dtype=torch.float64).to(dev)
             ops["dense"] = lambda x, W=W: x @ W.T
         if "monarch" in kinds:
-            left = torch.randn(1, n, m, m, generator=g, dtype=torch.float64)
-            right = torch.randn(m, 1, n, n, generator=g, dtype=torch.float64)
+            left = torch.randn(1, n, m, m, generator=g, dtype=torch.float64).to(dev)
+            right = torch.randn(m, 1, n, n, generator=g, dtype=torch.float64).to(dev)
             ops["monarch"] = lambda x, l=left, r=right: monarch_apply(l, r, x)
         if "fft" in kinds:
             ops["fft"] = lambda x: torch.fft.fft(x)
         with torch.no_grad():
             for kind in kinds:
                 for batch in batches:
-                    x = torch.randn(batch, N, generator=g, dtype=torch.float64)
+                    x = torch.randn(batch, N, generator=g, dtype=torch.float64).to(dev)
                     if kind == "fft":
                         x = torch.complex(x, torch.zeros_like(x))
-                    rows.append((N, kind, batch, _time(lambda op=ops[kind], x=x: op(x), repeats)))
+                    rows.append((N, kind, batch, _time(lambda op=ops[kind], x=x: op(x), repeats, dev)))
         ops.clear()
         bar.update()
     bar.close()
@@ -876,7 +892,7 @@ def _check_models(models) -> list[str]:
 def structured_layer_task(*, N: int = 64, samples: int = 32, test_samples: int = 1024, target: str = "hadamard",
                           models=("dense", "butterfly", "monarch", "sparse", "low-rank"), epochs: int = 400,
                           lr: float = 3e-2, batch_size: int = 64, seeds=(0, 1, 2), noise: float = 0.0,
-                          progress: bool = False) -> pd.DataFrame:
+                          device: str = "cpu", progress: bool = False) -> pd.DataFrame:
     r"""Learn the linear map :math:`x \mapsto Tx` with one structured layer (no bias).
 
     :math:`T` is the normalised Hadamard matrix :math:`H_N/\sqrt N` (``target="hadamard"``, an
@@ -916,6 +932,9 @@ def structured_layer_task(*, N: int = 64, samples: int = 32, test_samples: int =
         One data set and initialisation per seed.
     noise : float
         :math:`\sigma \ge 0` on the training targets (the test targets are exact).
+    device : str
+        Where the layers are trained (``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"``); data and initial
+        weights are drawn on the CPU first, so they do not depend on it.
     progress : bool
         Show a progress bar over the runs.
 
@@ -939,6 +958,7 @@ def structured_layer_task(*, N: int = 64, samples: int = 32, test_samples: int =
     seeds = check_int_list(seeds, "seeds", low=0)
     noise = check_float(noise, "noise", low=0.0)
     progress = check_bool(progress, "progress")
+    dev = resolve_device(device)
     T = _target_matrix(target, N)
     rows = []
     bar = _bar(len(models) * len(seeds), f"{target} task", "run", progress)
@@ -948,8 +968,10 @@ def structured_layer_task(*, N: int = 64, samples: int = 32, test_samples: int =
         Y = X @ T.T + noise * torch.randn(samples, N, generator=g, dtype=torch.float64)
         Xt = torch.randn(test_samples, N, generator=g, dtype=torch.float64)
         Yt = Xt @ T.T
+        X, Y, Xt, Yt = (t.to(dev) for t in (X, Y, Xt, Yt))
         for model in models:
             layer, params = structured_layer(model, N, bias=False, seed=seed)
+            layer = layer.to(dev)
             _train(layer, nn.functional.mse_loss, X, Y, epochs=epochs, lr=lr, batch_size=batch_size,
                    g=torch.Generator().manual_seed(derive_seed(seed, 16)))
             with torch.no_grad():
@@ -962,7 +984,7 @@ def structured_layer_task(*, N: int = 64, samples: int = 32, test_samples: int =
 
 
 def structured_layer_digits(*, models=("dense", "butterfly", "monarch", "sparse", "low-rank"), epochs: int = 20,
-                            lr: float = 1e-2, batch_size: int = 64, seeds=(0, 1, 2),
+                            lr: float = 1e-2, batch_size: int = 64, seeds=(0, 1, 2), device: str = "cpu",
                             progress: bool = False) -> pd.DataFrame:
     r"""Structured layers inside a small classifier of the 8x8 digits.
 
@@ -981,6 +1003,8 @@ def structured_layer_digits(*, models=("dense", "butterfly", "monarch", "sparse"
         Adam's passes over the training set, step size and minibatch size.
     seeds : sequence of int
         One split and initialisation per seed.
+    device : str
+        Where the networks are trained (``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"``).
     progress : bool
         Show a progress bar over the runs.
 
@@ -998,11 +1022,12 @@ def structured_layer_digits(*, models=("dense", "butterfly", "monarch", "sparse"
     batch_size = check_int(batch_size, "batch_size", low=1)
     seeds = check_int_list(seeds, "seeds", low=0)
     progress = check_bool(progress, "progress")
+    dev = resolve_device(device)
     rows = []
     bar = _bar(len(models) * len(seeds), "digits", "run", progress)
     for seed in seeds:
         data = load_digits(seed=seed)
-        X, y, Xt, yt = data.X_train, data.y_train, data.X_test, data.y_test
+        X, y, Xt, yt = (t.to(dev) for t in (data.X_train, data.y_train, data.X_test, data.y_test))
         N = X.shape[1]
         for model in models:
             layer, params = structured_layer(model, N, bias=True, seed=seed, dtype=torch.float32)
@@ -1013,7 +1038,7 @@ def structured_layer_digits(*, models=("dense", "butterfly", "monarch", "sparse"
                 head.weight.copy_(((2 * torch.rand(head.weight.shape, generator=g, dtype=torch.float64) - 1)
                                    * bound).float())
                 head.bias.zero_()
-            net = nn.Sequential(layer, nn.ReLU(), head)
+            net = nn.Sequential(layer, nn.ReLU(), head).to(dev)
             _train(net, nn.functional.cross_entropy, X, y, epochs=epochs, lr=lr, batch_size=batch_size, g=g)
             with torch.no_grad():
                 train_acc = float((net(X).argmax(1) == y).double().mean())

@@ -407,4 +407,5 @@ FACTORIZATION = {
                           min_len=1, unique=True),
     # execution
     "threads": Param((int, type(None)), 1, None),
+    "device": Param(str, choices=("auto", "cpu", "cuda", "mps")),
 }

@@ -284,3 +284,20 @@ def test_structured_layer_digits_columns_and_accuracy():
 def test_progress_bar_runs():
     df = E.descent_on_supports(steps=5, seeds=(0,), progress=True)
     assert len(df) > 0 and math.isfinite(df["error"].iloc[-1])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised when CUDA is missing")
+def test_device_argument_is_checked_before_any_work():
+    for call in (lambda: E.factorization_timing((4,), device="cuda"),
+                 lambda: E.product_timing((4,), device="cuda"),
+                 lambda: E.structured_layer_task(N=4, samples=2, test_samples=2, epochs=1, seeds=(0,), device="cuda"),
+                 lambda: E.structured_layer_digits(epochs=1, seeds=(0,), device="cuda")):
+        with pytest.raises(ValueError, match="device='cuda' was asked for but CUDA is not available"):
+            call()
+    with pytest.raises(ValueError, match="device must be"):
+        E.product_timing((4,), device="tpu")
+
+
+def test_layer_task_on_explicit_cpu_equals_default():
+    kwargs = dict(N=8, samples=4, test_samples=8, epochs=3, seeds=(0,), models=("butterfly", "dense"))
+    _same(E.structured_layer_task(**kwargs), E.structured_layer_task(device="cpu", **kwargs))
