@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from ._validation import check_choice, check_int
 
@@ -200,7 +201,9 @@ def butterfly_apply(factors, x: torch.Tensor) -> torch.Tensor:
 
     ``factors[ℓ-1]`` holds :math:`B_\ell` compactly, shape :math:`(2^{\ell-1}, N/2^\ell, 2, 2)`.
     Costs :math:`2N\log_2 N` multiply-adds per vector; works on any leading batch shape,
-    on CPU and GPU, and is differentiable in the factors and in ``x``.
+    on CPU and GPU, and is differentiable in the factors and in ``x``: one vector through
+    autograd, several through a per-level :class:`torch.autograd.Function` whose backward is
+    the transposed factors and a batch reduction (first derivatives only).
     """
     N = _check_factors(factors)
     if x.shape[-1] != N:
@@ -231,18 +234,56 @@ def _butterfly_level_row(values: torch.Tensor, row: torch.Tensor) -> torch.Tenso
     return y.reshape(1, a * b * d)
 
 
-def _butterfly_level_columns(values: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """One Kronecker-sparse factor applied to the columns of ``cols`` (shape (a*c*d, batch))."""
+def _level_columns(values: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """y = M x for every column of ``cols`` (shape (a*c*d, batch)), M stored in ``values`` (a, d, b, c).
+
+    Writes into one preallocated output (no autograd: called under ``no_grad`` or inside
+    :class:`_ButterflyLevel`).
+    """
     a, d, b, c = values.shape
     xb = cols.reshape(a, c, d, -1)
     vt = values.permute(0, 2, 3, 1).unsqueeze(-1)                     # (a, b, c, d, 1)
-    rows = []
+    out = torch.empty(a, b, d, xb.shape[-1], dtype=torch.result_type(values, cols), device=cols.device)
     for r in range(b):
-        y = vt[:, r, 0] * xb[:, 0]
+        torch.mul(vt[:, r, 0], xb[:, 0], out=out[:, r])
         for s in range(1, c):
-            y = torch.addcmul(y, vt[:, r, s], xb[:, s])
-        rows.append(y)
-    return torch.stack(rows, 1).reshape(a * b * d, -1)
+            out[:, r].addcmul_(vt[:, r, s], xb[:, s])
+    return out.reshape(a * b * d, -1)
+
+
+class _ButterflyLevel(torch.autograd.Function):
+    r"""One factor on the columns of a batch, with a hand-written backward.
+
+    Autograd through the slices of :func:`_level_columns` would allocate and zero-fill a full-size
+    gradient for every slice; here :math:`\partial x_s = \sum_r v_{rs}\, g_r` (the transposed
+    factor, same cost as the forward) and :math:`\partial v_{rs} = \sum_{\text{batch}} g_r x_s`.
+    """
+
+    @staticmethod
+    def forward(ctx, values, cols):
+        ctx.save_for_backward(values, cols)
+        return _level_columns(values, cols)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        values, cols = ctx.saved_tensors
+        a, d, b, c = values.shape
+        grad_values = grad_cols = None
+        if ctx.needs_input_grad[1]:
+            grad_cols = _level_columns(values.transpose(-1, -2), grad)
+        if ctx.needs_input_grad[0]:
+            g = grad.reshape(a, b, 1, d, -1)
+            x = cols.reshape(a, 1, c, d, -1)
+            grad_values = (g * x).sum(-1).permute(0, 3, 1, 2)           # (a, b, c, d) -> (a, d, b, c)
+        return grad_values, grad_cols
+
+
+def _butterfly_level_columns(values: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """One Kronecker-sparse factor applied to the columns of ``cols`` (shape (a*c*d, batch))."""
+    if torch.is_grad_enabled() and (values.requires_grad or cols.requires_grad):
+        return _ButterflyLevel.apply(values, cols)
+    return _level_columns(values, cols)
 
 
 def butterfly_dense(factors) -> torch.Tensor:

@@ -104,11 +104,13 @@ def test_butterfly_apply_equals_dense_product_of_the_factors(N):
         assert not bool(D[~S].any())
 
 
-def test_butterfly_apply_gradients_match_dense():
+@pytest.mark.parametrize("batch", [1, 4])
+def test_butterfly_apply_gradients_match_dense(batch):
+    """One vector goes through autograd; several through the level Function with its own backward."""
     N = 16
     factors = [f.clone().requires_grad_(True) for f in BF.random_butterfly(N, seed=3)]
-    x = torch.randn(4, N, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(4, N, dtype=torch.float64)
+    x = torch.randn(batch, N, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(batch, N, dtype=torch.float64)
     (BF.butterfly_apply(factors, x) * w).sum().backward()
     grads = [f.grad.clone() for f in factors]
     gx = x.grad.clone()
@@ -119,6 +121,15 @@ def test_butterfly_apply_gradients_match_dense():
     for g, f in zip(grads, factors):
         torch.testing.assert_close(g, f.grad, rtol=0, atol=1e-12)
     torch.testing.assert_close(gx, x.grad, rtol=0, atol=1e-12)
+
+
+def test_butterfly_apply_gradcheck_and_no_double_backward():
+    factors = [f.clone().requires_grad_(True) for f in BF.random_butterfly(8, seed=4)]
+    x = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, *f: BF.butterfly_apply(list(f), x), (x, *factors))
+    (g,) = torch.autograd.grad(BF.butterfly_apply(factors, x).square().sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice"):   # second order is refused, not wrong
+        g.sum().backward()
 
 
 def test_orthogonal_random_butterfly_is_orthogonal_and_gaussian_preserves_norm_on_average():
