@@ -690,7 +690,11 @@ def lu_counterexample() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def lu_path(eps) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""A feasible pair for :func:`lu_counterexample` with error exactly ``eps`` and the smallest norm.
+    r"""A feasible pair for :func:`lu_counterexample` with error exactly ``eps``, all of it in the (1,1) entry.
+
+    Among the pairs that place the error there it has the smallest norm; spreading the error over
+    several entries does slightly better (gradient descent finds such pairs), with the same
+    :math:`1/\varepsilon` growth.
 
     Start from :math:`L = \begin{pmatrix}1&0\\1/\varepsilon&1\end{pmatrix}`,
     :math:`U = \begin{pmatrix}\varepsilon&1\\0&-1/\varepsilon\end{pmatrix}`, whose product
