@@ -1907,8 +1907,13 @@ def butterfly_errors(exactness, noise, dense, *, floor=1e-17) -> Figure:
 
 
 @_styled
-def product_timing(frame, slopes=None, *, guides=True) -> Figure:
+def product_timing(frame, slopes=None, *, guides=True, factorization=None, factorization_slopes=None) -> Figure:
     r"""Time of one matrix product against :math:`N` on log–log axes, one panel per batch size.
+
+    With ``factorization`` (columns ``N``, ``order``, ``seconds``, from
+    :func:`sparselab.factorization_experiments.factorization_timing`) a last panel shows the time of
+    the butterfly factorisation itself against :math:`N`, one line per order, with a
+    :math:`\propto N^2` guide; ``factorization_slopes`` (columns ``order``, ``slope``) labels the lines.
 
     ``frame`` has columns ``N``, ``kind``, ``batch`` and ``seconds`` (repeated rows are averaged);
     one line per kind (in the order of :data:`FACTORIZATION_STYLES`). ``slopes`` (columns
@@ -1925,9 +1930,14 @@ def product_timing(frame, slopes=None, *, guides=True) -> Figure:
         fitted = {(k, b): float(s) for k, b, s in zip(slopes["kind"], slopes["batch"], slopes["slope"])}
     batches = sorted(frame["batch"].unique())
     kinds = _levels(frame["kind"])
-    fig, axes = plt.subplots(1, len(batches), figsize=(max(6.0, 5.6 * len(batches)), 4.5), layout="constrained",
+    if factorization is not None:
+        factorization = _require(factorization, ["N", "order", "seconds"])
+    panels = len(batches) + (factorization is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(max(6.0, 5.0 * panels), 4.5), layout="constrained",
                              squeeze=False)
     axes = list(axes[0])
+    if factorization is not None:
+        _factorization_panel(axes[-1], factorization, factorization_slopes)
     for ax, batch in zip(axes, batches):
         rows = frame[frame["batch"] == batch]
         anchor = None
@@ -1958,6 +1968,32 @@ def product_timing(frame, slopes=None, *, guides=True) -> Figure:
         ax.set_title(f"batch of {batch} vector{'s' if batch != 1 else ''}", fontsize="medium")
         ax.legend(fontsize="small", loc="upper left")
     return _paint(fig)
+
+
+def _factorization_panel(ax, frame, slopes) -> None:
+    fitted = {}
+    if slopes is not None:
+        slopes = _require(slopes, ["order", "slope"])
+        fitted = {str(o): float(v) for o, v in zip(slopes["order"], slopes["slope"])}
+    anchor = None
+    for i, order in enumerate(_levels(frame["order"])):
+        xs, ys = _mean_curve(frame[frame["order"] == order], "N", "seconds")
+        style = _fstyle(order, i)
+        label = str(order) + (f" (slope {fitted[str(order)]:.2f})" if str(order) in fitted else "")
+        ax.plot(xs, _positive_or_nan(ys), color=style["color"], marker=style["marker"],
+                linestyle=style["linestyle"], markersize=6, linewidth=1.6, label=label)
+        if anchor is None and len(xs) and np.isfinite(_positive_or_nan(ys[-1:])[0]):
+            anchor = (xs[-1], ys[-1])
+    if anchor is not None:
+        grid = np.sort(frame["N"].unique().astype(float))
+        ax.plot(grid, anchor[1] * (grid / anchor[0]) ** 2, color="#777777", linestyle="--", linewidth=1.0,
+                label=r"$\propto N^2$")
+    _log_ticks(ax, frame["N"])
+    ax.set_yscale("log")
+    ax.set_xlabel(_flabel("N"))
+    ax.set_ylabel("factorisation time (s)")
+    ax.set_title("butterfly factorisation of the DFT", fontsize="medium")
+    ax.legend(fontsize="small", loc="upper left")
 
 
 @_styled

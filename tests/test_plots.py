@@ -989,6 +989,22 @@ def test_product_timing_slopes_in_labels_and_guides(transparent_rc):
     _assert_opaque(fig)
 
 
+def test_product_timing_adds_a_factorisation_panel(transparent_rc):
+    frame = pd.DataFrame([{"N": N, "kind": "butterfly", "batch": 1, "seconds": 1e-6 * N} for N in (64, 256, 1024)])
+    ftime = pd.DataFrame([{"N": N, "order": o, "seconds": c * 1e-8 * N ** 2, "relative_error": 1e-15}
+                          for N in (64, 256, 1024) for o, c in (("balanced", 2.0), ("left_to_right", 1.0))])
+    fslopes = pd.DataFrame({"order": ["balanced", "left_to_right"], "slope": [2.0, 2.0]})
+    fig = plots.product_timing(frame, factorization=ftime, factorization_slopes=fslopes)
+    assert [ax.get_title() for ax in fig.axes] == ["batch of 1 vector", "butterfly factorisation of the DFT"]
+    lines = _labelled(fig.axes[1])
+    np.testing.assert_allclose(lines["balanced (slope 2.00)"].get_ydata(), 2e-8 * np.array([64, 256, 1024]) ** 2)
+    # the N^2 guide goes through the last point of the first order
+    np.testing.assert_allclose(lines["$\\propto N^2$"].get_ydata(), 2e-8 * np.array([64, 256, 1024]) ** 2)
+    with pytest.raises(ValueError, match="order"):
+        plots.product_timing(frame, factorization=ftime.drop(columns="order"))
+    _assert_opaque(fig)
+
+
 def test_layer_comparison_bars_are_means_in_frame_order(transparent_rc):
     models = (("dense", 4096, 0.5), ("butterfly", 768, 0.01), ("monarch", 1024, 0.2), ("low-rank", 768, 0.9))
     frame = pd.DataFrame([{"model": m, "params": p, "seed": s, "train_mse": 0.1, "test_relative_error": e + 0.01 * s}
