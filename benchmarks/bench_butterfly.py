@@ -93,9 +93,7 @@ def bench_products(sizes, batches, device, dtype, rounds, warmup):
     for N in sizes:
         factors = [f.to(device=device, dtype=dtype) for f in BF.random_butterfly(N, seed=0)]
         W = BF.butterfly_dense([f.double() for f in factors]).to(device=device, dtype=dtype)
-        m = math.isqrt(N)
-        blocks = m if m * m == N else 2 ** (int(math.log2(N)) // 2)
-        mon = BF.monarch_project(W.double().cpu(), blocks=blocks)
+        mon = BF.monarch_project(W.double().cpu(), blocks=BF.monarch_blocks(N))
         left, right = mon.left.to(device=device, dtype=dtype), mon.right.to(device=device, dtype=dtype)
         for batch in batches:
             gen = torch.Generator().manual_seed(1)
@@ -123,7 +121,7 @@ def bench_layers(sizes, batch, device, dtype, rounds, warmup):
         torch.manual_seed(0)
         layers = {"nn.Linear": nn.Linear(N, N, device=device, dtype=dtype),
                   "ButterflyLinear": ButterflyLinear(N, device=device, dtype=dtype, seed=0),
-                  "MonarchLinear": MonarchLinear(N, blocks=2 ** (int(math.log2(N)) // 2), device=device, dtype=dtype,
+                  "MonarchLinear": MonarchLinear(N, blocks=BF.monarch_blocks(N), device=device, dtype=dtype,
                                                  seed=0)}
         x = torch.randn(batch, N, device=device, dtype=dtype)
 

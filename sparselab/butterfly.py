@@ -55,9 +55,9 @@ from ._validation import check_choice, check_int
 __all__ = [
     "kronecker_support", "kronecker_apply", "kronecker_dense", "kronecker_from_dense", "is_power_of_two",
     "check_power_of_two", "butterfly_shapes", "butterfly_supports", "butterfly_apply", "butterfly_dense",
-    "butterfly_nnz", "random_butterfly", "bit_reversal_permutation", "dft_matrix", "hadamard_matrix",
-    "rank_one_blocks", "ButterflyFactorization", "butterfly_factorize", "MonarchFactorization", "monarch_project",
-    "monarch_apply", "monarch_dense", "monarch_shapes",
+    "butterfly_nnz", "random_blocks", "random_butterfly", "bit_reversal_permutation", "dft_matrix", "hadamard_matrix",
+    "rank_one_blocks", "check_permutation", "ButterflyFactorization", "butterfly_factorize", "MonarchFactorization", "monarch_project",
+    "monarch_apply", "monarch_dense", "monarch_shapes", "monarch_blocks",
 ]
 
 ORDERS = ("balanced", "left_to_right", "right_to_left")
@@ -317,28 +317,36 @@ def _merge_node(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     return T.reshape(a, d, h * w, h * w)
 
 
-def random_butterfly(N: int, *, seed: int = 0, kind: str = "gaussian", dtype=torch.float64, device=None):
-    r"""Random butterfly factors for :math:`N = 2^L`.
+def random_blocks(shape, kind: str = "gaussian", generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Random :math:`2 \times 2` butterfly blocks of shape ``(*shape, 2, 2)``, float64.
 
-    ``kind="gaussian"``: i.i.d. :math:`\mathcal N(0, 1/2)` entries, so that
-    :math:`\mathbb E\|B_\ell x\|^2 = \|x\|^2`; ``"orthogonal"``: every :math:`2 \times 2`
-    block a rotation or reflection by a uniform angle, so every factor and the product are orthogonal.
+    ``"gaussian"``: i.i.d. :math:`\mathcal N(0, 1/2)` entries (a factor with two such entries per row
+    preserves :math:`\mathbb E\|x\|^2`); ``"orthogonal"``: a rotation
+    :math:`\begin{pmatrix}c & -s\\ s & c\end{pmatrix}` or a reflection
+    :math:`\begin{pmatrix}c & s\\ s & -c\end{pmatrix}` (probability 1/2 each) by a uniform angle.
+    ``generator=None`` draws from the global RNG.
+    """
+    check_choice(kind, "kind", ("gaussian", "orthogonal"))
+    shape = tuple(shape)
+    if kind == "gaussian":
+        return torch.randn(*shape, 2, 2, generator=generator, dtype=torch.float64) * math.sqrt(0.5)
+    theta = 2 * math.pi * torch.rand(*shape, generator=generator, dtype=torch.float64)
+    sign = 2 * torch.randint(0, 2, shape, generator=generator).to(torch.float64) - 1   # +1 rotation, -1 reflection
+    c, s = torch.cos(theta), torch.sin(theta)
+    return torch.stack([torch.stack([c, -sign * s], -1), torch.stack([s, sign * c], -1)], -2)
+
+
+def random_butterfly(N: int, *, seed: int = 0, kind: str = "gaussian", dtype=torch.float64, device=None):
+    r"""Random butterfly factors for :math:`N = 2^L`, every :math:`2 \times 2` block drawn by :func:`random_blocks`.
+
+    ``kind="gaussian"`` gives :math:`\mathbb E\|B_\ell x\|^2 = \|x\|^2`; with ``"orthogonal"`` every
+    factor and the product are orthogonal.
     """
     N = check_power_of_two(N)
     seed = check_int(seed, "seed", low=0)
     check_choice(kind, "kind", ("gaussian", "orthogonal"))
     gen = torch.Generator().manual_seed(seed)
-    factors = []
-    for a, b, c, d in butterfly_shapes(N):
-        if kind == "gaussian":
-            f = torch.randn(a, d, 2, 2, generator=gen, dtype=torch.float64) * math.sqrt(0.5)
-        else:
-            theta = torch.rand(a, d, generator=gen, dtype=torch.float64) * (2 * math.pi)
-            sign = torch.where(torch.rand(a, d, generator=gen, dtype=torch.float64) < 0.5, -1.0, 1.0)
-            cos, sin = torch.cos(theta), torch.sin(theta)
-            f = torch.stack([torch.stack([cos, -sin * sign], -1), torch.stack([sin, cos * sign], -1)], -2)
-        factors.append(f.to(dtype=dtype, device=device))
-    return factors
+    return [random_blocks((a, d), kind, gen).to(dtype=dtype, device=device) for a, b, c, d in butterfly_shapes(N)]
 
 
 def bit_reversal_permutation(N: int) -> torch.Tensor:
@@ -437,17 +445,21 @@ def _factorize_node(T: torch.Tensor, levels: int, order: str) -> list[torch.Tens
     return _factorize_node(X, left, order) + _factorize_node(Y, levels - left, order)
 
 
-def _resolve_perm(perm, N: int):
+def check_permutation(perm, N: int, name: str = "perm") -> torch.Tensor | None:
+    """``None``, ``"bit_reversal"`` or a permutation of ``range(N)`` (integers) as a CPU LongTensor, or ``None``."""
     if perm is None:
         return None
     if isinstance(perm, str):
-        check_choice(perm, "perm", ("bit_reversal",))
+        check_choice(perm, name, ("bit_reversal",))
         return bit_reversal_permutation(N)
-    perm = torch.as_tensor(perm).cpu()
-    if perm.dtype not in (torch.int64, torch.int32) or perm.shape != (N,) or \
-            not torch.equal(torch.sort(perm).values, torch.arange(N, dtype=perm.dtype)):
-        raise ValueError(f"perm must be None, 'bit_reversal' or a permutation of range({N}) (a LongTensor of length {N})")
-    return perm.long()
+    perm = torch.as_tensor(perm.detach() if torch.is_tensor(perm) else perm).cpu()
+    if perm.dtype.is_floating_point or perm.dtype.is_complex or perm.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integers, got dtype {perm.dtype}")
+    perm = perm.long()
+    if perm.shape != (N,) or not torch.equal(torch.sort(perm).values, torch.arange(N)):
+        raise ValueError(f"{name} must be None, 'bit_reversal' or a permutation of range({N}) (shape ({N},)), "
+                         f"got shape {tuple(perm.shape)}")
+    return perm
 
 
 @dataclass
@@ -533,7 +545,7 @@ def butterfly_factorize(A, *, order: str = "balanced", perm=None) -> ButterflyFa
     A = _check_square(A)
     N = check_power_of_two(A.shape[0], "A.shape[0]")
     check_choice(order, "order", ORDERS)
-    perm = _resolve_perm(perm, N)
+    perm = check_permutation(perm, N)
     L = N.bit_length() - 1
     _sync(A.device)
     t0 = time.perf_counter()
@@ -566,7 +578,7 @@ def _monarch_blocks(N: int, blocks) -> tuple[int, int]:
         m = math.isqrt(N)
         if m * m != N:
             raise ValueError(f"the size N = {N} is not a perfect square; pass blocks=m with m dividing N "
-                             f"(e.g. blocks={_a_divisor(N)}), so that N = m * (N/m)")
+                             f"(e.g. blocks={monarch_blocks(N)}), so that N = m * (N/m)")
         return m, m
     m = check_int(blocks, "blocks", low=1, high=N)
     if N % m:
@@ -574,11 +586,13 @@ def _monarch_blocks(N: int, blocks) -> tuple[int, int]:
     return m, N // m
 
 
-def _a_divisor(N: int) -> int:
-    for m in range(math.isqrt(N), 0, -1):
-        if N % m == 0:
-            return m
-    return 1
+def monarch_blocks(N: int) -> int:
+    r"""The largest divisor :math:`m \le \sqrt N` of :math:`N`: the most balanced Monarch split :math:`N = m \cdot (N/m)`.
+
+    :math:`\sqrt N` for perfect squares (:math:`2N^{3/2}` parameters), 1 for primes (a dense matrix).
+    """
+    N = check_int(N, "N", low=1)
+    return max(m for m in range(1, math.isqrt(N) + 1) if N % m == 0)
 
 
 def monarch_shapes(N: int, blocks: int | None = None) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:

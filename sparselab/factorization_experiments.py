@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 from ._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
     check_int_list
+from .butterfly import monarch_blocks
 from .sensing_experiments import derive_seed
 from .training import resolve_device
 
@@ -551,7 +552,7 @@ def dense_random(sizes=(16, 64, 256), *, seeds=(0, 1, 2), orders=("balanced", "l
     rows = []
     bar = _bar(len(sizes) * len(seeds), "dense random", "matrix", progress)
     for N in sizes:
-        blocks = max(b for b in range(1, math.isqrt(N) + 1) if N % b == 0)
+        blocks = monarch_blocks(N)
         for seed in seeds:
             g = torch.Generator().manual_seed(derive_seed(seed, 10, N))
             A = torch.randn(N, N, generator=g, dtype=torch.float64)
@@ -692,7 +693,7 @@ def product_timing(sizes=(64, 256, 1024, 4096), *, batches=(1, 64), repeats: int
     bar = _bar(len(sizes), "product time", "size", progress)
     for N in sizes:
         g = torch.Generator().manual_seed(derive_seed(0, 11, N))
-        m = max(b for b in range(1, math.isqrt(N) + 1) if N % b == 0)
+        m = monarch_blocks(N)
         n = N // m
         ops = {}
         if "butterfly" in kinds:
@@ -845,7 +846,7 @@ def structured_layer(model: str, N: int, *, bias: bool = False, seed: int = 0,
         layer = ButterflyLinear(N, bias=bias, dtype=dtype, init="orthogonal", seed=derive_seed(seed, 14))
         params = butterfly_nnz(N)
     elif model == "monarch":
-        blocks = max(b for b in range(1, math.isqrt(N) + 1) if N % b == 0)
+        blocks = monarch_blocks(N)
         layer = MonarchLinear(N, bias=bias, dtype=dtype, blocks=blocks, init="orthogonal",
                               seed=derive_seed(seed, 14))
         params = N * (blocks + N // blocks)

@@ -212,15 +212,6 @@ def _bf():
     return butterfly
 
 
-def _is_power_of_two(n: int) -> bool:
-    return n >= 2 and n & (n - 1) == 0
-
-
-def _divisor_near_sqrt(n: int) -> int:
-    """The largest divisor of ``n`` that is at most :math:`\\sqrt n` (so ``n = d * (n // d)`` with ``d <= n // d``)."""
-    return max(d for d in range(1, math.isqrt(n) + 1) if n % d == 0)
-
-
 class _SquareStructuredLinear(nn.Module):
     """Shared plumbing of the square structured layers: sizes, bias, input checks, ``from_linear``."""
 
@@ -353,7 +344,7 @@ class ButterflyLinear(_SquareStructuredLinear):
                  dtype=None, *, init: str = "orthogonal", permutation=None, seed: int | None = None):
         super().__init__()
         N = check_int(in_features, "in_features", low=1)
-        if not _is_power_of_two(N):
+        if N < 2 or not _bf().is_power_of_two(N):
             nxt = 2 if N < 2 else 1 << (N - 1).bit_length()
             raise ValueError(f"in_features must be a power of two >= 2 (ButterflyLinear needs a power-of-two size), "
                              f"got {N}; pad to {nxt} or use MonarchLinear (any N = m*n)")
@@ -362,43 +353,19 @@ class ButterflyLinear(_SquareStructuredLinear):
         self.levels = N.bit_length() - 1
         self.twiddle = nn.Parameter(torch.empty(self.levels, N // 2, 2, 2, **factory))
         self._make_bias(bias, factory)
-        perm = self._check_permutation(permutation, N)
+        perm = _bf().check_permutation(permutation, N, "permutation")
         self.permutation = permutation if isinstance(permutation, str) or permutation is None else "custom"
         self.register_buffer("perm", None if perm is None else perm.to(device=device))
         self.reset_parameters()
-
-    @staticmethod
-    def _check_permutation(permutation, N: int) -> torch.Tensor | None:
-        if permutation is None:
-            return None
-        if isinstance(permutation, str):
-            check_choice(permutation, "permutation", ("bit_reversal",))
-            return _bf().bit_reversal_permutation(N).to(torch.long)
-        if not torch.is_tensor(permutation):
-            raise TypeError("permutation must be None, 'bit_reversal' or a LongTensor permutation of 0..N-1, "
-                            f"got {type(permutation).__name__}")
-        perm = permutation.detach()
-        if perm.dtype.is_floating_point or perm.dtype.is_complex or perm.dtype == torch.bool:
-            raise TypeError(f"permutation must hold integers, got dtype {perm.dtype}")
-        perm = perm.to(device="cpu", dtype=torch.long)
-        if perm.shape != (N,) or not torch.equal(torch.sort(perm).values, torch.arange(N)):
-            raise ValueError(f"permutation must be a permutation of 0..{N - 1} (shape ({N},)), "
-                             f"got shape {tuple(perm.shape)}")
-        return perm
 
     def reset_parameters(self) -> None:
         """Re-draw the twiddles (``init``) and the bias; reproducible when ``seed`` is set."""
         g = self._generator()
         shape = (self.levels, self.in_features // 2)
-        if self.init == "gaussian":
-            t = torch.randn(*shape, 2, 2, generator=g, dtype=torch.float64) * math.sqrt(0.5)
-        elif self.init == "orthogonal":
-            theta = 2 * math.pi * torch.rand(*shape, generator=g, dtype=torch.float64)
-            sign = 2 * torch.randint(0, 2, shape, generator=g).to(torch.float64) - 1  # +1 rotation, -1 reflection
-            c, s = torch.cos(theta), torch.sin(theta)
-            t = torch.stack([torch.stack([c, -sign * s], -1), torch.stack([s, sign * c], -1)], -2)
-        else:
+        if self.init == "identity":
             t = torch.eye(2, dtype=torch.float64).expand(*shape, 2, 2)
+        else:
+            t = _bf().random_blocks(shape, self.init, g)
         with torch.no_grad():
             self.twiddle.copy_(t)
         self._reset_bias(g)
@@ -434,7 +401,7 @@ class ButterflyLinear(_SquareStructuredLinear):
         """
         W = cls._check_weight(weight, cls.__name__)
         N = W.shape[0]
-        if not _is_power_of_two(N):
+        if N < 2 or not _bf().is_power_of_two(N):
             raise ValueError(f"weight must be N x N with N a power of two >= 2 for ButterflyLinear, got shape "
                              f"{tuple(W.shape)}; use MonarchLinear.from_dense for other sizes")
         check_choice(order, "order", ("balanced", "left_to_right", "right_to_left"))
@@ -502,12 +469,12 @@ class MonarchLinear(_SquareStructuredLinear):
             if m * m != N:
                 raise ValueError(f"in_features={N} is not a perfect square, so MonarchLinear cannot use the default "
                                  f"blocks=sqrt(N); pass blocks=m for a divisor m of {N} "
-                                 f"(e.g. blocks={_divisor_near_sqrt(N)})")
+                                 f"(e.g. blocks={_bf().monarch_blocks(N)})")
         else:
             m = check_int(blocks, "blocks", low=1, high=N)
             if N % m:
                 raise ValueError(f"blocks must divide in_features={N}, got blocks={m} "
-                                 f"(e.g. blocks={_divisor_near_sqrt(N)})")
+                                 f"(e.g. blocks={_bf().monarch_blocks(N)})")
         factory = {"device": device, "dtype": dtype}
         self._setup(N, out_features, init, seed)
         self.blocks, self.block_size = m, N // m

@@ -315,3 +315,8 @@ def test_monarch_errors():
         BF.monarch_project(torch.eye(24, dtype=torch.float64), blocks=5)
     with pytest.raises(ValueError, match="blocks must be an integer in"):
         BF.monarch_project(torch.eye(16, dtype=torch.float64), blocks=0)
+
+
+@pytest.mark.parametrize("N,m", [(1, 1), (7, 1), (12, 3), (16, 4), (24, 4), (32, 4), (36, 6), (4096, 64)])
+def test_monarch_blocks_is_the_largest_divisor_up_to_the_square_root(N, m):
+    assert BF.monarch_blocks(N) == m
