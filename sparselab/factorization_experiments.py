@@ -778,20 +778,21 @@ def loglog_slope(frame: pd.DataFrame, x: str = "N", y: str = "seconds", by=("kin
 # ----------------------------------------------------------------------------- 10-11. structured layers
 
 
-class _MaskedLinear(nn.Module):
-    r"""A linear layer :math:`y = x (W \odot M)^\top + b` with a fixed random mask :math:`M` of ``nnz`` entries."""
+def _masked_linear(features: int, nnz: int, bias: bool, g: torch.Generator, dtype) -> nn.Linear:
+    r"""``nn.Linear`` with a fixed random mask :math:`M` of ``nnz`` entries attached by
+    :func:`sparselab.pruning.attach_mask` (:math:`y = x (W \odot M)^\top + b`); weights
+    :math:`\mathcal N(0, 1/\text{fan-in})` on the mask, bias 0."""
+    from .pruning import attach_mask
 
-    def __init__(self, features: int, nnz: int, bias: bool, g: torch.Generator, dtype):
-        super().__init__()
-        mask = _row_covering_mask(features, features, nnz, g)
-        fan = mask.sum(1, keepdim=True).clamp(min=1).to(torch.float64)
-        w = torch.randn(features, features, generator=g, dtype=torch.float64) / fan.sqrt() * mask
-        self.register_buffer("mask", mask.to(dtype))
-        self.weight = nn.Parameter(w.to(dtype))
-        self.bias = nn.Parameter(torch.zeros(features, dtype=dtype)) if bias else None
-
-    def forward(self, x):
-        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+    mask = _row_covering_mask(features, features, nnz, g)
+    fan = mask.sum(1, keepdim=True).clamp(min=1).to(torch.float64)
+    w = torch.randn(features, features, generator=g, dtype=torch.float64) / fan.sqrt() * mask
+    layer = nn.Linear(features, features, bias=bias, dtype=dtype)
+    with torch.no_grad():
+        layer.weight.copy_(w)
+        if bias:
+            layer.bias.zero_()
+    return attach_mask(layer, mask)
 
 
 class _LowRankLinear(nn.Module):
@@ -852,7 +853,7 @@ def structured_layer(model: str, N: int, *, bias: bool = False, seed: int = 0,
         params = N * (blocks + N // blocks)
     elif model == "sparse":
         params = butterfly_nnz(N)
-        layer = _MaskedLinear(N, params, bias, g, dtype)
+        layer = _masked_linear(N, params, bias, g, dtype)
     else:
         layer = _LowRankLinear(N, L, bias, g, dtype)
         params = 2 * N * L

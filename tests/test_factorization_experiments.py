@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from sparselab import factorization_experiments as E
+from sparselab.pruning import current_mask
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -238,7 +239,7 @@ def test_structured_layer_param_counts_and_shapes():
         assert count == params
         weights = sum(p.numel() for name, p in layer.named_parameters() if name != "bias")
         if model == "sparse":
-            assert int(layer.mask.sum()) == params and weights == 256
+            assert int(current_mask(layer).sum()) == params and weights == 256
         else:
             assert weights == params
         assert layer(x).shape == (5, 16)
