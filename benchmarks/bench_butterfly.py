@@ -40,9 +40,9 @@ import torch
 from torch import nn
 
 import sparselab
-from sparselab import butterfly as BF
+from sparselab import factorization as BF
 from sparselab._io import atomic_write
-from sparselab.layers import ButterflyLinear, MonarchLinear
+from sparselab.nn import ButterflyLinear, MonarchLinear
 from sparselab.training import resolve_device
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

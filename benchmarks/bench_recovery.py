@@ -9,7 +9,7 @@ never formed; IMP trains a dense network, whose weights, gradients, Adam moments
 Two sweeps on one planted network's data (Gaussian inputs, float32 for both methods):
 ``nnz`` at a fixed width, and ``width`` at a fixed ``nnz``. Every measurement runs in a
 fresh process (spawned), which draws the data, then measures the growth of memory in
-use during the fit (:func:`sparselab.recovery.measure_peak_memory`: peak RSS on CPU,
+use during the fit (:func:`sparselab.measure_peak_memory`: peak RSS on CPU,
 ``torch.cuda.max_memory_allocated`` on CUDA) and its wall time. The input data are
 allocated before the measurement starts and are not counted. For reference each row
 also records the bytes the explicit :math:`A` would take. Results, the fitted log-log
@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sparselab import recovery
+from sparselab import metrics, recovery
+from sparselab._memory import measure_peak_memory
 from sparselab._io import atomic_write
 from sparselab.training import resolve_device
 
@@ -54,11 +55,11 @@ def measure(args: dict) -> dict:
                                                  seed=0)
     import time
     t0 = time.perf_counter()
-    fit, peak, how = recovery.measure_peak_memory(fn, X, y, memory_device=device, **kwargs)
+    fit, peak, how = measure_peak_memory(fn, X, y, memory_device=device, **kwargs)
     seconds = time.perf_counter() - t0
     pred = fit.predict(planted.X_test.to(device))
     return {**{k: args[k] for k in ("method", "nnz", "width", "n", "d")}, "peak_bytes": peak, "memory_method": how,
-            "time_s": seconds, "psnr_test": recovery.psnr(planted.y_test, pred.detach().cpu()),
+            "time_s": seconds, "psnr_test": metrics.psnr(planted.y_test, pred.detach().cpu()),
             "explicit_A_bytes": args["n"] * args["d"] * args["width"] * 4}
 
 

@@ -153,3 +153,12 @@ def check_matrix(A, name: str = "A") -> torch.Tensor:
     if not bool(torch.isfinite(A).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return A
+
+
+def check_layer_names(layers):
+    """``None`` or a non-empty list/tuple of layer names (strings)."""
+    if layers is None:
+        return None
+    if isinstance(layers, str) or not all(isinstance(name, str) for name in layers) or len(layers) == 0:
+        raise ValueError(f"layers must be None or a non-empty list of layer names (str), got {layers!r}")
+    return list(layers)

@@ -34,7 +34,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._io import atomic_write
+from sparselab._io import atomic_write
 
 __all__ = ["DEFAULT_CONFIG", "ConfigError", "load_config", "resolve_config", "build_data", "build_model",
            "support_metrics", "write_json", "main"]
@@ -165,7 +165,7 @@ def _invalid(section: str, err: Exception) -> ConfigError:
 
 def build_data(config: dict):
     """The :class:`~sparselab.RegressionData` of ``config["data"]``."""
-    from .data import make_regression
+    from sparselab.data import make_regression
 
     try:
         return make_regression(**config["data"])
@@ -177,7 +177,7 @@ def build_model(config: dict, data):
     """A freshly initialised :class:`~sparselab.SparseMLP` for ``data`` (seeded by ``train.seed``)."""
     import torch
 
-    from .layers import SparseMLP
+    from sparselab.nn import SparseMLP
 
     model_cfg = dict(config["model"])
     hidden = model_cfg.pop("hidden_features")
@@ -190,7 +190,7 @@ def build_model(config: dict, data):
 
 
 def _train_config(config: dict, checkpoint: Path | None):
-    from .training import TrainConfig
+    from sparselab.training import TrainConfig
 
     try:
         return TrainConfig(**config["train"], checkpoint=None if checkpoint is None else str(checkpoint))
@@ -201,7 +201,7 @@ def _train_config(config: dict, checkpoint: Path | None):
 # ---------------------------------------------------------------------------- metrics and output
 def support_metrics(model, data) -> dict:
     """Agreement of the model's first-layer mask with the planted support (:func:`metrics.planted_support_match`)."""
-    from . import metrics
+    from sparselab import metrics
 
     if data.planted_support is None:
         return {"support_level": None}
@@ -242,7 +242,7 @@ def _config_differences(old: dict, new: dict) -> list[str]:
 
 
 def _load(path: Path) -> dict:
-    from .training import load_checkpoint
+    from sparselab.training import load_checkpoint
 
     try:
         return load_checkpoint(path, map_location="cpu")
@@ -252,9 +252,9 @@ def _load(path: Path) -> dict:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_train(args) -> int:
-    from . import __version__
-    from .metrics import mse
-    from .training import train
+    from sparselab import __version__
+    from sparselab.metrics import mse
+    from sparselab.training import train
 
     overrides = {}
     if args.epochs is not None:
@@ -321,9 +321,9 @@ def cmd_evaluate(args) -> int:
     import matplotlib.pyplot as plt
     import torch
 
-    from . import plots
-    from .metrics import mse
-    from .training import History, resolve_device
+    from sparselab.chapters import plots
+    from sparselab.metrics import mse
+    from sparselab.training import History, resolve_device
 
     config = resolve_config(stored)
     data = build_data(config)

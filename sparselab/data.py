@@ -37,8 +37,8 @@ from typing import ClassVar
 
 import torch
 
-from ._validation import check_choice, check_density, check_finite, check_float, check_int
-from .masks import keep_count
+from sparselab._validation import check_choice, check_density, check_finite, check_float, check_int
+from sparselab.masks import keep_count
 
 TARGET_KINDS = ("linear", "nonlinear")
 

@@ -30,9 +30,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import pruning
-from .layers import SparseLinear
-from .models import DigitsCNN
+from sparselab import pruning
+from sparselab.nn import SparseLinear
+from sparselab.nn import DigitsCNN
 
 __all__ = ["count_flops", "count_parameters", "effective_tensor", "channel_keep_masks", "shrink_channels"]
 

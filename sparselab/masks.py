@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validation import check_choice, check_density, check_float, check_int
+from sparselab._validation import check_choice, check_density, check_float, check_int
 
 MASK_KINDS = ("hard", "soft", "sigmoid")
 

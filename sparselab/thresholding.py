@@ -62,7 +62,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._validation import check_float, check_int
+from sparselab._validation import check_float, check_int
 
 __all__ = ["hard_threshold_k", "hard_threshold", "soft_threshold", "group_soft_threshold", "group_index"]
 

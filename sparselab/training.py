@@ -44,11 +44,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._io import atomic_write
-from ._validation import check_choice, check_float, check_int
-from .layers import sparse_layers
-from .masks import temperature_schedule
-from .metrics import mse
+from sparselab._io import atomic_write
+from sparselab._validation import check_choice, check_float, check_int
+from sparselab.nn.layers import sparse_layers
+from sparselab.masks import temperature_schedule
+from sparselab.metrics import mse
 
 LR_SCHEDULES = ("constant", "cosine")
 TASKS = ("regression", "classification")

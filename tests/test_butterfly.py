@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sparselab import butterfly as BF
+from sparselab import factorization as BF
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

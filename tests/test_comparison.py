@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 import sparselab.training
-from sparselab import comparison as C
+from sparselab.chapters import pruning as C
 from sparselab import pruning
 from sparselab.masks import keep_count
 

@@ -9,8 +9,8 @@ import torch
 from scipy.optimize import brentq, linprog, minimize_scalar
 from scipy.stats import norm
 
-from sparselab import diagnostics as D
-from sparselab import ensembles as E
+from sparselab.sensing import diagnostics as D
+from sparselab.sensing import ensembles as E
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -10,7 +10,7 @@ from torch import nn
 
 from sparselab import pruning
 from sparselab.data import make_regression
-from sparselab.dynamic import (RigL, SET, cosine_drop_fraction, drop_count, gradient_grow, magnitude_drop,
+from sparselab.pruning import (RigL, SET, cosine_drop_fraction, drop_count, gradient_grow, magnitude_drop,
                                random_grow, random_mask)
 from sparselab.masks import keep_count
 from sparselab.training import TrainConfig, train

@@ -9,7 +9,7 @@ import scipy.fft
 import torch
 import torch.nn.functional as F
 
-from sparselab import ensembles as E
+from sparselab.sensing import ensembles as E
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sparselab import experiments as ex
+from sparselab.chapters import learned_masks as ex
 from sparselab.masks import keep_count
-from sparselab.params import LEARNED_MASKS, Param, Parameters, check_parameters
+from sparselab.chapters.params import LEARNED_MASKS, Param, Parameters, check_parameters
 
 TINY = dict(data=dict(n_train=128, n_test=64, in_features=8, hidden_features=8, density=0.25),
             model=dict(hidden_features=8), train=dict(epochs=3, batch_size=32, device="cpu"))

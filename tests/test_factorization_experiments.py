@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sparselab import factorization_experiments as E
+from sparselab.chapters import factorization as E
 from sparselab.pruning import current_mask
 
 pytestmark = pytest.mark.usefixtures("one_thread")

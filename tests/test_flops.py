@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from sparselab.flops import channel_keep_masks, count_flops, count_parameters, effective_tensor, shrink_channels
-from sparselab.models import MLP, DigitsCNN
+from sparselab.nn import MLP, DigitsCNN
 
 
 def cnn_params(c1, c2, n_classes):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sparselab.data import RegressionData
-from sparselab.inr import (SAMPLE_IMAGES, fourier_features, fourier_frequencies, image_features, image_regression,
+from sparselab.recovery import (SAMPLE_IMAGES, fourier_features, fourier_frequencies, image_features, image_regression,
                            pixel_grid, reassemble, sample_image, to_image)
 
 

@@ -55,16 +55,47 @@ def test_support_match_perfect_and_disjoint():
 
 
 def test_support_match_empty_learned_mask():
+    # the one convention: nothing found claims nothing false (precision 1) and misses everything
     r = metrics.support_match(torch.zeros_like(PLANTED), PLANTED)
-    assert math.isnan(r["precision"])
+    assert r["precision"] == 1.0
     assert r["recall"] == 0.0 and r["f1"] == 0.0
+
+
+def test_precision_recall_f1_convention_for_empty_sets():
+    assert metrics.precision_recall_f1(0, 0, 0) == (1.0, 1.0, 1.0)
+    assert metrics.precision_recall_f1(0, 3, 0) == (0.0, 1.0, 0.0)
+    assert metrics.precision_recall_f1(0, 0, 4) == (1.0, 0.0, 0.0)
+    assert metrics.precision_recall_f1(2, 4, 3) == (0.5, 2 / 3, 4 / 7)
+    with pytest.raises(ValueError, match="true_positives"):
+        metrics.precision_recall_f1(3, 2, 5)
+
+
+def test_the_three_matchings_share_one_convention():
+    W = torch.zeros(3, 4, dtype=torch.float64)
+    W[0, 1], W[2, 2] = 1.0, 3.0
+    for match in (None, "overlap", "weights"):
+        r = metrics.support_match(torch.zeros_like(W), W, match=match)
+        assert (r["precision"], r["recall"], r["f1"]) == (1.0, 0.0, 0.0), match
+        r = metrics.support_match(W, W, match=match)
+        assert (r["precision"], r["recall"], r["f1"]) == (1.0, 1.0, 1.0), match
+    with pytest.raises(ValueError, match="match must be one of"):
+        metrics.support_match(W, W, match="rows")
+
+
+def test_relative_error_true_value_first():
+    assert metrics.relative_error(torch.tensor([1.0, 0.0]), torch.tensor([1.0, 1.0])) == pytest.approx(1.0)
+    assert metrics.relative_error([2.0, 0.0], [1.0, 0.0]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="undefined"):
+        metrics.relative_error(torch.tensor([0.0]), torch.tensor([0.5]))
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.relative_error(torch.ones(2), torch.ones(3))
 
 
 def test_support_match_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shape"):
         metrics.support_match(PLANTED[:3], PLANTED)
     with pytest.raises(ValueError, match="shape"):
-        metrics.support_match(PLANTED[:, :4], PLANTED, match_rows=True)
+        metrics.support_match(PLANTED[:, :4], PLANTED, match="overlap")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -76,7 +107,7 @@ def test_support_match_rows_undoes_a_row_permutation(seed):
     learned = PLANTED[perm]  # learned row j is planted row perm[j]
     plain = metrics.support_match(learned, PLANTED)
     assert plain["f1"] < 1.0
-    r = metrics.support_match(learned, PLANTED, match_rows=True)
+    r = metrics.support_match(learned, PLANTED, match="overlap")
     assert (r["precision"], r["recall"], r["f1"], r["true_positives"]) == (1.0, 1.0, 1.0, 8)
     expected = {int(perm[j]): j for j in range(len(perm))}  # planted row -> learned row
     assert r["row_assignment"] == expected
@@ -85,7 +116,7 @@ def test_support_match_rows_undoes_a_row_permutation(seed):
 def test_support_match_rows_with_extra_learned_rows():
     extra = torch.tensor([[0, 0, 1, 1, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
     learned = torch.cat([extra[:1], PLANTED[[3, 1]], extra[1:], PLANTED[[0, 2]]])  # 6 rows
-    r = metrics.support_match(learned, PLANTED, match_rows=True)
+    r = metrics.support_match(learned, PLANTED, match="overlap")
     assert r["row_assignment"] == {0: 4, 1: 2, 2: 5, 3: 1}
     assert r["true_positives"] == 8
     assert r["recall"] == 1.0

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from sparselab import SparseLinear
-from sparselab.models import MLP, DigitsCNN
+from sparselab.nn import MLP, DigitsCNN
 
 
 @pytest.mark.parametrize("hidden,widths", [(32, (32,)), ([32, 16], (32, 16)), ((8, 8, 4), (8, 8, 4))])

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sparselab.params import FACTORIZATION, LEARNED_MASKS, PRUNING, RECOVERY, THRESHOLDING, check_parameters
+from sparselab.chapters.params import FACTORIZATION, LEARNED_MASKS, PRUNING, RECOVERY, THRESHOLDING, check_parameters
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))

@@ -15,7 +15,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from sparselab import SparseLinear, plots  # noqa: E402
+from sparselab import SparseLinear  # noqa: E402
+from sparselab.chapters import plots  # noqa: E402
 from sparselab.training import History  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -431,7 +432,7 @@ def test_density_schedules_step_curves(transparent_rc):
 def test_gradient_norms_from_log_and_frames(transparent_rc):
     from types import SimpleNamespace
 
-    from sparselab.comparison import GradientNormLog
+    from sparselab.chapters.pruning import GradientNormLog
 
     log = GradientNormLog(SimpleNamespace(task="regression"))
     log.epoch, log.active, log.pruned = [0, 1, 2], [0.5, 0.1, 0.01], [1.0, 1.1, 1.2]

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sparselab.pruning import modules as _modules
 from sparselab import pruning as P
-from sparselab.layers import SparseLinear
+from sparselab.nn import SparseLinear
 
 from conftest import reference_topk
 
@@ -286,7 +287,7 @@ def test_reattach_copies_into_the_same_buffer_and_allows_regrowth():
     P.attach_mask(lin, second)
     assert lin.weight_mask is buf and lin.weight_mask.data_ptr() == ptr
     assert len(lin._forward_pre_hooks) == n_hooks
-    assert type(P._pruning_hook(lin, "weight")).__name__ == "CustomFromMask"  # no PruningContainer
+    assert type(_modules._pruning_hook(lin, "weight")).__name__ == "CustomFromMask"  # no PruningContainer
     assert torch.equal(P.current_mask(lin), second)
     assert torch.equal(lin.weight, lin.weight_orig * second)  # current without a forward
     x = torch.randn(5, 4)

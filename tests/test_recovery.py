@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from sparselab import metrics
+from sparselab._memory import measure_peak_memory
 from sparselab import recovery as R
+from sparselab.recovery import lifted
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -117,7 +120,7 @@ def test_hard_threshold_pass_keeps_exactly_s_largest_entries():
     mu = 0.3
     target = dense + mu * (A.T @ r[:, 0])
     for s in (1, 5, 17, 60):
-        idx, val = R._threshold_pass(op, flat, values, r, mu, s)
+        idx, val = lifted._threshold_pass(op, flat, values, r, mu, s)
         assert len(idx) == s == len(torch.unique(idx))
         assert torch.equal(idx, torch.sort(idx).values)
         assert torch.allclose(val, target[idx], atol=1e-12)
@@ -130,11 +133,11 @@ def test_iht_recovers_a_planted_network_exactly():
     P = R.planted_network(in_features=20, width=5, nnz=20, n_train=2000, n_test=1000, seed=2)
     fit = R.iht(P.X_train, P.y_train, nnz=20, width=5, steps=40, restarts=4, seed=0)
     pred = fit.predict(P.X_test)
-    assert R.relative_error(P.y_test, pred) < 1e-6
-    metrics = R.support_metrics(P.fused, fit.fused_dense())
-    assert metrics["precision"] == metrics["recall"] == 1.0
-    assert metrics["weight_error"] < 1e-6
-    perm = torch.as_tensor(metrics["permutation"])
+    assert metrics.relative_error(P.y_test, pred) < 1e-6
+    support = metrics.support_match(fit.fused_dense(), P.fused, match="weights")
+    assert support["precision"] == support["recall"] == 1.0
+    assert support["weight_error"] < 1e-6
+    perm = torch.as_tensor(support["permutation"])
     assert torch.equal(fit.fused_dense()[perm, :, 0] != 0, P.first_layer != 0)
     assert (fit.fused_dense() != 0).sum() == 20 and fit.active_neurons == 5
     # geometric convergence: the training residual ends at round-off
@@ -151,8 +154,8 @@ def test_iht_random_signs_recovered_through_sign_aware_generators():
     P = R.planted_network(in_features=12, width=3, nnz=9, n_train=1500, signs="random", seed=4)
     assert (P.second_layer < 0).any()
     fit = R.iht(P.X_train, P.y_train, nnz=9, width=3, steps=40, restarts=4, seed=0)
-    assert R.relative_error(P.y_test, fit.predict(P.X_test)) < 1e-6
-    m = R.support_metrics(P.fused, fit.fused_dense())
+    assert metrics.relative_error(P.y_test, fit.predict(P.X_test)) < 1e-6
+    m = metrics.support_match(fit.fused_dense(), P.fused, match="weights")
     assert m["recall"] == 1.0 and m["weight_error"] < 1e-6
 
 
@@ -162,7 +165,7 @@ def test_iht_vector_output_recovers_each_output():
     fit = R.iht(P.X_train, P.y_train, nnz=s, width=2, steps=40, restarts=4, seed=0)
     pred = fit.predict(P.X_test)
     assert pred.shape == (1000, 2)
-    assert R.relative_error(P.y_test, pred) < 1e-6
+    assert metrics.relative_error(P.y_test, pred) < 1e-6
 
 
 def test_iht_history_step_size_and_sparsity_every_pass():
@@ -240,8 +243,8 @@ def test_imp_baseline_reaches_exact_nnz_and_fits():
     assert len(fit.result.densities) == 1 + math.ceil(math.log(9 / 60) / math.log(0.5))
     pred = fit.predict(P.X_test.numpy())
     assert pred.shape == (1000,)
-    baseline = R.psnr(P.y_test, np.full(1000, P.y_train.mean().item()))
-    assert R.psnr(P.y_test, pred) > baseline + 3  # learnt something beyond the mean
+    baseline = metrics.psnr(P.y_test, np.full(1000, P.y_train.mean().item()))
+    assert metrics.psnr(P.y_test, pred) > baseline + 3  # learnt something beyond the mean
 
 
 def test_imp_baseline_classification_and_errors():
@@ -262,15 +265,15 @@ def test_imp_baseline_classification_and_errors():
 def test_psnr_and_relative_error_by_hand():
     y = np.array([2.0, -4.0, 1.0, 0.0])
     pred = y + np.array([1.0, -1.0, 1.0, -1.0])  # MSE 1, peak 4
-    assert R.psnr(y, pred) == pytest.approx(20 * math.log10(4.0))
-    assert R.psnr(y, y) == math.inf
-    assert R.relative_error(y, pred) == pytest.approx(2.0 / math.sqrt(21.0))
+    assert metrics.psnr(y, pred) == pytest.approx(20 * math.log10(4.0))
+    assert metrics.psnr(y, y) == math.inf
+    assert metrics.relative_error(y, pred) == pytest.approx(2.0 / math.sqrt(21.0))
     with pytest.raises(ValueError, match="same shape"):
-        R.psnr(y, pred[:3])
+        metrics.psnr(y, pred[:3])
     with pytest.raises(ValueError, match="all zeros"):
-        R.psnr(np.zeros(3), np.ones(3))
+        metrics.psnr(np.zeros(3), np.ones(3))
     with pytest.raises(ValueError, match="NaN"):
-        R.relative_error(y, np.array([np.nan, 0, 0, 0]))
+        metrics.relative_error(y, np.array([np.nan, 0, 0, 0]))
 
 
 def test_support_metrics_up_to_a_permutation_of_neurons():
@@ -278,16 +281,16 @@ def test_support_metrics_up_to_a_permutation_of_neurons():
     W[0, 1], W[1, 0], W[1, 3], W[2, 2] = 1.0, -2.0, 0.5, 3.0
     permuted = torch.zeros(5, 4, dtype=torch.float64)  # two extra empty neurons
     permuted[[4, 0, 2]] = W
-    m = R.support_metrics(W, permuted)
+    m = metrics.support_match(permuted, W, match="weights")
     assert m["precision"] == m["recall"] == m["f1"] == 1.0 and m["weight_error"] == 0.0
     assert list(m["permutation"]) == [4, 0, 2]
     wrong = permuted.clone()
     wrong[2, 2] = 0.0
     wrong[2, 0] = 3.0  # one entry moved to a wrong input
-    m = R.support_metrics(W, wrong)
+    m = metrics.support_match(wrong, W, match="weights")
     assert m["precision"] == pytest.approx(3 / 4) and m["recall"] == pytest.approx(3 / 4)
-    with pytest.raises(ValueError, match="same d and K"):
-        R.support_metrics(W, torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="same trailing shape"):
+        metrics.support_match(torch.zeros(3, 5), W, match="weights")
 
 
 # ----------------------------------------------------------------------------- memory
@@ -311,7 +314,7 @@ def test_peak_memory_of_iht_grows_at_most_linearly_in_nnz_at_fixed_width():
     y = torch.randn(n, generator=g, dtype=torch.float64)
     peaks = {}
     for s in (50, 200, 800):
-        _, peak, method = R.measure_peak_memory(R.iht, X, y, nnz=s, width=width, steps=2, refine_steps=2,
+        _, peak, method = measure_peak_memory(R.iht, X, y, nnz=s, width=width, steps=2, refine_steps=2,
                                                 mode="convex", seed=0)
         peaks[s] = peak
     assert method == "rss_hwm"
@@ -329,7 +332,7 @@ def test_measure_peak_memory_sees_a_large_allocation():
         t = torch.ones(m, dtype=torch.float64)
         return float(t.sum())
 
-    result, peak, method = R.measure_peak_memory(allocate, 4_000_000)
+    result, peak, method = measure_peak_memory(allocate, 4_000_000)
     assert result == 4_000_000.0
     if method == "rss_hwm":
         assert 30e6 <= peak <= 40e6  # 32 MB tensor

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sparselab import recovery_experiments as rx
+from sparselab.chapters import recovery as rx
 from sparselab.recovery import iht, imp_baseline, planted_network
 
 IHT = dict(steps=15, refine_steps=10, chunk=8)

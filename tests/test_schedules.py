@@ -11,7 +11,7 @@ from torch import nn
 from sparselab import pruning
 from sparselab.data import make_regression
 from sparselab.masks import keep_count
-from sparselab.schedules import (GradualPruning, OneShotPruning, cubic_sparsity, imp_alpha, imp_density,
+from sparselab.pruning import (GradualPruning, OneShotPruning, cubic_sparsity, imp_alpha, imp_density,
                                  iterative_magnitude_pruning, rewind_weights, snapshot_weights)
 from sparselab.training import TrainConfig, train
 

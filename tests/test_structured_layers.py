@@ -9,8 +9,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from sparselab import butterfly as BF
-from sparselab.layers import ButterflyLinear, MonarchLinear
+from sparselab import factorization as BF
+from sparselab.nn import ButterflyLinear, MonarchLinear
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

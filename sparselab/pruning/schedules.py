@@ -38,15 +38,13 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from . import pruning
-from ._validation import check_choice, check_density, check_float, check_int
-from .masks import keep_count, topk_mask
+from sparselab.pruning import modules
+from sparselab.pruning.magnitude import SCOPES, STRUCTURES
+from sparselab._validation import check_choice, check_density, check_float, check_int, check_layer_names
+from sparselab.masks import keep_count, topk_mask
 
-SCOPES = ("global", "layer")
-STRUCTURES = ("unstructured", "row", "column", "block", "nm")
 
 __all__ = [
-    "SCOPES",
     "cubic_sparsity",
     "imp_density",
     "imp_alpha",
@@ -123,15 +121,6 @@ def imp_alpha(final_density: float, rounds: int) -> float:
 
 
 # --------------------------------------------------------------------------- helpers shared by the callbacks
-def _check_layer_names(layers):
-    """``None`` or a non-empty list/tuple of layer names (strings)."""
-    if layers is None:
-        return None
-    if isinstance(layers, str) or not all(isinstance(name, str) for name in layers) or len(layers) == 0:
-        raise ValueError(f"layers must be None or a non-empty list of layer names (str), got {layers!r}")
-    return list(layers)
-
-
 # --------------------------------------------------------------------------- gradual pruning
 class GradualPruning:
     r"""Callback: gradual magnitude pruning on the cubic schedule (Zhu & Gupta, 2017).
@@ -139,7 +128,7 @@ class GradualPruning:
     At the update steps :math:`t_0, t_0 + \Delta t, \dots, t_0 + n\Delta t` (with
     ``start_step`` :math:`= t_0`, ``end_step`` :math:`= t_0 + n\Delta t`,
     ``update_every`` :math:`= \Delta t`) the model is pruned by magnitude
-    (:func:`sparselab.pruning.prune_model`, from the effective weights, so pruned
+    (:func:`sparselab.modules.prune_model`, from the effective weights, so pruned
     weights stay pruned) to the density :math:`1 - s_t` of :func:`cubic_sparsity`
     with :math:`s_i = 1 -` ``initial_density`` and :math:`s_f = 1 -` ``final_density``.
     At the last update the density is ``final_density`` exactly: with
@@ -185,7 +174,7 @@ class GradualPruning:
                 raise ValueError(f"structure='nm' has the fixed density n/m = {n}/{m}: final_density must equal it "
                                  f"and start_step == end_step (one shot); got final_density={self.final_density!r}, "
                                  f"start_step={self.start_step}, end_step={self.end_step}")
-        self.layers = _check_layer_names(layers)
+        self.layers = check_layer_names(layers)
         self.structure_kwargs = dict(structure_kwargs)
         self.log: list[tuple[int, float, float]] = []
         self._selected = None
@@ -207,7 +196,7 @@ class GradualPruning:
         return round(1.0 - s, 12)  # 1 - (1 - d) is not d in binary: snap it
 
     def on_train_begin(self, model, optimizer):
-        self._selected = pruning.select_layers(model, self.layers)
+        self._selected = modules.select_layers(model, self.layers)
         if self.start_step == 0:
             self._update(0, model)
 
@@ -217,13 +206,13 @@ class GradualPruning:
 
     def _update(self, step: int, model) -> None:
         if self._selected is None:
-            self._selected = pruning.select_layers(model, self.layers)
+            self._selected = modules.select_layers(model, self.layers)
         target = self.target_density(step)
         if target < 1.0:
             names = [name for name, _ in self._selected]
-            pruning.prune_model(model, target, scope=self.scope, structure=self.structure, layers=names,
+            modules.prune_model(model, target, scope=self.scope, structure=self.structure, layers=names,
                                    **self.structure_kwargs)
-        self.log.append((step, target, pruning.mask_density(model, [name for name, _ in self._selected])))
+        self.log.append((step, target, modules.mask_density(model, [name for name, _ in self._selected])))
 
 
 class OneShotPruning(GradualPruning):
@@ -320,10 +309,10 @@ def _imp_masks(selected, density: float, scope: str) -> list[torch.Tensor]:
     pruned weight never returns; ``global``: exactly ``keep_count(N, density)``
     survive over all layers together, ``layer``: ``keep_count(numel, density)`` per layer.
     """
-    current_mask = pruning.current_mask
+    current_mask = modules.current_mask
     scores = []
     for _, m in selected:
-        w = pruning._base_weight(m).detach()
+        w = modules.base_weight(m).detach()
         active = current_mask(m).to(w.device)
         scores.append(torch.where(active, w.abs(), torch.full_like(w, -math.inf)))
     if scope == "layer":
@@ -366,7 +355,7 @@ def iterative_magnitude_pruning(model: torch.nn.Module, data, config=None, *, fi
     callbacks : passed to every ``train`` call
     progress : a progress bar over rounds; ``False`` also silences the per-round bars
     """
-    from . import training
+    from sparselab import training
 
     rounds = check_int(rounds, "rounds", low=1)
     if (final_density is None) == (alpha is None):
@@ -379,7 +368,7 @@ def iterative_magnitude_pruning(model: torch.nn.Module, data, config=None, *, fi
         alpha = check_float(alpha, "alpha", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     rewind_step = check_int(rewind_step, "rewind_step", low=0)
     scope = check_choice(scope, "scope", SCOPES)
-    layers = _check_layer_names(layers)
+    layers = check_layer_names(layers)
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be a bool, got {progress!r}")
     callbacks = tuple(callbacks)
@@ -402,12 +391,12 @@ def iterative_magnitude_pruning(model: torch.nn.Module, data, config=None, *, fi
     targets = [1.0] + [imp_density(r, alpha) for r in range(1, rounds + 1)]
     if final_density is not None:
         targets[-1] = final_density
-    selected = pruning.select_layers(model, layers)
-    n_total = sum(pruning._base_weight(m).numel() for _, m in selected)
+    selected = modules.select_layers(model, layers)
+    n_total = sum(modules.base_weight(m).numel() for _, m in selected)
     keep_count(n_total, targets[-1])  # raises up front if the final density keeps nothing
     task = getattr(data, "task", "regression")
     metric = "test_accuracy" if task == "classification" else "test_mse"
-    attach_mask = pruning.attach_mask
+    attach_mask = modules.attach_mask
 
     result = IMPResult(metric=metric, alpha=alpha, rewind_step=rewind_step)
     counter = _StepCounter(rewind_step)
@@ -426,11 +415,11 @@ def iterative_magnitude_pruning(model: torch.nn.Module, data, config=None, *, fi
             counter.rewind_step = 0
         result.histories.append(history)
         result.target_densities.append(targets[r])
-        result.densities.append(pruning.mask_density(model, [name for name, _ in selected]))
+        result.densities.append(modules.mask_density(model, [name for name, _ in selected]))
         result.test_metric.append(float(getattr(history, metric)[-1]))
         bar.set_postfix(density=f"{result.densities[-1]:.4g}", metric=f"{result.test_metric[-1]:.4g}")
     bar.close()
-    current_mask = pruning.current_mask
+    current_mask = modules.current_mask
     result.total_steps = counter.steps
     result.masks = {name: current_mask(m).detach().cpu().clone() for name, m in selected}
     return result

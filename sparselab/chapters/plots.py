@@ -45,9 +45,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, SymmetricalLogLocator
 
-from . import metrics as _metrics
-from ._io import atomic_write
-from .training import History
+from sparselab import metrics as _metrics
+from sparselab._io import atomic_write
+from sparselab.training import History
 
 __all__ = [
     "PALETTE", "AGREEMENT_CODES", "use_style", "context", "loss_curve", "flip_rate", "weight_heatmaps",
@@ -247,7 +247,7 @@ def flip_rate(histories, *, ax=None) -> Figure:
 # ---------------------------------------------------------------------------- heatmaps
 def _layer_arrays(layer):
     """``(W_eff, mask)`` as numpy arrays from a SparseLinear or a (weight, mask) pair."""
-    from .layers import SparseLinear
+    from sparselab.nn import SparseLinear
 
     if isinstance(layer, SparseLinear):
         was_training = layer.training
@@ -322,7 +322,8 @@ def weight_heatmaps(layer, planted_support=None, *, match_rows=True, max_rows=No
         planted = _numpy(planted_support).astype(bool)
         if planted.ndim != 2 or planted.shape[1] != cols:
             raise ValueError(f"planted_support must be 2-D with {cols} columns, got shape {planted.shape}")
-        match = _metrics.support_match(torch.from_numpy(mask), torch.from_numpy(planted), match_rows=match_rows)
+        match = _metrics.support_match(torch.from_numpy(mask), torch.from_numpy(planted),
+                                      match="overlap" if match_rows else None)
         if match_rows:
             assignment = match["row_assignment"]
             pairs = [(p, assignment.get(p)) for p in range(len(planted))]

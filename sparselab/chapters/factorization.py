@@ -44,11 +44,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
+from sparselab._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
     check_int_list
-from .butterfly import monarch_blocks
-from .sensing_experiments import derive_seed
-from .training import resolve_device
+from sparselab.factorization import monarch_blocks
+from sparselab.chapters.thresholding import derive_seed
+from sparselab.training import resolve_device
 
 __all__ = [
     "LU_PATH_COLUMNS", "DESCENT_COLUMNS", "RELU_COLUMNS", "STARTS_COLUMNS", "EXACTNESS_COLUMNS", "NOISE_COLUMNS",
@@ -124,7 +124,7 @@ def lu_path_frame(eps_values=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3, 3e-4, 1e-4)
         :data:`LU_PATH_COLUMNS`, one row per :math:`\varepsilon`: ``error`` :math:`= \|A - XY^\top\|_F`,
         ``norm`` :math:`= \sqrt{\|X\|_F^2 + \|Y\|_F^2}`, ``norm_x`` :math:`= \|X\|_F`, ``norm_y`` :math:`= \|Y\|_F`.
     """
-    from .factorization import lu_counterexample, lu_path
+    from sparselab.factorization import lu_counterexample, lu_path
 
     eps_values = check_float_list(eps_values, "eps_values", low=0.0, low_inclusive=False)
     A, _, _ = lu_counterexample()
@@ -173,7 +173,7 @@ def descent_on_supports(*, steps: int = 3000, seeds=(0, 1, 2), record_every: int
     pandas.DataFrame
         :data:`DESCENT_COLUMNS`, one row per recorded step of each run; ``support`` is ``"LU"`` or ``"full"``.
     """
-    from .factorization import fsmf_gd, lu_counterexample
+    from sparselab.factorization import fsmf_gd, lu_counterexample
 
     steps = check_int(steps, "steps", low=1)
     seeds = check_int_list(seeds, "seeds", low=0)
@@ -236,7 +236,7 @@ def relu_scalar_training(*, samples: int = 200, in_features: int = 8, hidden: in
         :data:`RELU_COLUMNS`, one row per recorded step of each run; ``loss`` is
         :math:`\frac1{2N}\sum_i (f(x_i) - y_i)^2`.
     """
-    from .factorization import fit_sparse_relu
+    from sparselab.factorization import fit_sparse_relu
 
     samples = check_int(samples, "samples", low=1)
     d = check_int(in_features, "in_features", low=1)
@@ -342,7 +342,7 @@ def fsmf_starts(*, size: int = 12, rank: int = 6, density: float = 0.4, starts: 
         :data:`STARTS_COLUMNS`, one row per (support, method, start), plus the ``"exact"`` rows.
         ``gap`` and ``relative_error`` are relative to the norm of that support's target.
     """
-    from .factorization import fsmf_als, fsmf_exact, fsmf_gd, is_tractable, random_supports, tractable_supports
+    from sparselab.factorization import fsmf_als, fsmf_exact, fsmf_gd, is_tractable, random_supports, tractable_supports
 
     size = check_int(size, "size", low=2)
     rank = check_int(rank, "rank", low=1, high=size * size)
@@ -407,7 +407,7 @@ def fsmf_starts(*, size: int = 12, rank: int = 6, density: float = 0.4, starts: 
 
 
 def _check_sizes(sizes, name: str = "sizes") -> list[int]:
-    from .butterfly import check_power_of_two
+    from sparselab.factorization import check_power_of_two
 
     sizes = check_int_list(sizes, name, low=2)
     return [check_power_of_two(N, f"{name}[{i}]") for i, N in enumerate(sizes)]
@@ -440,7 +440,7 @@ def butterfly_exactness(sizes=(4, 16, 64, 256, 1024), *, orders=("balanced", "le
         :data:`EXACTNESS_COLUMNS`, one row per (matrix, N, order); ``relative_error``
         :math:`= \|A P - B_1\cdots B_L\|_F / \|A\|_F`, ``seconds`` the factorisation's wall time.
     """
-    from .butterfly import butterfly_factorize, dft_matrix, hadamard_matrix
+    from sparselab.factorization import butterfly_factorize, dft_matrix, hadamard_matrix
 
     sizes = _check_sizes(sizes)
     orders = check_choice_list(orders, "orders", ORDERS)
@@ -489,7 +489,7 @@ def butterfly_noise(N: int = 256, noise_levels=(0, 1e-4, 1e-3, 1e-2, 1e-1), *, s
     pandas.DataFrame
         :data:`NOISE_COLUMNS`, one row per (noise, order, seed).
     """
-    from .butterfly import butterfly_dense, butterfly_factorize, check_power_of_two, random_butterfly
+    from sparselab.factorization import butterfly_dense, butterfly_factorize, check_power_of_two, random_butterfly
 
     N = check_power_of_two(N, "N")
     noise_levels = check_float_list(noise_levels, "noise_levels", low=0.0)
@@ -544,7 +544,7 @@ def dense_random(sizes=(16, 64, 256), *, seeds=(0, 1, 2), orders=("balanced", "l
         :data:`DENSE_RANDOM_COLUMNS`, one row per (N, order, seed); ``monarch_relative_error`` does not
         depend on the order and is repeated.
     """
-    from .butterfly import butterfly_factorize, monarch_project
+    from sparselab.factorization import butterfly_factorize, monarch_project
 
     sizes = _check_sizes(sizes)
     seeds = check_int_list(seeds, "seeds", low=0)
@@ -596,7 +596,7 @@ def factorization_timing(sizes=(64, 256, 1024, 4096), *, orders=("balanced", "le
     pandas.DataFrame
         :data:`FACTORIZATION_TIMING_COLUMNS`, one row per (N, order).
     """
-    from .butterfly import butterfly_factorize, dft_matrix
+    from sparselab.factorization import butterfly_factorize, dft_matrix
 
     sizes = _check_sizes(sizes)
     orders = check_choice_list(orders, "orders", ORDERS)
@@ -682,7 +682,7 @@ def product_timing(sizes=(64, 256, 1024, 4096), *, batches=(1, 64), repeats: int
     pandas.DataFrame
         :data:`PRODUCT_TIMING_COLUMNS`, one row per (N, kind, batch).
     """
-    from .butterfly import butterfly_apply, monarch_apply, random_butterfly
+    from sparselab.factorization import butterfly_apply, monarch_apply, random_butterfly
 
     sizes = _check_sizes(sizes)
     batches = check_int_list(batches, "batches", low=1)
@@ -782,7 +782,7 @@ def _masked_linear(features: int, nnz: int, bias: bool, g: torch.Generator, dtyp
     r"""``nn.Linear`` with a fixed random mask :math:`M` of ``nnz`` entries attached by
     :func:`sparselab.pruning.attach_mask` (:math:`y = x (W \odot M)^\top + b`); weights
     :math:`\mathcal N(0, 1/\text{fan-in})` on the mask, bias 0."""
-    from .pruning import attach_mask
+    from sparselab.pruning import attach_mask
 
     mask = _row_covering_mask(features, features, nnz, g)
     fan = mask.sum(1, keepdim=True).clamp(min=1).to(torch.float64)
@@ -825,8 +825,8 @@ def structured_layer(model: str, N: int, *, bias: bool = False, seed: int = 0,
 
     The bias (``bias=True``) is not counted. ``N`` must be a power of two.
     """
-    from .butterfly import butterfly_nnz, check_power_of_two
-    from .layers import ButterflyLinear, MonarchLinear
+    from sparselab.factorization import butterfly_nnz, check_power_of_two
+    from sparselab.nn import ButterflyLinear, MonarchLinear
 
     check_choice(model, "model", LAYER_MODELS)
     N = check_power_of_two(N, "N")
@@ -865,7 +865,7 @@ def structured_layer(model: str, N: int, *, bias: bool = False, seed: int = 0,
 
 def _target_matrix(target: str, N: int) -> torch.Tensor:
     if target == "hadamard":
-        from .butterfly import hadamard_matrix
+        from sparselab.factorization import hadamard_matrix
 
         return hadamard_matrix(N, normalized=True)
     from scipy.fft import dct
@@ -947,7 +947,7 @@ def structured_layer_task(*, N: int = 64, samples: int = 32, test_samples: int =
         ``train_mse`` the mean over entries of :math:`(\hat y - y)^2` on the training set,
         ``test_relative_error`` :math:`\|\hat Y - TX\|_F / \|TX\|_F` on the test set.
     """
-    from .butterfly import check_power_of_two
+    from sparselab.factorization import check_power_of_two
 
     N = check_power_of_two(N, "N")
     samples = check_int(samples, "samples", low=1)
@@ -1016,7 +1016,7 @@ def structured_layer_digits(*, models=("dense", "butterfly", "monarch", "sparse"
         :data:`LAYER_DIGITS_COLUMNS`, one row per (model, seed); ``params`` counts the structured
         layer's weights only (no bias, not the classifier head).
     """
-    from .data import load_digits
+    from sparselab.data import load_digits
 
     models = _check_models(models)
     epochs = check_int(epochs, "epochs", low=1)

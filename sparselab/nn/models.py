@@ -24,9 +24,9 @@ import numbers
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_int, resolve_density
-from .layers import SparseLinear
-from .masks import MASK_KINDS
+from sparselab._validation import check_choice, check_int, resolve_density
+from sparselab.nn.layers import SparseLinear
+from sparselab.masks import MASK_KINDS
 
 __all__ = ["MLP", "DigitsCNN"]
 

@@ -22,7 +22,7 @@ columns listed in the function's docstring (and in the module constants
 * :func:`assumption_failures` -- recovery when an assumption of the guarantee is broken.
 
 Shared conventions. A *success* is a held-out PSNR of at least ``success_db``
-decibels (default 100; :func:`sparselab.recovery.psnr`, whose peak is
+decibels (default 100; :func:`sparselab.metrics.psnr`, whose peak is
 :math:`\max |y|`); an exact fit reaches about 300 dB in float64 and about 140 dB in
 float32, while a fit that stalled in a local minimum, or an approximate one, stays at
 a few tens of decibels. Each run seeds itself (the planted
@@ -43,9 +43,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._validation import check_bool, check_choice, check_choice_list, check_float, check_int, check_int_list
-from .recovery import (EMPTY_NEURONS, MODES, imp_baseline, iht, measure_peak_memory, planted_network,
-                       psnr, relative_error, support_metrics)
+from sparselab._validation import check_bool, check_choice, check_choice_list, check_float, check_int, check_int_list
+from sparselab._memory import measure_peak_memory
+from sparselab.metrics import psnr, relative_error, support_match
+from sparselab.recovery import EMPTY_NEURONS, MODES, imp_baseline, iht, planted_network
 
 __all__ = [
     "METHODS", "SWEEP_COLUMNS", "COST_COLUMNS", "CLASSIFICATION_COLUMNS", "INR_COLUMNS", "WIDTH_COLUMNS",
@@ -118,7 +119,7 @@ def imp_fused(model) -> torch.Tensor:
     :class:`~sparselab.recovery.IMPBaseline`); :math:`U` is the pruned first layer's
     effective weight, :math:`V` the output layer's.
     """
-    from .pruning import effective_weight
+    from sparselab.pruning import effective_weight
 
     model = getattr(model, "model", model)
     U = effective_weight(model.fc1).detach().to(torch.float64).cpu()
@@ -129,14 +130,14 @@ def imp_fused(model) -> torch.Tensor:
 def align_to_planted(planted_fused, recovered_fused) -> torch.Tensor:
     r"""The recovered neurons re-ordered to match the planted ones: a ``(m, d[, K])`` tensor.
 
-    Rows are matched by :func:`sparselab.recovery.support_metrics` (the assignment
+    Rows are matched by :func:`sparselab.metrics.support_match` with ``match="weights"`` (the assignment
     minimising :math:`\sum_j \|\hat w_{\pi(j)} - w^\star_j\|^2`); a planted neuron matched
     to no recovered one gets a zero row. Recovered neurons matched to no planted
     neuron (when :math:`p > m`) are left out.
     """
     P = torch.as_tensor(planted_fused).detach().to(torch.float64).cpu()
     R = torch.as_tensor(recovered_fused).detach().to(torch.float64).cpu()
-    perm = support_metrics(P, R)["permutation"]
+    perm = support_match(R, P, match="weights")["permutation"]
     out = torch.zeros_like(P)
     for j, r in enumerate(perm):
         if r >= 0:
@@ -196,7 +197,7 @@ def _planted_row(method, pn, model, *, success_db) -> dict:
     pred_test = model.predict(pn.X_test)
     test_psnr = psnr(pn.y_test, pred_test)
     recovered = model.fused_dense() if method == "IHT" else imp_fused(model)
-    support = support_metrics(pn.fused, recovered)
+    support = support_match(recovered, pn.fused, match="weights")
     return {"psnr_train": psnr(pn.y_train, pred_train), "psnr_test": test_psnr,
             "rel_error_test": relative_error(pn.y_test, pred_test), "precision": support["precision"],
             "recall": support["recall"], "success": bool(test_psnr >= success_db)}
@@ -362,7 +363,7 @@ def cost_scaling(nnzs=(10, 20, 50, 100, 200, 500), widths=(10, 20, 50, 100, 200,
 # ----------------------------------------------------------------------------- classification
 
 def _classification_data(task: str, seed: int, *, mnist_path, mnist_limit_train, mnist_limit_test):
-    from .data import load_digits, load_mnist
+    from sparselab.data import load_digits, load_mnist
 
     binary = "0 vs 1" in task
     classes = (0, 1) if binary else None
@@ -474,7 +475,7 @@ def inr_experiment(nnzs=(50, 100, 200, 500, 1000), *, image: str = "camera", siz
     held-out ones); ``reconstructions`` maps ``(method, nnz)`` to the ``(size, size)``
     image the fit of the first seed predicts at every pixel; ``target`` is the image.
     """
-    from .inr import SAMPLE_IMAGES, image_features, image_regression, sample_image, to_image
+    from sparselab.recovery import SAMPLE_IMAGES, image_features, image_regression, sample_image, to_image
 
     nnzs = check_int_list(nnzs, "nnzs", low=1)
     check_choice(image, "image", SAMPLE_IMAGES)
@@ -692,7 +693,7 @@ def assumption_failures(conditions=CONDITIONS, *, width: int = 5, nnz: int = 20,
             fit = iht(pn.X_train, pn.y_train, nnz=s, width=width_factor * width, seed=seed, device=device,
                       **options)
             test = psnr(pn.y_test, fit.predict(pn.X_test))
-            support = support_metrics(pn.fused, fit.fused_dense())
+            support = support_match(fit.fused_dense(), pn.fused, match="weights")
             rows.append({"condition": condition, "seed": seed,
                          "psnr_train": psnr(pn.y_train, fit.predict(pn.X_train)), "psnr_test": test,
                          "precision": support["precision"], "recall": support["recall"],

@@ -32,15 +32,24 @@ import numbers
 
 import torch
 
-from ._validation import check_choice, check_float, check_int
-from .data import RegressionData
+from sparselab._validation import check_choice, check_float, check_int
+from sparselab.data import RegressionData
 
 SAMPLE_IMAGES = ("camera", "astronaut", "cat", "coffee", "coins", "moon", "brick", "grass", "gravel", "text",
                  "rocket", "clock", "checkerboard", "shepp_logan_phantom")
 """Names accepted by :func:`sample_image`: scikit-image sample images bundled in its wheel (no download)."""
 
-__all__ = ["SAMPLE_IMAGES", "sample_image", "pixel_grid", "fourier_frequencies", "fourier_features",
-           "image_features", "image_regression", "to_image", "reassemble"]
+__all__ = [
+    "SAMPLE_IMAGES",
+    "sample_image",
+    "pixel_grid",
+    "fourier_frequencies",
+    "fourier_features",
+    "image_features",
+    "image_regression",
+    "to_image",
+    "reassemble",
+]
 
 
 def sample_image(name: str = "camera", size: int = 32):

@@ -71,13 +71,23 @@ import math
 import numpy as np
 import torch
 
-from ._validation import check_choice, check_float, check_int, check_matrix as _as_matrix
+from sparselab._validation import check_choice, check_float, check_int, check_matrix as _as_matrix
 
 __all__ = [
-    "DISTRIBUTIONS", "PADDING_MODES",
-    "gaussian", "bernoulli", "partial_dct", "partial_fourier", "dct_matrix", "real_fourier_matrix",
-    "conv1d_matrix", "conv1d_output_length", "conv1d_column_blocks", "conv1d_column_groups",
-    "sparse_signal", "measure",
+    "DISTRIBUTIONS",
+    "PADDING_MODES",
+    "gaussian",
+    "bernoulli",
+    "partial_dct",
+    "partial_fourier",
+    "dct_matrix",
+    "real_fourier_matrix",
+    "conv1d_matrix",
+    "conv1d_output_length",
+    "conv1d_column_blocks",
+    "conv1d_column_groups",
+    "sparse_signal",
+    "measure",
 ]
 
 DISTRIBUTIONS = ("gaussian", "rademacher")

@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import masks as M
-from ._validation import check_choice, check_float, check_int, check_matrix, resolve_density
+from sparselab import masks as M
+from sparselab.factorization import butterfly, monarch
+from sparselab._validation import check_choice, check_float, check_int, check_matrix, resolve_density
 
 __all__ = ["SparseLinear", "SparseMLP", "sparse_layers", "ButterflyLinear", "MonarchLinear"]
 
@@ -206,12 +207,6 @@ def sparse_layers(model: nn.Module) -> list[tuple[str, SparseLinear]]:
 
 # ============================================================================ structured (butterfly, Monarch)
 
-def _bf():
-    """:mod:`sparselab.butterfly`, imported on first use so that ``import sparselab`` stays light."""
-    from . import butterfly
-    return butterfly
-
-
 class _SquareStructuredLinear(nn.Module):
     """Shared plumbing of the square structured layers: sizes, bias, input checks, ``from_linear``."""
 
@@ -344,7 +339,7 @@ class ButterflyLinear(_SquareStructuredLinear):
                  dtype=None, *, init: str = "orthogonal", permutation=None, seed: int | None = None):
         super().__init__()
         N = check_int(in_features, "in_features", low=1)
-        if N < 2 or not _bf().is_power_of_two(N):
+        if N < 2 or not butterfly.is_power_of_two(N):
             nxt = 2 if N < 2 else 1 << (N - 1).bit_length()
             raise ValueError(f"in_features must be a power of two >= 2 (ButterflyLinear needs a power-of-two size), "
                              f"got {N}; pad to {nxt} or use MonarchLinear (any N = m*n)")
@@ -353,7 +348,7 @@ class ButterflyLinear(_SquareStructuredLinear):
         self.levels = N.bit_length() - 1
         self.twiddle = nn.Parameter(torch.empty(self.levels, N // 2, 2, 2, **factory))
         self._make_bias(bias, factory)
-        perm = _bf().check_permutation(permutation, N, "permutation")
+        perm = butterfly.check_permutation(permutation, N, "permutation")
         self.permutation = permutation if isinstance(permutation, str) or permutation is None else "custom"
         self.register_buffer("perm", None if perm is None else perm.to(device=device))
         self.reset_parameters()
@@ -365,7 +360,7 @@ class ButterflyLinear(_SquareStructuredLinear):
         if self.init == "identity":
             t = torch.eye(2, dtype=torch.float64).expand(*shape, 2, 2)
         else:
-            t = _bf().random_blocks(shape, self.init, g)
+            t = butterfly.random_blocks(shape, self.init, g)
         with torch.no_grad():
             self.twiddle.copy_(t)
         self._reset_bias(g)
@@ -378,7 +373,7 @@ class ButterflyLinear(_SquareStructuredLinear):
 
     def dense_weight(self) -> torch.Tensor:
         r"""The :math:`N \times N` weight :math:`W = B_1\cdots B_L P` (``nn.Linear`` convention, differentiable)."""
-        B = _bf().butterfly_dense(self.factors())
+        B = butterfly.butterfly_dense(self.factors())
         if self.perm is None:
             return B
         return B.index_select(1, torch.argsort(self.perm))  # (B P)[:, perm[j]] = B[:, j]
@@ -386,7 +381,7 @@ class ButterflyLinear(_SquareStructuredLinear):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         self._check_input(input)
         x = input if self.perm is None else input.index_select(-1, self.perm)
-        y = _bf().butterfly_apply(self.factors(), x)
+        y = butterfly.butterfly_apply(self.factors(), x)
         return y if self.bias is None else y + self.bias
 
     @classmethod
@@ -401,14 +396,14 @@ class ButterflyLinear(_SquareStructuredLinear):
         """
         W = cls._check_weight(weight, cls.__name__)
         N = W.shape[0]
-        if N < 2 or not _bf().is_power_of_two(N):
+        if N < 2 or not butterfly.is_power_of_two(N):
             raise ValueError(f"weight must be N x N with N a power of two >= 2 for ButterflyLinear, got shape "
                              f"{tuple(W.shape)}; use MonarchLinear.from_dense for other sizes")
         check_choice(order, "order", ("balanced", "left_to_right", "right_to_left"))
         layer = cls(N, bias=bias is not None, device=W.device, dtype=W.dtype, init="identity",
                     permutation=permutation, seed=0)
         perm = None if layer.perm is None else layer.perm.cpu()  # butterfly_factorize checks it on the CPU
-        res = _bf().butterfly_factorize(W.to(torch.float64), order=order, perm=perm)
+        res = butterfly.butterfly_factorize(W.to(torch.float64), order=order, perm=perm)
         with torch.no_grad():
             for l, f in enumerate(res.factors):
                 layer.twiddle[l].copy_(f.reshape(N // 2, 2, 2))
@@ -469,12 +464,12 @@ class MonarchLinear(_SquareStructuredLinear):
             if m * m != N:
                 raise ValueError(f"in_features={N} is not a perfect square, so MonarchLinear cannot use the default "
                                  f"blocks=sqrt(N); pass blocks=m for a divisor m of {N} "
-                                 f"(e.g. blocks={_bf().monarch_blocks(N)})")
+                                 f"(e.g. blocks={monarch.monarch_blocks(N)})")
         else:
             m = check_int(blocks, "blocks", low=1, high=N)
             if N % m:
                 raise ValueError(f"blocks must divide in_features={N}, got blocks={m} "
-                                 f"(e.g. blocks={_bf().monarch_blocks(N)})")
+                                 f"(e.g. blocks={monarch.monarch_blocks(N)})")
         factory = {"device": device, "dtype": dtype}
         self._setup(N, out_features, init, seed)
         self.blocks, self.block_size = m, N // m
@@ -509,11 +504,11 @@ class MonarchLinear(_SquareStructuredLinear):
 
     def dense_weight(self) -> torch.Tensor:
         r"""The :math:`N \times N` weight :math:`W = XY` (``nn.Linear`` convention, differentiable)."""
-        return _bf().monarch_dense(self.left.unsqueeze(0), self.right.unsqueeze(1))
+        return monarch.monarch_dense(self.left.unsqueeze(0), self.right.unsqueeze(1))
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         self._check_input(input)
-        y = _bf().monarch_apply(self.left.unsqueeze(0), self.right.unsqueeze(1), input)
+        y = monarch.monarch_apply(self.left.unsqueeze(0), self.right.unsqueeze(1), input)
         return y if self.bias is None else y + self.bias
 
     @classmethod
@@ -527,7 +522,7 @@ class MonarchLinear(_SquareStructuredLinear):
         W = cls._check_weight(weight, cls.__name__)
         layer = cls(W.shape[0], bias=bias is not None, device=W.device, dtype=W.dtype, blocks=blocks,
                     init="identity", seed=0)
-        res = _bf().monarch_project(W.to(torch.float64), blocks=layer.blocks)
+        res = monarch.monarch_project(W.to(torch.float64), blocks=layer.blocks)
         with torch.no_grad():
             layer.left.copy_(res.left.reshape(layer.left.shape))
             layer.right.copy_(res.right.reshape(layer.right.shape))

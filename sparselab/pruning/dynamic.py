@@ -24,7 +24,7 @@ coordinates, so they start as fresh parameters. SET drops a constant fraction
 updating at :math:`T_\text{end}` (:func:`cosine_drop_fraction`).
 
 Masks are attached with :mod:`torch.nn.utils.prune` through
-:func:`sparselab.pruning.attach_mask`. At ``on_train_begin`` every chosen layer without
+:func:`sparselab.modules.attach_mask`. At ``on_train_begin`` every chosen layer without
 a mask gets a uniformly random one with exactly :math:`k` active entries (seeded);
 a layer that already carries a mask (e.g. from magnitude pruning) keeps it and its
 count. The algorithms are meant for ``nn.Linear`` and ``nn.Conv2d``; on a
@@ -37,10 +37,10 @@ import math
 
 import torch
 
-from . import pruning, training
-from ._validation import check_choice, check_density, check_float, check_int
-from .masks import keep_count, topk_mask
-from .schedules import _check_layer_names
+from sparselab.pruning import modules
+from sparselab import training
+from sparselab._validation import check_choice, check_density, check_float, check_int, check_layer_names
+from sparselab.masks import keep_count, topk_mask
 
 REGROW_INITS = ("zero", "uniform")
 
@@ -158,7 +158,7 @@ class _DynamicSparse:
         self.update_every = check_int(update_every, "update_every", low=1)
         self.drop_fraction = check_float(drop_fraction, "drop_fraction", low=0.0, high=1.0, low_inclusive=False)
         self.end_step = None if end_step is None else check_int(end_step, "end_step", low=1)
-        self.layers = _check_layer_names(layers)
+        self.layers = check_layer_names(layers)
         self.seed = check_int(seed, "seed", low=0)
         self.regrow_init = check_choice(regrow_init, "regrow_init", REGROW_INITS)
         self.log: list[tuple[int, int, int, float]] = []
@@ -169,12 +169,12 @@ class _DynamicSparse:
 
     # ---------------------------------------------------------------- hooks
     def on_train_begin(self, model, optimizer):
-        self._selected = pruning.select_layers(model, self.layers)
+        self._selected = modules.select_layers(model, self.layers)
         self._optimizer = optimizer
         self._generator = torch.Generator().manual_seed(self.seed)
         for name, m in self._selected:
-            if not pruning.is_masked(m):
-                pruning.attach_mask(m, random_mask(m.weight.shape, self.density, self._generator))
+            if not modules.is_masked(m):
+                modules.attach_mask(m, random_mask(m.weight.shape, self.density, self._generator))
             self.counts[name] = int(self._mask(m).sum())
 
     def on_step_end(self, step, model, optimizer, batch):
@@ -220,7 +220,7 @@ class _DynamicSparse:
             if int(new.sum()) != self.counts[name]:  # cannot happen: dropped ⊆ active, grown ⊆ inactive
                 raise RuntimeError(f"layer {name!r}: active count changed from {self.counts[name]} to {int(new.sum())}")
             self._init_regrown(m, param, grown)
-            pruning.attach_mask(m, new)
+            modules.attach_mask(m, new)
             dropped_total += int(dropped.sum())
             grown_total += int(grown.sum())
         total = sum(m.weight_orig.numel() for _, m in self._selected)
@@ -274,7 +274,7 @@ class RigL(_DynamicSparse):
     :math:`\operatorname{round}(f_t k)` active weights of smallest magnitude and regrows
     as many inactive ones with the largest dense-gradient magnitude
     :math:`|\partial L/\partial W_\text{eff}|`, computed on the step's batch
-    (:func:`sparselab.pruning.dense_gradients` with
+    (:func:`sparselab.modules.dense_gradients` with
     :func:`sparselab.training.task_loss`); :math:`f_t` is
     :func:`cosine_drop_fraction`. Regrown weights start at zero. The model's buffers
     (e.g. batch-norm statistics) are left as they were before the extra forward pass.
@@ -297,7 +297,7 @@ class RigL(_DynamicSparse):
         buffers = [(b, b.detach().clone()) for name, b in model.named_buffers() if not name.endswith("_mask")]
         names = [name for name, _ in self._selected]
         try:
-            grads = pruning.dense_gradients(model, X, y, lambda pred, target: training.task_loss(pred, target, task),
+            grads = modules.dense_gradients(model, X, y, lambda pred, target: training.task_loss(pred, target, task),
                                             layers=names)
         finally:
             with torch.no_grad():

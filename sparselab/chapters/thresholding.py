@@ -38,14 +38,15 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
+from sparselab._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
     check_int_list
-from .sensing import least_squares
+from sparselab.metrics import precision_recall_f1, relative_error
+from sparselab.sensing import least_squares
 
 __all__ = [
     "SHRINKAGE_INSTANCE_COLUMNS", "SHRINKAGE_COLUMNS", "PHASE_COLUMNS", "NOISE_COLUMNS", "GROUP_COLUMNS",
     "CORRELATION_COLUMNS", "SELECTION_COLUMNS", "GENERALISATION_COLUMNS", "ENSEMBLES", "PHASE_METHODS",
-    "GENERALISATION_METHODS", "derive_seed", "relative_error", "universal_lambda", "conv_rows", "selection_matrix",
+    "GENERALISATION_METHODS", "derive_seed", "universal_lambda", "conv_rows", "selection_matrix",
     "correlated_design", "sparse_linear_rademacher", "margin_bound",
     "shrinkage_instance", "shrinkage_sweep", "phase_transition", "noise_robustness", "group_sweep",
     "correlation_sweep", "selection_comparison", "generalisation",
@@ -81,24 +82,13 @@ def derive_seed(seed: int, *cell) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2 ** 31))
 
 
-def relative_error(estimate, truth) -> float:
-    r""":math:`\|\hat x - x\|_2 / \|x\|_2` (the absolute error when :math:`x = 0`)."""
-    estimate = torch.as_tensor(estimate, dtype=torch.float64)
-    truth = torch.as_tensor(truth, dtype=torch.float64)
-    norm = float(truth.norm())
-    err = float((estimate - truth).norm())
-    return err / norm if norm > 0 else err
-
-
 def _support(x, tol: float = 0.0) -> set:
     return set(torch.nonzero(torch.as_tensor(x).abs() > tol).flatten().tolist())
 
 
 def _precision_recall(found: set, true: set) -> tuple[float, float]:
-    """Support precision and recall (an empty found set has precision 1, an empty true set recall 1)."""
-    hit = len(found & true)
-    precision = hit / len(found) if found else 1.0
-    recall = hit / len(true) if true else 1.0
+    """Support precision and recall of index sets, by :func:`sparselab.metrics.precision_recall_f1`."""
+    precision, recall, _ = precision_recall_f1(len(found & true), len(found), len(true))
     return precision, recall
 
 
@@ -115,7 +105,7 @@ def universal_lambda(noise: float, N: int, factor: float = 1.0) -> float:
 
 def _lasso_fit(A, y, lam, *, steps, x0=None):
     """FISTA with adaptive restart (batched like :func:`sparselab.sensing.fista`)."""
-    from .sensing import fista
+    from sparselab.sensing import fista
 
     return fista(A, y, lam=lam, steps=steps, x0=x0, restart=True)
 
@@ -132,13 +122,13 @@ def _cap_support(x, cap: int | None):
 
 def _debias(A, y, x, cap: int | None = None):
     """Least squares on the support of ``x`` (its ``cap`` largest magnitudes if it is larger); batched."""
-    from .sensing import debias
+    from sparselab.sensing import debias
 
     return debias(A, y, _cap_support(x, cap))
 
 
 def _iht_fit(A, y, k, *, steps):
-    from .sensing import iht
+    from sparselab.sensing import iht
 
     return iht(A, y, k=k, steps=steps, step_size="normalized")
 
@@ -146,7 +136,7 @@ def _iht_fit(A, y, k, *, steps):
 def _problem(m: int, N: int, k: int, *, seed: int, noise: float = 0.0, distribution: str = "gaussian",
              ensemble: str = "gaussian", conv_channels: int = 4, conv_kernel: int = 5):
     """(A, x, support, y) of one seeded problem."""
-    from .ensembles import gaussian, measure, sparse_signal
+    from sparselab.sensing import gaussian, measure, sparse_signal
 
     if ensemble == "gaussian":
         A = gaussian(m, N, seed=derive_seed(seed, 1))
@@ -168,7 +158,7 @@ def conv_rows(m: int, N: int, *, channels: int = 4, kernel: int = 5, seed: int =
     convolution, the structured analogue of a Gaussian :math:`m \times N` matrix; every
     column is then divided by its norm (a column with no entry in the kept rows stays 0).
     """
-    from .ensembles import conv1d_matrix
+    from sparselab.sensing import conv1d_matrix
 
     N = check_int(N, "N", low=1)
     channels = check_int(channels, "conv_channels", low=1)
@@ -209,7 +199,7 @@ def shrinkage_instance(*, N: int = 200, m: int = 80, k: int = 10, noise: float =
     :data:`SHRINKAGE_INSTANCE_COLUMNS` (the true value and the three estimates), and a
     dict with ``lam``, ``lambda_max`` and the relative errors ``rel_error_<method>``.
     """
-    from .sensing import lambda_max
+    from sparselab.sensing import lambda_max
 
     m, N, k = _check_sizes(m, N, k)
     noise = check_float(noise, "noise", low=0.0)
@@ -229,7 +219,7 @@ def shrinkage_instance(*, N: int = 200, m: int = 80, k: int = 10, noise: float =
                          columns=list(SHRINKAGE_INSTANCE_COLUMNS))
     info = {"lam": lam, "lambda_max": lmax, "m": m, "N": N, "k": k, "noise": noise}
     for name, est in (("lasso", lasso), ("debiased lasso", debiased), ("IHT", hard)):
-        info[f"rel_error_{name}"] = relative_error(est, x)
+        info[f"rel_error_{name}"] = relative_error(x, est)
     return frame, info
 
 
@@ -244,7 +234,7 @@ def shrinkage_sweep(lam_ratios=(0.01, 0.03, 0.1, 0.3), ks=(5, 10, 20), *, N: int
     Rows: :data:`SHRINKAGE_COLUMNS`, with the support size and the precision and recall of
     the estimate's support against the true one.
     """
-    from .sensing import lambda_max
+    from sparselab.sensing import lambda_max
 
     m, N, k = _check_sizes(m, N, k)
     lam_ratios = check_float_list(lam_ratios, "lam_ratios", low=0.0, high=1.0, low_inclusive=False)
@@ -267,7 +257,7 @@ def shrinkage_sweep(lam_ratios=(0.01, 0.03, 0.1, 0.3), ks=(5, 10, 20), *, N: int
                 found = _support(est)
                 p, rc = _precision_recall(found, true)
                 rows.append({"method": method, "knob": _KNOB_LAMBDA, "value": r, "seed": seed,
-                             "rel_error": relative_error(est, x), "support_size": len(found), "precision": p,
+                             "rel_error": relative_error(x, est), "support_size": len(found), "precision": p,
                              "recall": rc})
             bar.update(1)
         for kk in ks:
@@ -275,7 +265,7 @@ def shrinkage_sweep(lam_ratios=(0.01, 0.03, 0.1, 0.3), ks=(5, 10, 20), *, N: int
             found = _support(est)
             p, rc = _precision_recall(found, true)
             rows.append({"method": "IHT", "knob": _KNOB_K, "value": kk, "seed": seed,
-                         "rel_error": relative_error(est, x), "support_size": len(found), "precision": p,
+                         "rel_error": relative_error(x, est), "support_size": len(found), "precision": p,
                          "recall": rc})
             bar.update(1)
     bar.close()
@@ -307,7 +297,7 @@ def phase_transition(deltas=(0.2, 0.4, 0.6, 0.8), rhos=(0.1, 0.3, 0.5), *, N: in
 
     ``success`` is ``rel_error <= success_tol``. Rows: :data:`PHASE_COLUMNS`.
     """
-    from .sensing import lambda_max
+    from sparselab.sensing import lambda_max
 
     N = check_int(N, "N", low=2)
     deltas = check_float_list(deltas, "deltas", low=0.0, high=1.0, low_inclusive=False)
@@ -365,8 +355,8 @@ def noise_robustness(noises=(0.0, 0.01, 0.03, 0.1, 0.3), *, N: int = 200, m: int
     lasso"``, ``"IHT"`` with the true :math:`k`, and ``"oracle"``: least squares on the
     true support (the error floor no method can beat on average). Rows: :data:`NOISE_COLUMNS`.
     """
-    from .ensembles import measure
-    from .sensing import debias, lambda_max
+    from sparselab.sensing import measure
+    from sparselab.sensing import debias, lambda_max
 
     m, N, k = _check_sizes(m, N, k)
     noises = check_float_list(noises, "noises", low=0.0)
@@ -387,7 +377,7 @@ def noise_robustness(noises=(0.0, 0.01, 0.03, 0.1, 0.3), *, N: int = 200, m: int
                     "oracle": debias(A, y, torch.as_tensor(sorted(true)))}
             for method, est in ests.items():
                 p, rc = _precision_recall(_support(est), true)
-                rows.append({"method": method, "noise": sigma, "seed": seed, "rel_error": relative_error(est, x),
+                rows.append({"method": method, "noise": sigma, "seed": seed, "rel_error": relative_error(x, est),
                              "precision": p, "recall": rc})
             bar.update(1)
     bar.close()
@@ -415,8 +405,8 @@ def group_sweep(ms=(20, 30, 40, 60), *, N: int = 100, group_size: int = 5, activ
     ``success`` is ``rel_error <= success_tol``; ``block_recall``/``block_precision`` compare the
     blocks holding a non-zero of the estimate with the true blocks. Rows: :data:`GROUP_COLUMNS`.
     """
-    from .ensembles import gaussian, sparse_signal
-    from .sensing import group_lambda_max, group_lasso, lambda_max
+    from sparselab.sensing import gaussian, sparse_signal
+    from sparselab.sensing import group_lambda_max, group_lasso, lambda_max
 
     N = check_int(N, "N", low=2)
     group_size = check_int(group_size, "group_size", low=1, high=N)
@@ -447,7 +437,7 @@ def group_sweep(ms=(20, 30, 40, 60), *, N: int = 100, group_size: int = 5, activ
                                             for s in range(len(seeds))])}
         for method, est in ests.items():
             for s_, seed in enumerate(seeds):
-                err = relative_error(est[s_], x[s_])
+                err = relative_error(x[s_], est[s_])
                 found = set(int(g) for g in torch.unique(groups[est[s_] != 0]))
                 p, rc = _precision_recall(found, true_blocks[s_])
                 rows.append({"method": method, "m": m, "seed": seed, "rel_error": err,
@@ -461,7 +451,7 @@ def group_sweep(ms=(20, 30, 40, 60), *, N: int = 100, group_size: int = 5, activ
 
 def _debias_blocks(A, y, x, groups, m):
     """Least squares on the union of the blocks where ``x`` is non-zero (the largest blocks up to ``m`` columns)."""
-    from .sensing import debias
+    from sparselab.sensing import debias
 
     ids = torch.unique(groups[x != 0])
     if ids.numel() == 0:
@@ -529,8 +519,8 @@ def correlation_sweep(correlations=(0.0, 0.3, 0.6, 0.9), *, n: int = 60, N: int 
 
     Rows: :data:`CORRELATION_COLUMNS`.
     """
-    from .diagnostics import irrepresentable, mutual_coherence
-    from .sensing import lambda_max
+    from sparselab.sensing import irrepresentable, mutual_coherence
+    from sparselab.sensing import lambda_max
 
     correlations = check_float_list(correlations, "correlations", low=0.0, high=1.0, high_inclusive=False)
     n = check_int(n, "n", low=1)
@@ -624,7 +614,7 @@ def selection_comparison(ks=(10, 15, 20, 40), *, rows: int = 200, d: int = 10, d
 
     Rows: :data:`SELECTION_COLUMNS`.
     """
-    from .diagnostics import a_optimal_rows, largest_norm_rows, selection_overlap
+    from sparselab.sensing import a_optimal_rows, largest_norm_rows, selection_overlap
 
     rows = check_int(rows, "rows", low=1)
     d = check_int(d, "d", low=1, high=rows)
@@ -750,9 +740,9 @@ def generalisation(ks=(2, 4, 8, 16, 32), *, classes=(3, 8), ridge: float = 1e-2,
     non-zeros; ``bound`` = :func:`margin_bound` at confidence :math:`1 - \delta` (union over
     the sparsity levels) and ``bound_margin`` its margin :math:`\rho`.
     """
-    from .data import load_digits
-    from .sensing import debias
-    from .thresholding import hard_threshold_k
+    from sparselab.data import load_digits
+    from sparselab.sensing import debias
+    from sparselab.thresholding import hard_threshold_k
 
     ks = check_int_list(ks, "ks", low=1, high=65)
     classes = check_int_list(classes, "classes", low=0, high=9)

@@ -50,14 +50,30 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from ._validation import check_choice, check_int
+from sparselab._validation import check_choice, check_int
 
 __all__ = [
-    "kronecker_support", "kronecker_apply", "kronecker_dense", "kronecker_from_dense", "is_power_of_two",
-    "check_power_of_two", "butterfly_shapes", "butterfly_supports", "butterfly_apply", "butterfly_dense",
-    "butterfly_nnz", "random_blocks", "random_butterfly", "bit_reversal_permutation", "dft_matrix", "hadamard_matrix",
-    "rank_one_blocks", "check_permutation", "ButterflyFactorization", "butterfly_factorize", "MonarchFactorization", "monarch_project",
-    "monarch_apply", "monarch_dense", "monarch_shapes", "monarch_blocks",
+    "ORDERS",
+    "kronecker_support",
+    "kronecker_apply",
+    "kronecker_dense",
+    "kronecker_from_dense",
+    "is_power_of_two",
+    "check_power_of_two",
+    "butterfly_shapes",
+    "butterfly_supports",
+    "butterfly_apply",
+    "butterfly_dense",
+    "butterfly_nnz",
+    "random_blocks",
+    "random_butterfly",
+    "bit_reversal_permutation",
+    "dft_matrix",
+    "hadamard_matrix",
+    "rank_one_blocks",
+    "check_permutation",
+    "ButterflyFactorization",
+    "butterfly_factorize",
 ]
 
 ORDERS = ("balanced", "left_to_right", "right_to_left")
@@ -499,7 +515,7 @@ class ButterflyFactorization:
         return sum(f.numel() for f in self.factors)
 
 
-def _check_square(A, name: str = "A") -> torch.Tensor:
+def check_square(A, name: str = "A") -> torch.Tensor:
     if isinstance(A, np.ndarray):
         A = torch.from_numpy(np.ascontiguousarray(A))
     if not torch.is_tensor(A):
@@ -541,127 +557,31 @@ def butterfly_factorize(A, *, order: str = "balanced", perm=None) -> ButterflyFa
         ``None``, ``"bit_reversal"`` or a permutation of ``range(N)``: the columns of ``A`` are permuted
         first, and :meth:`ButterflyFactorization.apply` permutes the input in the same way.
     """
-    A = _check_square(A)
+    A = check_square(A)
     N = check_power_of_two(A.shape[0], "A.shape[0]")
     check_choice(order, "order", ORDERS)
     perm = check_permutation(perm, N)
     L = N.bit_length() - 1
-    _sync(A.device)
+    sync_device(A.device)
     t0 = time.perf_counter()
     target = A if perm is None else A[:, perm.to(A.device)]
     factors = [f.contiguous() for f in _factorize_node(target.reshape(1, 1, N, N), L, order)]
-    _sync(A.device)
+    sync_device(A.device)
     seconds = time.perf_counter() - t0
     result = ButterflyFactorization(factors, perm, order, math.nan, math.nan, seconds)
-    result.error, result.relative_error = _errors(A, result.to_dense())
+    result.error, result.relative_error = approximation_errors(A, result.to_dense())
     return result
 
 
-def _sync(device: torch.device) -> None:
+def sync_device(device: torch.device) -> None:
     """Wait for queued CUDA work, so that wall times cover it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _errors(A: torch.Tensor, approx: torch.Tensor) -> tuple[float, float]:
+def approximation_errors(A: torch.Tensor, approx: torch.Tensor) -> tuple[float, float]:
     error = float(torch.linalg.matrix_norm(A - approx))
     norm = float(torch.linalg.matrix_norm(A))
     return error, (error / norm if norm > 0 else error)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Monarch
-
-
-def _monarch_blocks(N: int, blocks) -> tuple[int, int]:
-    if blocks is None:
-        m = math.isqrt(N)
-        if m * m != N:
-            raise ValueError(f"the size N = {N} is not a perfect square; pass blocks=m with m dividing N "
-                             f"(e.g. blocks={monarch_blocks(N)}), so that N = m * (N/m)")
-        return m, m
-    m = check_int(blocks, "blocks", low=1, high=N)
-    if N % m:
-        raise ValueError(f"blocks must divide N = {N}, got blocks={m}")
-    return m, N // m
-
-
-def monarch_blocks(N: int) -> int:
-    r"""The largest divisor :math:`m \le \sqrt N` of :math:`N`: the most balanced Monarch split :math:`N = m \cdot (N/m)`.
-
-    :math:`\sqrt N` for perfect squares (:math:`2N^{3/2}` parameters), 1 for primes (a dense matrix).
-    """
-    N = check_int(N, "N", low=1)
-    return max(m for m in range(1, math.isqrt(N) + 1) if N % m == 0)
-
-
-def monarch_shapes(N: int, blocks: int | None = None) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
-    r"""Kronecker shapes of the Monarch factors for :math:`N = mn`: :math:`X \sim (1, m, m, n)`, :math:`Y \sim (m, n, n, 1)`."""
-    N = check_int(N, "N", low=1)
-    m, n = _monarch_blocks(N, blocks)
-    return (1, m, m, n), (m, n, n, 1)
-
-
-def monarch_apply(left: torch.Tensor, right: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    r"""Apply the Monarch matrix :math:`XY` to the last dimension of ``x``: ``left`` is :math:`X` compact
-    :math:`(1, n, m, m)`, ``right`` is :math:`Y` compact :math:`(m, 1, n, n)`; :math:`N(m+n)` multiply-adds per vector."""
-    return kronecker_apply(left, kronecker_apply(right, x))
-
-
-def monarch_dense(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-    """The dense Monarch matrix :math:`XY`."""
-    return kronecker_dense(left) @ kronecker_dense(right)
-
-
-@dataclass
-class MonarchFactorization:
-    r"""Result of :func:`monarch_project`: :math:`A \approx XY`, ``left`` :math:`= X` (compact :math:`(1, n, m, m)`),
-    ``right`` :math:`= Y` (compact :math:`(m, 1, n, n)`)."""
-
-    left: torch.Tensor
-    right: torch.Tensor
-    error: float
-    relative_error: float
-    seconds: float
-
-    def apply(self, x: torch.Tensor) -> torch.Tensor:
-        return monarch_apply(self.left, self.right, x)
-
-    def to_dense(self) -> torch.Tensor:
-        return monarch_dense(self.left, self.right)
-
-    @property
-    def nnz(self) -> int:
-        return self.left.numel() + self.right.numel()
-
-
-def monarch_project(A, blocks: int | None = None) -> MonarchFactorization:
-    r"""The best Monarch approximation :math:`XY` of a square :math:`A` in Frobenius norm.
-
-    With :math:`N = mn` (``blocks`` :math:`= m`, default :math:`\sqrt N`),
-    :math:`\operatorname{supp}(X) = 1_{m\times m} \otimes I_n` and
-    :math:`\operatorname{supp}(Y) = I_m \otimes 1_{n \times n}`. Writing rows as
-    :math:`(r, k)` and columns as :math:`(s, s')`, the product is
-    :math:`(XY)[(r,k),(s,s')] = X[(r,k),(s,k)]\,Y[(s,k),(s,s')]`: every :math:`m \times n` block
-    :math:`A[(\cdot,k),(s,\cdot)]` is a rank-one matrix :math:`X[\cdot,(s,k)]\,Y[(s,k),\cdot]`, and the
-    blocks do not share parameters. The optimum is therefore the best rank-one approximation of each
-    of the :math:`mn` blocks (the projection of Dao et al. 2022), computed in one batch.
-    """
-    A = _check_square(A)
-    N = A.shape[0]
-    m, n = _monarch_blocks(N, blocks)
-    _sync(A.device)
-    t0 = time.perf_counter()
-    X, Y = _split_monarch(A, m, n)
-    _sync(A.device)
-    seconds = time.perf_counter() - t0
-    error, rel = _errors(A, monarch_dense(X, Y))
-    return MonarchFactorization(X, Y, error, rel, seconds)
-
-
-def _split_monarch(A: torch.Tensor, m: int, n: int):
-    blocks = A.reshape(m, n, m, n).permute(1, 2, 0, 3)              # (k, s, r, s')
-    u, v = rank_one_blocks(blocks)                                   # u (k, s, r), v (k, s, s')
-    X = u.permute(0, 2, 1).reshape(1, n, m, m)                       # (k, r, s)
-    Y = v.conj().permute(1, 0, 2).reshape(m, 1, n, n)                # (s, k, s')
-    return X.contiguous(), Y.contiguous()

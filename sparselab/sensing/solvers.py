@@ -86,16 +86,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._validation import check_choice, check_float, check_int
-from .thresholding import _check_k, _check_lam, _group_norms, _group_shrink, _topk_keep, group_index
+from sparselab._validation import check_choice, check_float, check_int
+from sparselab.thresholding import _check_k, _check_lam, _group_norms, _group_shrink, _topk_keep, group_index
 
 __all__ = [
-    "SolverResult", "lipschitz", "iht", "ista", "fista", "group_lasso", "debias", "least_squares",
-    "lasso_objective", "lasso_optimality_gap", "lambda_max",
-    "group_lasso_objective", "group_lasso_optimality_gap", "group_lambda_max",
+    "SolverResult",
+    "lipschitz",
+    "iht",
+    "ista",
+    "fista",
+    "group_lasso",
 ]
 
 LIPSCHITZ_METHODS = ("svd", "power")
+from sparselab.sensing._common import (as_tensor, broadcast, check_A, check_Ay, check_finite, check_loop, check_weights,
+                                       check_x, common_arguments, half_sq, l1, lam_tensor, mv, rmv)
 
 
 @dataclass
@@ -134,122 +139,6 @@ class SolverResult:
         return self.x != 0
 
 
-# ----------------------------------------------------------------------------- validation
-
-def _as_tensor(value, name: str) -> torch.Tensor:
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(np.ascontiguousarray(value))
-    if not torch.is_tensor(value):
-        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(value).__name__}")
-    if value.is_complex() or value.dtype == torch.bool:
-        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
-    return value
-
-
-def _check_finite(t: torch.Tensor, name: str) -> None:
-    if not bool(torch.isfinite(t).all()):
-        bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
-
-
-def _check_A(A) -> torch.Tensor:
-    A = _as_tensor(A, "A")
-    if A.dim() < 2:
-        raise ValueError(f"A must be a matrix (m, N) or a batch of matrices (..., m, N), got shape {tuple(A.shape)}")
-    if A.shape[-1] < 1 or A.shape[-2] < 1:
-        raise ValueError(f"A must have at least one row and one column, got shape {tuple(A.shape)}")
-    if not A.is_floating_point():
-        A = A.to(torch.float64)
-    _check_finite(A, "A")
-    return A
-
-
-def _broadcast(shapes: dict, what: str) -> tuple:
-    try:
-        return tuple(torch.broadcast_shapes(*shapes.values()))
-    except RuntimeError:
-        listing = ", ".join(f"{k} {tuple(v)}" for k, v in shapes.items())
-        raise ValueError(f"the batch shapes of {what} do not broadcast: {listing}") from None
-
-
-def _check_Ay(A, y):
-    """``A`` (..., m, N) and ``y`` (..., m) on A's device in a common floating dtype, and the batch shape."""
-    A = _check_A(A)
-    y = _as_tensor(y, "y")
-    m, N = A.shape[-2:]
-    if y.dim() < 1 or y.shape[-1] != m:
-        raise ValueError(f"y must have length m = {m} (A has shape {tuple(A.shape)}), got shape {tuple(y.shape)}")
-    dtype = torch.promote_types(A.dtype, y.dtype) if y.is_floating_point() else A.dtype
-    A = A.to(dtype)
-    y = y.to(device=A.device, dtype=dtype)
-    _check_finite(y, "y")
-    batch = _broadcast({"A": A.shape[:-2], "y": y.shape[:-1]}, "A and y")
-    return A, y, batch
-
-
-def _check_x(x, name: str, A: torch.Tensor, batch: tuple) -> tuple[torch.Tensor, tuple]:
-    x = _as_tensor(x, name)
-    N = A.shape[-1]
-    if x.dim() < 1 or x.shape[-1] != N:
-        raise ValueError(f"{name} must have length N = {N} (A has shape {tuple(A.shape)}), got shape "
-                         f"{tuple(x.shape)}")
-    x = x.to(device=A.device, dtype=A.dtype)
-    _check_finite(x, name)
-    batch = _broadcast({"A and y": batch, name: x.shape[:-1]}, f"A, y and {name}")
-    return x, batch
-
-
-def _lam_tensor(lam, A: torch.Tensor, batch: tuple, name: str = "lam") -> tuple[torch.Tensor, tuple]:
-    lam = _check_lam(lam, name, like=A)
-    lam = torch.as_tensor(lam, dtype=A.dtype, device=A.device)
-    batch = _broadcast({"A and y": batch, name: lam.shape}, f"A, y and {name}")
-    return lam, batch
-
-
-def _common(A, y, x0, lam=None, lam_name="lam"):
-    A, y, batch = _check_Ay(A, y)
-    if x0 is not None:
-        x0, batch = _check_x(x0, "x0", A, batch)
-    if lam is not None:
-        lam, batch = _lam_tensor(lam, A, batch, lam_name)
-        lam = lam.expand(batch).contiguous()
-    N = A.shape[-1]
-    x = torch.zeros(*batch, N, dtype=A.dtype, device=A.device) if x0 is None else x0.expand(*batch, N).clone()
-    return A, y.expand(*batch, A.shape[-2]), x, lam, batch
-
-
-def _check_weights(weights, G: int, A: torch.Tensor) -> torch.Tensor:
-    if weights is None:
-        return torch.ones(G, dtype=A.dtype, device=A.device)
-    w = torch.as_tensor(np.asarray(weights) if not torch.is_tensor(weights) else weights)
-    if w.dim() != 1 or w.numel() != G:
-        raise ValueError(f"weights must have one entry per group (G = {G}), got shape {tuple(w.shape)}")
-    w = w.to(device=A.device, dtype=A.dtype)
-    if not bool(torch.isfinite(w).all()) or bool((w <= 0).any()):
-        raise ValueError(f"weights must be finite and > 0, got minimum {float(w.min())}")
-    return w
-
-
-def _check_loop(steps, tol) -> tuple[int, float]:
-    return check_int(steps, "steps", 1), check_float(tol, "tol", low=0.0)
-
-
-# ----------------------------------------------------------------------------- linear algebra
-
-def _mv(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """:math:`A x` over the batch: ``(..., m, N)`` times ``(..., N)``."""
-    if A.dim() == 2:
-        return x @ A.mT
-    return (A @ x.unsqueeze(-1)).squeeze(-1)
-
-
-def _rmv(A: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """:math:`A^\\top r` over the batch."""
-    if A.dim() == 2:
-        return r @ A
-    return (A.mT @ r.unsqueeze(-1)).squeeze(-1)
-
-
 def lipschitz(A, *, method: str = "svd", iters: int = 100, seed: int = 0) -> torch.Tensor:
     r""":math:`L = \|A\|_2^2 = \sigma_{\max}(A)^2`, the Lipschitz constant of :math:`\nabla\tfrac12\|Ax - y\|^2`.
 
@@ -271,7 +160,7 @@ def lipschitz(A, *, method: str = "svd", iters: int = 100, seed: int = 0) -> tor
     torch.Tensor
         Batch shape (0-dim for one matrix), dtype and device of ``A``.
     """
-    A = _check_A(A)
+    A = check_A(A)
     method = check_choice(method, "method", LIPSCHITZ_METHODS)
     iters = check_int(iters, "iters", 1)
     seed = check_int(seed, "seed", 0)
@@ -282,7 +171,7 @@ def lipschitz(A, *, method: str = "svd", iters: int = 100, seed: int = 0) -> tor
     est = torch.zeros(A.shape[:-2], dtype=A.dtype, device=A.device)
     for _ in range(iters):
         v = v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(A.dtype).tiny)
-        w = _rmv(A, _mv(A, v))
+        w = rmv(A, mv(A, v))
         est = (v * w).sum(-1)
         v = w
     return est
@@ -344,10 +233,6 @@ def _rel_change(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
     return (new - old).norm(dim=-1) / old.norm(dim=-1).clamp_min(tiny)
 
 
-def _half_sq(r: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (r * r).sum(-1)
-
-
 # ----------------------------------------------------------------------------- IHT
 
 def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=None) -> SolverResult:
@@ -379,10 +264,10 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
         ``x`` has at most :math:`k` non-zeros per problem; the history also holds
         ``"backtracks"``.
     """
-    A, y, x, _, batch = _common(A, y, x0)
+    A, y, x, _, batch = common_arguments(A, y, x0)
     N = A.shape[-1]
     k = _check_k(k, N, batch)
-    steps, tol = _check_loop(steps, tol)
+    steps, tol = check_loop(steps, tol)
     if isinstance(step_size, str) or step_size is None:
         normalized = check_choice("normalized" if step_size is None else step_size, "step_size",
                                   ("normalized",)) == "normalized"
@@ -399,18 +284,18 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
 
     track = _Tracker(batch, A.device, tol, extra=("backtracks",))
     with torch.no_grad():
-        Ax = _mv(A, x)
-        g = _rmv(A, y - Ax)
+        Ax = mv(A, x)
+        g = rmv(A, y - Ax)
         supp = _topk_keep((x + g).abs(), k)
         for it in range(1, steps + 1):
             if normalized:
                 gS = g * supp
-                AgS = _mv(A, gS)
+                AgS = mv(A, gS)
                 num, den = (gS * gS).sum(-1), (AgS * AgS).sum(-1)
                 mu = num / den.clamp_min(tiny)
                 flat = (num <= 0) | (den <= tiny)
                 if bool((flat & track.active).any()):  # no descent along the support: use the full gradient
-                    Ag = _mv(A, g)
+                    Ag = mv(A, g)
                     mu = torch.where(flat, (g * g).sum(-1) / (Ag * Ag).sum(-1).clamp_min(tiny), mu)
             else:
                 mu = torch.full(batch, mu_fixed, dtype=A.dtype, device=A.device)
@@ -422,7 +307,7 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
                     if not bool(moved.any()):
                         break
                     d = x_new - x
-                    Ad = _mv(A, d)
+                    Ad = mv(A, d)
                     omega = (1 - c) * (d * d).sum(-1) / (Ad * Ad).sum(-1).clamp_min(tiny)
                     shrink = moved & (mu > omega)
                     if not bool(shrink.any()):
@@ -436,14 +321,14 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
             upd = track.active[..., None]
             x = torch.where(upd, x_new, x)
             supp = torch.where(upd, keep, supp)
-            Ax = _mv(A, x)
+            Ax = mv(A, x)
             r = y - Ax
             res = r.norm(dim=-1)
             stop = track.step(it, change, objective=0.5 * res * res, residual=res,
                               support_size=(x != 0).sum(-1), step=mu, backtracks=backtracks)
             if stop:
                 break
-            g = _rmv(A, r)
+            g = rmv(A, r)
     return track.result(x)
 
 
@@ -455,7 +340,7 @@ def _proximal_gradient(A, y, x, lam, step, prox, penalty, *, steps, tol, acceler
     thr = step * lam
     track = _Tracker(batch, A.device, tol)
     with torch.no_grad():
-        Ax = _mv(A, x)
+        Ax = mv(A, x)
         x_prev, Ax_prev = x, Ax
         s = torch.ones(batch, dtype=A.dtype, device=A.device)
         for it in range(1, steps + 1):
@@ -465,8 +350,8 @@ def _proximal_gradient(A, y, x, lam, step, prox, penalty, *, steps, tol, acceler
                 z, Az = x + beta * (x - x_prev), Ax + beta * (Ax - Ax_prev)
             else:
                 z, Az = x, Ax
-            x_new = prox(z - step[..., None] * _rmv(A, Az - y), thr)
-            Ax_new = _mv(A, x_new)
+            x_new = prox(z - step[..., None] * rmv(A, Az - y), thr)
+            Ax_new = mv(A, x_new)
             d = x_new - x
             # relative change of x, and (FISTA) of the proximal-gradient step from z: small steps under
             # momentum do not by themselves mean a fixed point, so both must be small
@@ -492,10 +377,6 @@ def _proximal_gradient(A, y, x, lam, step, prox, penalty, *, steps, tol, acceler
 
 def _soft(v: torch.Tensor, thr: torch.Tensor) -> torch.Tensor:
     return torch.sign(v) * torch.relu(v.abs() - thr[..., None])
-
-
-def _l1(x: torch.Tensor) -> torch.Tensor:
-    return x.abs().sum(-1)
 
 
 _SOLVER_PARAMS = r"""
@@ -529,10 +410,10 @@ def ista(A, y, *, lam, steps: int = 1000, tol: float = 1e-10, x0=None, step_size
     SolverResult
         The history's ``"objective"`` is :math:`F(x^t)` (non-increasing for :math:`\mu \le 1/L`).
     """
-    A, y, x, lam, batch = _common(A, y, x0, lam)
-    steps, tol = _check_loop(steps, tol)
+    A, y, x, lam, batch = common_arguments(A, y, x0, lam)
+    steps, tol = check_loop(steps, tol)
     step = _default_step(A, step_size, batch)
-    return _proximal_gradient(A, y, x, lam, step, _soft, _l1, steps=steps, tol=tol, accelerated=False,
+    return _proximal_gradient(A, y, x, lam, step, _soft, l1, steps=steps, tol=tol, accelerated=False,
                               restart=False)
 
 
@@ -547,12 +428,12 @@ def fista(A, y, *, lam, steps: int = 1000, tol: float = 1e-10, x0=None, step_siz
     SolverResult
         The history's ``"objective"`` is :math:`F(x^t)` (not monotone in general).
     """
-    A, y, x, lam, batch = _common(A, y, x0, lam)
-    steps, tol = _check_loop(steps, tol)
+    A, y, x, lam, batch = common_arguments(A, y, x0, lam)
+    steps, tol = check_loop(steps, tol)
     step = _default_step(A, step_size, batch)
     if not isinstance(restart, bool):
         raise TypeError(f"restart must be a bool, got {type(restart).__name__}")
-    return _proximal_gradient(A, y, x, lam, step, _soft, _l1, steps=steps, tol=tol, accelerated=True,
+    return _proximal_gradient(A, y, x, lam, step, _soft, l1, steps=steps, tol=tol, accelerated=True,
                               restart=restart)
 
 
@@ -588,10 +469,10 @@ def group_lasso(A, y, *, lam, groups, steps: int = 1000, tol: float = 1e-10, x0=
     SolverResult
         Whole groups of ``x`` are zero; ``"support_size"`` counts non-zero coordinates.
     """
-    A, y, x, lam, batch = _common(A, y, x0, lam)
+    A, y, x, lam, batch = common_arguments(A, y, x0, lam)
     ids, G = group_index(groups, A.shape[-1], device=A.device)
-    w = _check_weights(weights, G, A)
-    steps, tol = _check_loop(steps, tol)
+    w = check_weights(weights, G, A)
+    steps, tol = check_loop(steps, tol)
     step = _default_step(A, step_size, batch)
     for name, flag in (("accelerated", accelerated), ("restart", restart)):
         if not isinstance(flag, bool):
@@ -607,148 +488,3 @@ def group_lasso(A, y, *, lam, groups, steps: int = 1000, tol: float = 1e-10, x0=
                               restart=restart)
 
 
-# ----------------------------------------------------------------------------- debiasing and diagnostics
-
-def debias(A, y, support) -> torch.Tensor:
-    r"""Least squares on a support: :math:`x_S = \operatorname*{arg\,min}_z \|A_S z - y\|_2`, :math:`x_{S^c} = 0`.
-
-    Removes the lasso's shrinkage bias once the support is found (:func:`least_squares`).
-
-    Parameters
-    ----------
-    A, y
-        As for :func:`ista` (batches broadcast).
-    support : torch.Tensor
-        A boolean mask ``(N,)`` or ``(..., N)`` (e.g. ``result.x != 0``), or a 1-D LongTensor
-        of indices. At most :math:`m` entries per problem (otherwise the least-squares
-        problem is underdetermined).
-
-    Returns
-    -------
-    torch.Tensor
-        ``(..., N)``, zero off the support; zero everywhere for an empty support.
-    """
-    A, y, batch = _check_Ay(A, y)
-    m, N = A.shape[-2:]
-    support = _as_tensor(support, "support") if not torch.is_tensor(support) or support.dtype != torch.bool \
-        else support
-    if support.dtype == torch.bool:
-        if support.dim() < 1 or support.shape[-1] != N:
-            raise ValueError(f"support must be a boolean mask of length N = {N}, got shape {tuple(support.shape)}")
-        mask = support.to(A.device)
-    else:
-        if support.is_floating_point():
-            raise TypeError(f"support must be a boolean mask or an integer index tensor, got dtype {support.dtype}")
-        if support.dim() != 1:
-            raise ValueError(f"support as indices must be 1-D, got shape {tuple(support.shape)}")
-        if support.numel() and (bool((support < 0).any()) or bool((support >= N).any())):
-            raise ValueError(f"support indices must be in [0, {N - 1}], got range "
-                             f"[{int(support.min())}, {int(support.max())}]")
-        mask = torch.zeros(N, dtype=torch.bool, device=A.device)
-        mask[support.to(A.device).long()] = True
-    batch = _broadcast({"A and y": batch, "support": mask.shape[:-1]}, "A, y and support")
-    mask = mask.expand(*batch, N)
-    sizes = mask.sum(-1)
-    if sizes.numel() and int(sizes.max()) > m:
-        raise ValueError(f"support must have at most m = {m} entries (else least squares on it is "
-                         f"underdetermined), got {int(sizes.max())}")
-    Ab = A.expand(*batch, m, N).reshape(-1, m, N)
-    yb = y.expand(*batch, m).reshape(-1, m)
-    mb = mask.reshape(-1, N)
-    x = torch.zeros(mb.shape, dtype=A.dtype, device=A.device)
-    for i in range(mb.shape[0]):
-        idx = torch.nonzero(mb[i]).flatten()
-        if idx.numel():
-            x[i, idx] = least_squares(Ab[i][:, idx], yb[i])
-    return x.reshape(*batch, N)
-
-
-def least_squares(M: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    r"""Minimum-norm least squares :math:`M^+ b` through the SVD, :math:`M = U\Sigma V^	op`.
-
-    :math:`x = V \Sigma^+ U^	op b`, singular values below
-    :math:`\max(m, s)\,arepsilon\,\sigma_{\max}` treated as zero (NumPy's default cut-off),
-    so a rank-deficient support still gets a finite answer. Used instead of
-    ``torch.linalg.lstsq``, whose CPU driver can change the last bits from call to call
-    (it depends on memory alignment): the chapters must give the same numbers on every run.
-    ``b`` may be ``(m,)`` or ``(m, B)``.
-    """
-    U, S, Vh = torch.linalg.svd(M, full_matrices=False)
-    cutoff = max(M.shape) * torch.finfo(M.dtype).eps * (S[0] if S.numel() else 0.0)
-    inv = torch.where(S > cutoff, 1.0 / torch.where(S > cutoff, S, torch.ones_like(S)), torch.zeros_like(S))
-    coef = U.T @ b
-    coef = coef * (inv if b.dim() == 1 else inv[:, None])
-    return Vh.T @ coef
-
-
-def lasso_objective(A, y, x, lam) -> torch.Tensor:
-    r""":math:`F(x) = \tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1`, per problem (0-dim for one)."""
-    A, y, batch = _check_Ay(A, y)
-    x, batch = _check_x(x, "x", A, batch)
-    lam, _ = _lam_tensor(lam, A, batch)
-    with torch.no_grad():
-        return _half_sq(_mv(A, x) - y) + lam * _l1(x)
-
-
-def lasso_optimality_gap(A, y, x, lam) -> torch.Tensor:
-    r"""Largest violation of the lasso's subgradient condition at ``x``.
-
-    With :math:`c = A^\top(y - Ax)`:
-    :math:`\max\bigl(\max_{x_i \ne 0} |c_i - \lambda\operatorname{sign}(x_i)|,\
-    \max_{x_i = 0} (|c_i| - \lambda)_+\bigr)`; 0 exactly at a minimiser. Per problem.
-    """
-    A, y, batch = _check_Ay(A, y)
-    x, batch = _check_x(x, "x", A, batch)
-    lam, _ = _lam_tensor(lam, A, batch)
-    with torch.no_grad():
-        c = _rmv(A, y - _mv(A, x))
-        lam_ = lam[..., None]
-        viol = torch.where(x != 0, (c - lam_ * torch.sign(x)).abs(), torch.relu(c.abs() - lam_))
-        return viol.amax(-1)
-
-
-def lambda_max(A, y) -> torch.Tensor:
-    r""":math:`\lambda_{\max} = \|A^\top y\|_\infty`: the lasso solution is 0 iff :math:`\lambda \ge \lambda_{\max}`."""
-    A, y, _ = _check_Ay(A, y)
-    return _rmv(A, y).abs().amax(-1)
-
-
-def group_lasso_objective(A, y, x, lam, groups, weights=None) -> torch.Tensor:
-    r""":math:`\tfrac12\|Ax - y\|_2^2 + \lambda\sum_g w_g\|x_g\|_2`, per problem."""
-    A, y, batch = _check_Ay(A, y)
-    x, batch = _check_x(x, "x", A, batch)
-    lam, _ = _lam_tensor(lam, A, batch)
-    ids, G = group_index(groups, A.shape[-1], device=A.device)
-    w = _check_weights(weights, G, A)
-    with torch.no_grad():
-        return _half_sq(_mv(A, x) - y) + lam * (_group_norms(x, ids, G) * w).sum(-1)
-
-
-def group_lasso_optimality_gap(A, y, x, lam, groups, weights=None) -> torch.Tensor:
-    r"""Largest violation of the group lasso's optimality condition at ``x``.
-
-    With :math:`c = A^\top(y - Ax)`: :math:`\|c_g - \lambda w_g x_g/\|x_g\|\|_2` on non-zero
-    groups and :math:`(\|c_g\|_2 - \lambda w_g)_+` on zero groups, maximised over groups.
-    """
-    A, y, batch = _check_Ay(A, y)
-    x, batch = _check_x(x, "x", A, batch)
-    lam, _ = _lam_tensor(lam, A, batch)
-    ids, G = group_index(groups, A.shape[-1], device=A.device)
-    w = _check_weights(weights, G, A)
-    with torch.no_grad():
-        c = _rmv(A, y - _mv(A, x))
-        thr = lam[..., None] * w  # (..., G)
-        xn = _group_norms(x, ids, G)
-        safe = torch.where(xn > 0, xn, torch.ones_like(xn))
-        target = (thr / safe).index_select(-1, ids) * x  # lam w_g x_g / ||x_g|| (0 on zero groups)
-        on = _group_norms(c - target, ids, G)
-        off = torch.relu(_group_norms(c, ids, G) - thr)
-        return torch.where(xn > 0, on, off).amax(-1)
-
-
-def group_lambda_max(A, y, groups, weights=None) -> torch.Tensor:
-    r""":math:`\max_g \|A_g^\top y\|_2 / w_g`: the group-lasso solution is 0 iff :math:`\lambda` is at least this."""
-    A, y, _ = _check_Ay(A, y)
-    ids, G = group_index(groups, A.shape[-1], device=A.device)
-    w = _check_weights(weights, G, A)
-    return (_group_norms(_rmv(A, y), ids, G) / w).amax(-1)

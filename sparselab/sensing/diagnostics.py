@@ -113,11 +113,19 @@ import numpy as np
 import torch
 from scipy import special
 
-from ._validation import check_float, check_int, check_matrix as _as_matrix
+from sparselab._validation import check_float, check_int, check_matrix as _as_matrix
 
 __all__ = [
-    "mutual_coherence", "irrepresentable", "RIPEstimate", "rip_lower_estimate", "restricted_eigenvalues",
-    "AOptimalSelection", "a_optimal_rows", "largest_norm_rows", "selection_overlap", "donoho_tanner_l1",
+    "mutual_coherence",
+    "irrepresentable",
+    "RIPEstimate",
+    "rip_lower_estimate",
+    "restricted_eigenvalues",
+    "AOptimalSelection",
+    "a_optimal_rows",
+    "largest_norm_rows",
+    "selection_overlap",
+    "donoho_tanner_l1",
 ]
 
 

@@ -62,13 +62,13 @@ import torch
 from scipy import stats
 from tqdm.auto import tqdm
 
-from . import metrics
-from . import training as _training
-from ._validation import check_choice, check_float, check_int, resolve_density
-from .data import TARGET_KINDS, RegressionData, make_regression
-from .layers import SparseMLP
-from .masks import MASK_KINDS, topk_threshold
-from .training import TrainConfig
+from sparselab import metrics
+from sparselab import training as _training
+from sparselab._validation import check_choice, check_float, check_int, resolve_density
+from sparselab.data import TARGET_KINDS, RegressionData, make_regression
+from sparselab.nn import SparseMLP
+from sparselab.masks import MASK_KINDS, topk_threshold
+from sparselab.training import TrainConfig
 
 __all__ = ["METHODS", "method_label", "run_one", "grid", "sweep", "summarise", "t_quantile", "lookup", "interval_table",
            "predict"]

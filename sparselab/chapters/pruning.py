@@ -45,13 +45,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from . import pruning
-from ._validation import check_choice, check_float, check_int
-from .data import load_digits, make_regression
-from .dynamic import SET, RigL
-from .models import MLP, DigitsCNN
-from .schedules import GradualPruning, iterative_magnitude_pruning
-from .training import TrainConfig, evaluate, train
+from sparselab import pruning
+from sparselab._validation import check_choice, check_float, check_int
+from sparselab.data import load_digits, make_regression
+from sparselab.pruning import SET, RigL
+from sparselab.nn import MLP, DigitsCNN
+from sparselab.pruning import GradualPruning, iterative_magnitude_pruning
+from sparselab.training import TrainConfig, evaluate, train
 
 __all__ = ["METHODS", "TASKS", "STRUCTURES", "make_data", "make_model", "gradual_window", "run_method", "compare", "GradientNormLog",
            "random_masks", "structured_sweep"]
@@ -292,7 +292,7 @@ class GradientNormLog:
     """
 
     def __init__(self, data, layers=None):
-        from .training import task_loss
+        from sparselab.training import task_loss
 
         self.data, self.layers = data, layers
         self.loss = lambda pred, y: task_loss(pred, y, data.task)
@@ -347,8 +347,8 @@ def structured_sweep(*, structures=tuple(STRUCTURES), densities=(0.5, 0.25, 0.12
     lowers the non-zero count and leaves the FLOPs. One row per (seed, structure,
     density) plus a ``dense`` row per seed.
     """
-    from .data import load_digits
-    from .flops import count_flops, count_parameters, shrink_channels
+    from sparselab.data import load_digits
+    from sparselab.flops import count_flops, count_parameters, shrink_channels
 
     for name in structures:
         check_choice(name, "structures", STRUCTURES)

@@ -1,0 +1,43 @@
+"""Exact recovery of planted sparse ReLU networks: the planted teacher (:mod:`~sparselab.recovery.planted`), the
+lifted linear operator (:mod:`~sparselab.recovery.operator`), iterative hard thresholding on it
+(:mod:`~sparselab.recovery.lifted`), the iterative-magnitude-pruning baseline (:mod:`~sparselab.recovery.baseline`)
+and images as regression targets on Fourier features (:mod:`~sparselab.recovery.inr`).
+
+Every public name of these modules is also a name of the package.
+"""
+
+from sparselab.recovery import planted, operator, lifted, baseline, inr
+from sparselab.recovery.planted import (INPUT_KINDS, SIGN_KINDS, PlantedNetwork, planted_network)
+from sparselab.recovery.operator import (LiftedReLUOperator)
+from sparselab.recovery.lifted import (MODES, EMPTY_NEURONS, RecoveredNetwork, iht)
+from sparselab.recovery.baseline import (IMPBaseline, imp_baseline)
+from sparselab.recovery.inr import (SAMPLE_IMAGES, sample_image, pixel_grid, fourier_frequencies, fourier_features,
+                                    image_features, image_regression, to_image, reassemble)
+
+__all__ = [
+    "planted",
+    "operator",
+    "lifted",
+    "baseline",
+    "inr",
+    "INPUT_KINDS",
+    "SIGN_KINDS",
+    "PlantedNetwork",
+    "planted_network",
+    "LiftedReLUOperator",
+    "MODES",
+    "EMPTY_NEURONS",
+    "RecoveredNetwork",
+    "iht",
+    "IMPBaseline",
+    "imp_baseline",
+    "SAMPLE_IMAGES",
+    "sample_image",
+    "pixel_grid",
+    "fourier_frequencies",
+    "fourier_features",
+    "image_features",
+    "image_regression",
+    "to_image",
+    "reassemble",
+]
