@@ -38,7 +38,7 @@ from typing import ClassVar
 import torch
 
 from sparselab._validation import check_choice, check_density, check_finite, check_float, check_int
-from sparselab.masks import keep_count
+from sparselab.masks import keep_count, random_support
 
 TARGET_KINDS = ("linear", "nonlinear")
 
@@ -196,14 +196,7 @@ def planted_sparse_matrix(rows: int, cols: int, density: float, generator: torch
     rest of the support being uniformly random among the remaining entries.
     """
     n = rows * cols
-    k = keep_count(n, density)
-    chosen = torch.zeros(n, dtype=torch.bool)
-    if every_row and k >= rows:
-        first = torch.randint(cols, (rows,), generator=generator) + torch.arange(rows) * cols
-        chosen[first] = True
-    remaining = (~chosen).nonzero().squeeze(1)
-    extra = k - int(chosen.sum())
-    chosen[remaining[torch.randperm(len(remaining), generator=generator)[:extra]]] = True
+    chosen = random_support(rows, cols, keep_count(n, density), generator, cover_rows=every_row).flatten()
     magnitude = 0.5 + torch.rand(n, generator=generator)
     sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
     return (sign * magnitude * chosen).view(rows, cols)

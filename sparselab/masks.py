@@ -47,12 +47,12 @@ from sparselab._validation import check_choice, check_density, check_float, chec
 MASK_KINDS = ("hard", "soft", "sigmoid")
 
 __all__ = [
+    "random_support",
     "MASK_KINDS",
     "keep_count",
     "topk_mask",
     "topk_threshold",
     "hard_mask",
-    "soft_threshold",
     "soft_mask",
     "sigmoid_mask",
     "temperature_schedule",
@@ -178,16 +178,6 @@ def hard_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, *, straight_th
     return weight * mask
 
 
-def soft_threshold(weight: torch.Tensor, tau) -> torch.Tensor:
-    r""":math:`S_\tau(W) = \operatorname{sign}(W)\,\operatorname{relu}(|W| - \tau)`, elementwise.
-
-    The proximal operator of :math:`\tau\|W\|_1`. Differentiable in :math:`W` (slope 1
-    on survivors, 0 on the zeroed entries) and in :math:`\tau` (slope
-    :math:`-\operatorname{sign}(W)` on survivors).
-    """
-    return torch.sign(weight) * torch.relu(weight.abs() - tau)
-
-
 def soft_mask(weight: torch.Tensor, threshold: torch.Tensor, k: int, *,
               dense_weight_grad: bool = True) -> torch.Tensor:
     r"""Soft-thresholded weight with a learned threshold floored by the budget.
@@ -218,7 +208,7 @@ class _SoftThreshold(torch.autograd.Function):
 
     Backward: :math:`G` (dense) or :math:`G \odot A` to :math:`W`, where :math:`A` marks
     the survivors :math:`|W| > \tau`, and :math:`-\sum_{A} G \operatorname{sign}(W)` to
-    :math:`\tau`. Equal in value and in the exact gradient to :func:`soft_threshold`.
+    :math:`\tau`. Equal in value and in the exact gradient to :func:`sparselab.thresholding.soft_threshold`.
     """
 
     @staticmethod
@@ -276,3 +266,35 @@ def temperature_schedule(epoch: int, epochs: int, start: float = 1.0, end: float
 
 def check_mask_kind(mask: str) -> str:
     return check_choice(mask, "mask", MASK_KINDS)
+
+
+def random_support(rows: int, cols: int, nnz: int, generator: torch.Generator, *, cover_rows: bool = True) -> torch.Tensor:
+    r"""A uniformly random boolean ``(rows, cols)`` support with exactly ``nnz`` entries, one in every row first.
+
+    With ``cover_rows`` and :math:`	ext{nnz} \ge 	ext{rows}`, every row first gets one entry at a uniformly
+    random column (so no neuron or row is empty), then the other :math:`	ext{nnz} - 	ext{rows}` entries are
+    drawn uniformly without replacement among the remaining positions; otherwise all ``nnz`` positions are drawn
+    uniformly. The draws come from ``generator`` only, in this order (the row entries, then one permutation of
+    the free positions), so a seed gives the same support everywhere it is used: the planted matrices of
+    :mod:`sparselab.data`, the planted networks of :mod:`sparselab.recovery` and the chapters' masks.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Shape, at least 1 each.
+    nnz : int
+        Number of entries, in :math:`[0, 	ext{rows}\cdot	ext{cols}]`.
+    generator : torch.Generator
+        The (CPU) generator to draw from.
+    cover_rows : bool
+        Give every row one entry first (when there are enough).
+    """
+    rows = check_int(rows, "rows", 1)
+    cols = check_int(cols, "cols", 1)
+    nnz = check_int(nnz, "nnz", 0, rows * cols)
+    chosen = torch.zeros(rows * cols, dtype=torch.bool)
+    if cover_rows and nnz >= rows:
+        chosen[torch.randint(cols, (rows,), generator=generator) + torch.arange(rows) * cols] = True
+    free = (~chosen).nonzero().flatten()
+    chosen[free[torch.randperm(len(free), generator=generator)[:nnz - int(chosen.sum())]]] = True
+    return chosen.view(rows, cols)

@@ -64,7 +64,8 @@ import torch
 
 from sparselab._validation import check_float, check_int
 
-__all__ = ["hard_threshold_k", "hard_threshold", "soft_threshold", "group_soft_threshold", "group_index"]
+__all__ = ["hard_threshold_k", "hard_threshold", "soft_threshold", "group_soft_threshold", "group_index",
+           "group_shrink_factor", "group_shrink", "group_norms_by_id", "topk_keep", "check_budget", "check_threshold"]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -79,7 +80,7 @@ def _check_x(x, name: str = "x") -> torch.Tensor:
     return x
 
 
-def _check_lam(lam, name: str = "lam", *, like: torch.Tensor | None = None):
+def check_threshold(lam, name: str = "lam", *, like: torch.Tensor | None = None):
     """``lam`` as a float (a real number) or a tensor (non-negative and finite everywhere)."""
     if torch.is_tensor(lam):
         if not (lam.is_floating_point() or lam.dtype in (torch.int8, torch.int16, torch.int32, torch.int64,
@@ -96,7 +97,7 @@ def _check_lam(lam, name: str = "lam", *, like: torch.Tensor | None = None):
     return check_float(lam, name, low=0.0)
 
 
-def _topk_keep(absx: torch.Tensor, k) -> torch.Tensor:
+def topk_keep(absx: torch.Tensor, k) -> torch.Tensor:
     """Boolean mask of the ``k`` largest entries along the last dim, ties to the lower index.
 
     ``k`` is an int, or an integer tensor broadcastable to ``absx.shape[:-1]`` (a budget per row).
@@ -110,7 +111,7 @@ def _topk_keep(absx: torch.Tensor, k) -> torch.Tensor:
     return ranks < k.to(absx.device)[..., None]
 
 
-def _check_k(k, n: int, batch_shape) -> int | torch.Tensor:
+def check_budget(k, n: int, batch_shape) -> int | torch.Tensor:
     if torch.is_tensor(k):
         if k.dtype.is_floating_point or k.dtype == torch.bool or k.is_complex():
             raise TypeError(f"k must be an integer or an integer tensor, got dtype {k.dtype}")
@@ -156,8 +157,8 @@ def hard_threshold_k(x: torch.Tensor, k, *, dim: int = -1) -> torch.Tensor:
     x = _check_x(x)
     dim = check_int(dim, "dim", -x.dim(), x.dim() - 1)
     xm = x.movedim(dim, -1)
-    k = _check_k(k, xm.shape[-1], xm.shape[:-1])
-    keep = _topk_keep(xm.detach().abs(), k)
+    k = check_budget(k, xm.shape[-1], xm.shape[:-1])
+    keep = topk_keep(xm.detach().abs(), k)
     return (xm * keep).movedim(-1, dim)
 
 
@@ -182,11 +183,11 @@ def hard_threshold(x: torch.Tensor, lam) -> torch.Tensor:
         :math:`x` is the keep mask (none flows to :math:`\lambda`).
     """
     x = _check_x(x)
-    lam = _check_lam(lam, like=x)
+    lam = check_threshold(lam, like=x)
     return x * (x.abs() > lam)
 
 
-def soft_threshold(x: torch.Tensor, lam) -> torch.Tensor:
+def soft_threshold(x: torch.Tensor, lam, *, check: bool = True) -> torch.Tensor:
     r""":math:`S_\lambda(x) = \operatorname{sign}(x)\,\operatorname{relu}(|x| - \lambda)`, elementwise.
 
     The proximal operator of :math:`\lambda\|x\|_1`. Differentiable in :math:`x` (slope 1 on
@@ -200,14 +201,20 @@ def soft_threshold(x: torch.Tensor, lam) -> torch.Tensor:
     lam : float or torch.Tensor
         Threshold :math:`\lambda \ge 0`, finite; a tensor broadcastable to ``x`` gives a
         threshold per entry (it may require grad).
+    check : bool
+        Validate ``x`` and ``lam`` (the default). Loops that validated their arguments once, up
+        front (the solvers of :mod:`sparselab.sensing`, the soft mask of :mod:`sparselab.masks`),
+        pass ``False`` to skip the per-call checks and their device synchronisations.
 
     Returns
     -------
     torch.Tensor
-        Same shape as the broadcast of ``x`` and ``lam``.
+        Same shape as the broadcast of ``x`` and ``lam``. This is the one soft threshold of the
+        package: the lasso solvers, the soft mask and the chapters all call it.
     """
-    x = _check_x(x)
-    lam = _check_lam(lam, like=x)
+    if check:
+        x = _check_x(x)
+        lam = check_threshold(lam, like=x)
     return torch.sign(x) * torch.relu(x.abs() - lam)
 
 
@@ -267,19 +274,27 @@ def group_index(groups, n: int, *, device=None) -> tuple[torch.Tensor, int]:
     return ids.to(device=device), len(groups)
 
 
-def _group_norms(x: torch.Tensor, ids: torch.Tensor, G: int) -> torch.Tensor:
+def group_norms_by_id(x: torch.Tensor, ids: torch.Tensor, G: int) -> torch.Tensor:
     r""":math:`\|x_g\|_2` for every group, shape ``(..., G)``, with a gradient that is finite at 0."""
     sq = x.new_zeros(*x.shape[:-1], G).index_add(-1, ids, x * x)
     pos = sq > 0
     return torch.where(pos, torch.sqrt(torch.where(pos, sq, torch.ones_like(sq))), torch.zeros_like(sq))
 
 
-def _group_shrink(x: torch.Tensor, thr, ids: torch.Tensor, G: int) -> torch.Tensor:
-    """Block soft threshold without validation (``thr`` broadcastable to ``(..., G)``)."""
-    norms = _group_norms(x, ids, G)
+def group_shrink_factor(norms: torch.Tensor, lam) -> torch.Tensor:
+    r"""The factor :math:`\max(0,\ 1 - \lambda_g / \|x_g\|_2)` that scales each group, from the group norms.
+
+    The one formula of group shrinkage: :func:`group_soft_threshold` (any partition),
+    :func:`sparselab.pruning.group_soft_threshold` (rows, columns or tiles of a weight) and the group
+    lasso solver all multiply by it. It is 0 (not NaN) for a zero group. No validation.
+    """
     safe = torch.where(norms > 0, norms, torch.ones_like(norms))
-    scale = torch.where(norms > thr, 1.0 - thr / safe, torch.zeros_like(norms))
-    return x * scale.index_select(-1, ids)
+    return torch.where(norms > lam, 1.0 - lam / safe, torch.zeros_like(norms))
+
+
+def group_shrink(x: torch.Tensor, thr, ids: torch.Tensor, G: int) -> torch.Tensor:
+    """Block soft threshold of ``x`` for group ids ``ids`` (``thr`` broadcastable to ``(..., G)``); no validation."""
+    return x * group_shrink_factor(group_norms_by_id(x, ids, G), thr).index_select(-1, ids)
 
 
 def group_soft_threshold(x: torch.Tensor, lam, groups) -> torch.Tensor:
@@ -309,7 +324,7 @@ def group_soft_threshold(x: torch.Tensor, lam, groups) -> torch.Tensor:
         :math:`\|x_g\|_2 \ne \lambda_g` (the gradient is 0, not NaN, on zeroed groups).
     """
     x = _check_x(x)
-    lam = _check_lam(lam, like=x)
+    lam = check_threshold(lam, like=x)
     ids, G = group_index(groups, x.shape[-1], device=x.device)
     if torch.is_tensor(lam):
         try:
@@ -317,4 +332,4 @@ def group_soft_threshold(x: torch.Tensor, lam, groups) -> torch.Tensor:
         except RuntimeError:
             raise ValueError(f"lam must be a number or a tensor broadcastable to (..., G) = "
                              f"{(*x.shape[:-1], G)}, got shape {tuple(lam.shape)}") from None
-    return _group_shrink(x, lam, ids, G)
+    return group_shrink(x, lam, ids, G)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from sparselab import masks as M
+from sparselab.thresholding import soft_threshold
 
 from conftest import DENSITIES, SHAPES, reference_topk, tie_free_scores
 
@@ -237,15 +238,15 @@ def test_without_straight_through_scores_get_no_gradient():
 def test_soft_threshold_matches_hand_computation():
     w = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0])
     expected = torch.tensor([-2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0])
-    assert torch.equal(M.soft_threshold(w, 1.0), expected)
-    assert torch.equal(M.soft_threshold(w, 0.25), torch.tensor([-2.75, -0.75, -0.25, 0.0, 0.25, 0.75, 2.75]))
-    assert torch.equal(M.soft_threshold(w, 0.0), w)
+    assert torch.equal(soft_threshold(w, 1.0), expected)
+    assert torch.equal(soft_threshold(w, 0.25), torch.tensor([-2.75, -0.75, -0.25, 0.0, 0.25, 0.75, 2.75]))
+    assert torch.equal(soft_threshold(w, 0.0), w)
 
 
 def test_soft_threshold_gradients_by_hand():
     w = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], dtype=torch.float64)
     tau = torch.tensor(1.0, dtype=torch.float64)
-    jac_w, jac_tau = torch.autograd.functional.jacobian(M.soft_threshold, (w, tau))
+    jac_w, jac_tau = torch.autograd.functional.jacobian(soft_threshold, (w, tau))
     # d/dtau: -sign(W) on survivors (|W| > tau), 0 elsewhere
     assert torch.equal(jac_tau, torch.tensor([1.0, 0, 0, 0, 0, 0, -1.0], dtype=torch.float64))
     # d/dW: identity on survivors, 0 on the zeroed entries
@@ -265,7 +266,7 @@ def test_soft_mask_learned_threshold_below_budget(k):
     kth1 = torch.sort(w.abs().flatten(), descending=True).values[k]  # (k+1)-th largest |W|
     threshold = torch.tensor(0.5 * float(kth1), dtype=torch.float64, requires_grad=True)
     out = M.soft_mask(w, threshold, k)
-    assert torch.equal(out, M.soft_threshold(w, kth1))
+    assert torch.equal(out, soft_threshold(w, kth1))
     assert int((out != 0).sum()) == k
     # the budget (detached) is active: the learned threshold gets no gradient
     out.sum().backward()
@@ -279,7 +280,7 @@ def test_soft_mask_learned_threshold_above_budget(k):
     theta_value = kth1 + 0.5 * (1.0 - kth1) + 1e-3
     threshold = torch.tensor(theta_value, dtype=torch.float64, requires_grad=True)
     out = M.soft_mask(w, threshold, k)
-    assert torch.equal(out, M.soft_threshold(w, theta_value))
+    assert torch.equal(out, soft_threshold(w, theta_value))
     survivors = w.abs() > theta_value
     assert int((out != 0).sum()) == int(survivors.sum()) < k
     # gradient wrt the learned threshold: -sign(W) summed over survivors
@@ -298,7 +299,7 @@ def test_soft_mask_with_every_entry_kept_is_soft_threshold_at_learned_value():
     w = _distinct_magnitudes(12, seed=1).view(3, 4)
     assert torch.equal(M.soft_mask(w, torch.tensor(0.0, dtype=torch.float64), 12), w)
     out = M.soft_mask(w, torch.tensor(0.3, dtype=torch.float64), 12)
-    assert torch.equal(out, M.soft_threshold(w, 0.3))
+    assert torch.equal(out, soft_threshold(w, 0.3))
 
 
 # --------------------------------------------------------------------------- sigmoid relaxation
@@ -405,7 +406,7 @@ def test_soft_mask_with_learned_threshold_above_floor_matches_autograd_of_soft_t
     (C * out1).sum().backward()
     W2 = W0.clone().requires_grad_(True)
     t2 = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
-    out2 = M.soft_threshold(W2, t2)
+    out2 = soft_threshold(W2, t2)
     (C * out2).sum().backward()
     assert torch.allclose(out1, out2, rtol=0, atol=1e-15)
     assert torch.allclose(t1.grad, t2.grad, rtol=1e-12, atol=1e-12)
@@ -425,3 +426,18 @@ def test_sigmoid_mask_same_on_numpy_and_torch_selection_paths(monkeypatch):
             via_torch = M.sigmoid_mask(W, S, k, 0.1)
         assert torch.equal(via_numpy, via_torch), k
         assert int((via_numpy / W > 0.5).sum()) == k
+
+
+def test_random_support_covers_every_row_and_counts_exactly():
+    for seed in range(5):
+        g = torch.Generator().manual_seed(seed)
+        s = M.random_support(6, 9, 10, g)
+        assert s.shape == (6, 9) and s.dtype == torch.bool and int(s.sum()) == 10 and bool(s.any(1).all())
+    g = torch.Generator().manual_seed(0)
+    s = M.random_support(6, 9, 4, g)  # fewer entries than rows: no covering, still exactly nnz
+    assert int(s.sum()) == 4
+    a = M.random_support(5, 5, 7, torch.Generator().manual_seed(3))
+    b = M.random_support(5, 5, 7, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="nnz"):
+        M.random_support(2, 2, 5, torch.Generator())

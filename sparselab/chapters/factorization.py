@@ -48,6 +48,7 @@ from sparselab._validation import check_bool, check_choice, check_choice_list, c
     check_int_list
 from sparselab.factorization import monarch_blocks
 from sparselab.chapters.thresholding import derive_seed
+from sparselab.masks import random_support
 from sparselab.training import resolve_device
 
 __all__ = [
@@ -256,23 +257,13 @@ def relu_scalar_training(*, samples: int = 200, in_features: int = 8, hidden: in
         B = torch.randn(h, d, generator=g, dtype=torch.float64) / math.sqrt(d)
         a = torch.randn(h, generator=g, dtype=torch.float64) / math.sqrt(h)
         y = torch.relu(X @ B.T) @ a + noise * torch.randn(samples, generator=g, dtype=torch.float64)
-        mask = _row_covering_mask(h, d, nnz, g)
+        mask = random_support(h, d, nnz, g)
         fit = fit_sparse_relu(X, y, mask, steps=steps, lr=lr, seed=derive_seed(seed, 4), record_every=record_every)
         hist = fit.history
         rows += [(seed, int(s), float(loss), float(n)) for s, loss, n in zip(hist["step"], hist["loss"], hist["norm"])]
         bar.update()
     bar.close()
     return _frame(rows, RELU_COLUMNS)
-
-
-def _row_covering_mask(rows: int, cols: int, nnz: int, g: torch.Generator) -> torch.Tensor:
-    """A uniformly random boolean ``(rows, cols)`` mask with ``nnz`` entries, one of them in every row."""
-    mask = torch.zeros(rows, cols, dtype=torch.bool)
-    mask[torch.arange(rows), torch.randint(cols, (rows,), generator=g)] = True
-    free = torch.nonzero(~mask.flatten()).flatten()
-    extra = free[torch.randperm(free.numel(), generator=g)[:max(nnz - rows, 0)]]
-    mask.view(-1)[extra] = True
-    return mask
 
 
 # ----------------------------------------------------------------------------- 4. tractable vs general supports
@@ -784,7 +775,7 @@ def _masked_linear(features: int, nnz: int, bias: bool, g: torch.Generator, dtyp
     :math:`\mathcal N(0, 1/\text{fan-in})` on the mask, bias 0."""
     from sparselab.pruning import attach_mask
 
-    mask = _row_covering_mask(features, features, nnz, g)
+    mask = random_support(features, features, nnz, g)
     fan = mask.sum(1, keepdim=True).clamp(min=1).to(torch.float64)
     w = torch.randn(features, features, generator=g, dtype=torch.float64) / fan.sqrt() * mask
     layer = nn.Linear(features, features, bias=bias, dtype=dtype)

@@ -57,6 +57,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from sparselab import masks as M
+from sparselab.thresholding import group_shrink_factor
 from sparselab._validation import check_choice, check_float, check_int, resolve_density
 from sparselab.nn.layers import SparseLinear
 
@@ -294,9 +295,7 @@ def group_soft_threshold(weight: torch.Tensor, lam: float, *, structure: str = "
     block = check_block(block)
     if structure == "block":
         check_block_divides(weight.shape, block)
-    norms = group_view_norms(weight, structure, block)
-    safe = torch.where(norms > 0, norms, torch.ones_like(norms))
-    scale = torch.where(norms > lam, 1.0 - lam / safe, torch.zeros_like(norms))
+    scale = group_shrink_factor(group_view_norms(weight, structure, block), lam)
     return weight * expand_groups(scale, weight.shape, structure, block)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from sparselab._validation import check_choice, check_float, check_int
+from sparselab.masks import random_support
 from sparselab.training import resolve_device
 
 __all__ = [
@@ -128,13 +129,7 @@ def planted_network(*, in_features: int = 20, width: int = 4, nnz: int = 16, n_t
     g = torch.Generator().manual_seed(seed)
 
     # support: one entry per neuron first (when there are enough), the rest uniformly at random
-    flat = torch.zeros(m * d, dtype=torch.bool)
-    if s >= m:
-        cols = torch.randint(0, d, (m,), generator=g)
-        flat[torch.arange(m) * d + cols] = True
-    rest = s - int(flat.sum())
-    free = (~flat).nonzero().flatten()
-    flat[free[torch.randperm(len(free), generator=g)[:rest]]] = True
+    flat = random_support(m, d, s, g).flatten()
     U = torch.zeros(m * d, dtype=dtype)
     U[flat] = torch.randn(s, generator=g, dtype=dtype)
     U = U.view(m, d)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from sparselab._validation import check_choice, check_float, check_int
-from sparselab.thresholding import _check_k, _check_lam, _group_norms, _group_shrink, _topk_keep, group_index
+from sparselab.thresholding import check_budget, check_threshold, group_norms_by_id, group_shrink, topk_keep, group_index
 
 
 # ----------------------------------------------------------------------------- validation
@@ -81,7 +81,7 @@ def check_x(x, name: str, A: torch.Tensor, batch: tuple) -> tuple[torch.Tensor, 
 
 
 def lam_tensor(lam, A: torch.Tensor, batch: tuple, name: str = "lam") -> tuple[torch.Tensor, tuple]:
-    lam = _check_lam(lam, name, like=A)
+    lam = check_threshold(lam, name, like=A)
     lam = torch.as_tensor(lam, dtype=A.dtype, device=A.device)
     batch = broadcast({"A and y": batch, name: lam.shape}, f"A, y and {name}")
     return lam, batch

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from sparselab._validation import check_choice, check_float, check_int
-from sparselab.thresholding import _check_k, _check_lam, _group_norms, _group_shrink, _topk_keep, group_index
+from sparselab.thresholding import check_budget, check_threshold, group_norms_by_id, group_shrink, topk_keep, group_index
 from sparselab.sensing._common import (as_tensor, broadcast, check_A, check_Ay, check_finite, check_loop, check_weights,
                                        check_x, common_arguments, half_sq, l1, lam_tensor, mv, rmv)
 
@@ -143,7 +143,7 @@ def group_lasso_objective(A, y, x, lam, groups, weights=None) -> torch.Tensor:
     ids, G = group_index(groups, A.shape[-1], device=A.device)
     w = check_weights(weights, G, A)
     with torch.no_grad():
-        return half_sq(mv(A, x) - y) + lam * (_group_norms(x, ids, G) * w).sum(-1)
+        return half_sq(mv(A, x) - y) + lam * (group_norms_by_id(x, ids, G) * w).sum(-1)
 
 
 def group_lasso_optimality_gap(A, y, x, lam, groups, weights=None) -> torch.Tensor:
@@ -160,11 +160,11 @@ def group_lasso_optimality_gap(A, y, x, lam, groups, weights=None) -> torch.Tens
     with torch.no_grad():
         c = rmv(A, y - mv(A, x))
         thr = lam[..., None] * w  # (..., G)
-        xn = _group_norms(x, ids, G)
+        xn = group_norms_by_id(x, ids, G)
         safe = torch.where(xn > 0, xn, torch.ones_like(xn))
         target = (thr / safe).index_select(-1, ids) * x  # lam w_g x_g / ||x_g|| (0 on zero groups)
-        on = _group_norms(c - target, ids, G)
-        off = torch.relu(_group_norms(c, ids, G) - thr)
+        on = group_norms_by_id(c - target, ids, G)
+        off = torch.relu(group_norms_by_id(c, ids, G) - thr)
         return torch.where(xn > 0, on, off).amax(-1)
 
 
@@ -173,4 +173,4 @@ def group_lambda_max(A, y, groups, weights=None) -> torch.Tensor:
     A, y, _ = check_Ay(A, y)
     ids, G = group_index(groups, A.shape[-1], device=A.device)
     w = check_weights(weights, G, A)
-    return (_group_norms(rmv(A, y), ids, G) / w).amax(-1)
+    return (group_norms_by_id(rmv(A, y), ids, G) / w).amax(-1)

@@ -87,7 +87,7 @@ import numpy as np
 import torch
 
 from sparselab._validation import check_choice, check_float, check_int
-from sparselab.thresholding import _check_k, _check_lam, _group_norms, _group_shrink, _topk_keep, group_index
+from sparselab.thresholding import check_budget, check_threshold, group_norms_by_id, group_shrink, topk_keep, group_index, soft_threshold
 
 __all__ = [
     "SolverResult",
@@ -266,7 +266,7 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
     """
     A, y, x, _, batch = common_arguments(A, y, x0)
     N = A.shape[-1]
-    k = _check_k(k, N, batch)
+    k = check_budget(k, N, batch)
     steps, tol = check_loop(steps, tol)
     if isinstance(step_size, str) or step_size is None:
         normalized = check_choice("normalized" if step_size is None else step_size, "step_size",
@@ -279,14 +279,14 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
     tiny = torch.finfo(A.dtype).tiny
 
     def threshold(v):
-        keep = _topk_keep(v.abs(), k)
+        keep = topk_keep(v.abs(), k)
         return v * keep, keep
 
     track = _Tracker(batch, A.device, tol, extra=("backtracks",))
     with torch.no_grad():
         Ax = mv(A, x)
         g = rmv(A, y - Ax)
-        supp = _topk_keep((x + g).abs(), k)
+        supp = topk_keep((x + g).abs(), k)
         for it in range(1, steps + 1):
             if normalized:
                 gS = g * supp
@@ -376,7 +376,8 @@ def _proximal_gradient(A, y, x, lam, step, prox, penalty, *, steps, tol, acceler
 
 
 def _soft(v: torch.Tensor, thr: torch.Tensor) -> torch.Tensor:
-    return torch.sign(v) * torch.relu(v.abs() - thr[..., None])
+    """The prox of the batched lasso: :func:`sparselab.thresholding.soft_threshold` with one threshold per problem."""
+    return soft_threshold(v, thr[..., None], check=False)
 
 
 _SOLVER_PARAMS = r"""
@@ -479,10 +480,10 @@ def group_lasso(A, y, *, lam, groups, steps: int = 1000, tol: float = 1e-10, x0=
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
 
     def prox(v, thr):
-        return _group_shrink(v, thr[..., None] * w, ids, G)
+        return group_shrink(v, thr[..., None] * w, ids, G)
 
     def penalty(v):
-        return (_group_norms(v, ids, G) * w).sum(-1)
+        return (group_norms_by_id(v, ids, G) * w).sum(-1)
 
     return _proximal_gradient(A, y, x, lam, step, prox, penalty, steps=steps, tol=tol, accelerated=accelerated,
                               restart=restart)
