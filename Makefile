@@ -1,13 +1,13 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make book   -> virtual environment, pinned dependencies, papermill-execute every chapter, HTML book
-#   make test   -> same environment; unit/end-to-end tests, then nbval over every chapter
+#   make test   -> same environment; ruff (lint and format check), unit/end-to-end tests, then nbval over every chapter
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SITE   := _build/site/_build/html
 
-.PHONY: book execute html test bench venv clean lock
+.PHONY: book execute html test lint format bench venv clean lock
 
 venv: $(STAMP)
 
@@ -27,7 +27,16 @@ execute: $(STAMP)
 html: $(STAMP)
 	$(BIN)/jupyter-book build _build/src --path-output _build/site -W --keep-going
 
-test: $(STAMP)
+# lint first: a lint or format error fails `make test` (and so CI) before any test runs
+lint: $(STAMP)
+	$(BIN)/ruff check sparselab tests tools benchmarks
+	$(BIN)/ruff format --check sparselab tests tools benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix sparselab tests tools benchmarks
+	$(BIN)/ruff format sparselab tests tools benchmarks
+
+test: lint
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval-lax book/ -p no:cacheprovider
 

@@ -3,20 +3,20 @@
 Three measurements, written (atomically) to one JSON file:
 
 ``factorization``
-    :func:`sparselab.butterfly.butterfly_factorize` of the :math:`N \\times N` DFT (columns in
+    :func:`sparselab.factorization.butterfly_factorize` of the :math:`N \\times N` DFT (columns in
     bit-reversed order) and Hadamard matrices, for each order of splits: relative error
     :math:`\\|A - \\hat A\\|_F / \\|A\\|_F` (complex128 / float64) and the wall time of the
     factorisation alone (the error check, which forms :math:`\\hat A`, is not timed).
 ``products``
     :math:`y = Wx` for a batch of ``batch`` vectors: the butterfly product
-    (:func:`~sparselab.butterfly.butterfly_apply`, :math:`2N\\log_2 N` multiply-adds per vector),
+    (:func:`~sparselab.factorization.butterfly_apply`, :math:`2N\\log_2 N` multiply-adds per vector),
     the Monarch product (:math:`2N\\sqrt N`), the dense product (``x @ W.T``, :math:`N^2`) and,
     for reference, ``torch.fft.fft`` on complex input. Medians over interleaved rounds
     (every kind is timed once per round, so drift in machine load affects all alike); ratios
     are dense time / structured time measured in the same run.
 ``layers``
-    forward + backward of :class:`~sparselab.layers.ButterflyLinear`,
-    :class:`~sparselab.layers.MonarchLinear` and :class:`torch.nn.Linear` on a batch.
+    forward + backward of :class:`~sparselab.nn.ButterflyLinear`,
+    :class:`~sparselab.nn.MonarchLinear` and :class:`torch.nn.Linear` on a batch.
 
 The issue's goals are checked in ``summary.goals``: relative error at most 1e-12 for the DFT
 and Hadamard at N = 1024 and 4096, factorisation at N = 4096 under 10 s, and the butterfly
@@ -76,15 +76,29 @@ def interleaved(fns: dict, device, rounds: int, warmup: int, inner: int) -> dict
 def bench_factorization(sizes, orders, device, progress=print):
     rows = []
     for N in sizes:
-        matrices = {"DFT": (BF.dft_matrix(N).to(device), "bit_reversal"), "Hadamard": (BF.hadamard_matrix(N).to(device), None)}
+        matrices = {
+            "DFT": (BF.dft_matrix(N).to(device), "bit_reversal"),
+            "Hadamard": (BF.hadamard_matrix(N).to(device), None),
+        }
         for name, (A, perm) in matrices.items():
             for order in orders:
                 result = BF.butterfly_factorize(A, order=order, perm=perm)
                 sync(device)
-                rows.append({"matrix": name, "N": N, "order": order, "relative_error": result.relative_error,
-                             "seconds": result.seconds, "nnz": result.nnz, "dense_nnz": N * N})
-                progress(f"factorize {name:8s} N={N:5d} {order:13s} rel.err {result.relative_error:.2e} "
-                         f"{result.seconds:.3f} s")
+                rows.append(
+                    {
+                        "matrix": name,
+                        "N": N,
+                        "order": order,
+                        "relative_error": result.relative_error,
+                        "seconds": result.seconds,
+                        "nnz": result.nnz,
+                        "dense_nnz": N * N,
+                    }
+                )
+                progress(
+                    f"factorize {name:8s} N={N:5d} {order:13s} rel.err {result.relative_error:.2e} "
+                    f"{result.seconds:.3f} s"
+                )
     return rows
 
 
@@ -100,18 +114,22 @@ def bench_products(sizes, batches, device, dtype, rounds, warmup):
             x = torch.randn(batch, N, generator=gen, dtype=dtype).to(device)
             xc = torch.complex(x, torch.zeros_like(x))
             inner = max(1, min(200, int(2e7 // (N * N * batch))))
-            fns = {"dense": lambda: x @ W.T,
-                   "butterfly": lambda: BF.butterfly_apply(factors, x),
-                   "monarch": lambda: BF.monarch_apply(left, right, x),
-                   "fft": lambda: torch.fft.fft(xc)}
+            fns = {
+                "dense": lambda: x @ W.T,
+                "butterfly": lambda: BF.butterfly_apply(factors, x),
+                "monarch": lambda: BF.monarch_apply(left, right, x),
+                "fft": lambda: torch.fft.fft(xc),
+            }
             torch.testing.assert_close(fns["butterfly"](), fns["dense"](), rtol=1e-3, atol=1e-3 * math.sqrt(N))
             times = interleaved(fns, device, rounds, warmup, inner)
             dense = times["dense"]["median_s"]
             for kind, t in times.items():
-                rows.append({"N": N, "batch": batch, "kind": kind, **t,
-                             "dense_over_this": dense / t["median_s"]})
-            print(f"product N={N:5d} batch={batch:5d} " + " ".join(
-                f"{k} {v['median_s'] * 1e6:9.1f} us" for k, v in times.items()), flush=True)
+                rows.append({"N": N, "batch": batch, "kind": kind, **t, "dense_over_this": dense / t["median_s"]})
+            print(
+                f"product N={N:5d} batch={batch:5d} "
+                + " ".join(f"{k} {v['median_s'] * 1e6:9.1f} us" for k, v in times.items()),
+                flush=True,
+            )
     return rows
 
 
@@ -119,26 +137,30 @@ def bench_layers(sizes, batch, device, dtype, rounds, warmup):
     rows = []
     for N in sizes:
         torch.manual_seed(0)
-        layers = {"nn.Linear": nn.Linear(N, N, device=device, dtype=dtype),
-                  "ButterflyLinear": ButterflyLinear(N, device=device, dtype=dtype, seed=0),
-                  "MonarchLinear": MonarchLinear(N, blocks=BF.monarch_blocks(N), device=device, dtype=dtype,
-                                                 seed=0)}
+        layers = {
+            "nn.Linear": nn.Linear(N, N, device=device, dtype=dtype),
+            "ButterflyLinear": ButterflyLinear(N, device=device, dtype=dtype, seed=0),
+            "MonarchLinear": MonarchLinear(N, blocks=BF.monarch_blocks(N), device=device, dtype=dtype, seed=0),
+        }
         x = torch.randn(batch, N, device=device, dtype=dtype)
 
         def fwd_bwd(layer):
             def run():
                 layer.zero_grad(set_to_none=True)
                 layer(x).square().mean().backward()
+
             return run
 
         times = interleaved({name: fwd_bwd(layer) for name, layer in layers.items()}, device, rounds, warmup, 1)
         base = times["nn.Linear"]["median_s"]
         for name, t in times.items():
             params = sum(p.numel() for p in layers[name].parameters())
-            rows.append({"N": N, "batch": batch, "layer": name, "params": params, **t,
-                         "linear_over_this": base / t["median_s"]})
-        print(f"layers N={N:5d} " + " ".join(f"{k} {v['median_s'] * 1e3:8.2f} ms" for k, v in times.items()),
-              flush=True)
+            rows.append(
+                {"N": N, "batch": batch, "layer": name, "params": params, **t, "linear_over_this": base / t["median_s"]}
+            )
+        print(
+            f"layers N={N:5d} " + " ".join(f"{k} {v['median_s'] * 1e3:8.2f} ms" for k, v in times.items()), flush=True
+        )
     return rows
 
 

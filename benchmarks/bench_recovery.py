@@ -33,8 +33,8 @@ import numpy as np
 import torch
 
 from sparselab import metrics, recovery
-from sparselab._memory import measure_peak_memory
 from sparselab._io import atomic_write
+from sparselab._memory import measure_peak_memory
 from sparselab.training import resolve_device
 
 
@@ -42,25 +42,55 @@ def measure(args: dict) -> dict:
     """One fit in this (fresh) process: data first, then the measured call."""
     torch.set_num_threads(args["threads"])
     device = resolve_device(args["device"])
-    planted = recovery.planted_network(in_features=args["d"], width=min(args["width"], max(1, args["nnz"] // 4)),
-                                       nnz=args["nnz"], n_train=args["n"], n_test=2000, seed=0,
-                                       dtype=torch.float32)
+    planted = recovery.planted_network(
+        in_features=args["d"],
+        width=min(args["width"], max(1, args["nnz"] // 4)),
+        nnz=args["nnz"],
+        n_train=args["n"],
+        n_test=2000,
+        seed=0,
+        dtype=torch.float32,
+    )
     X, y = planted.X_train.to(device), planted.y_train.to(device)
     if args["method"] == "IHT":
-        fn, kwargs = recovery.iht, dict(nnz=args["nnz"], width=args["width"], steps=args["iht_steps"],
-                                        dtype=torch.float32, device=device, seed=0)
+        fn, kwargs = (
+            recovery.iht,
+            dict(
+                nnz=args["nnz"],
+                width=args["width"],
+                steps=args["iht_steps"],
+                dtype=torch.float32,
+                device=device,
+                seed=0,
+            ),
+        )
     else:
-        fn, kwargs = recovery.imp_baseline, dict(nnz=args["nnz"], width=args["width"], epochs=args["imp_epochs"],
-                                                 alpha=args["imp_alpha"], dtype=torch.float32, device=str(device),
-                                                 seed=0)
+        fn, kwargs = (
+            recovery.imp_baseline,
+            dict(
+                nnz=args["nnz"],
+                width=args["width"],
+                epochs=args["imp_epochs"],
+                alpha=args["imp_alpha"],
+                dtype=torch.float32,
+                device=str(device),
+                seed=0,
+            ),
+        )
     import time
+
     t0 = time.perf_counter()
     fit, peak, how = measure_peak_memory(fn, X, y, memory_device=device, **kwargs)
     seconds = time.perf_counter() - t0
     pred = fit.predict(planted.X_test.to(device))
-    return {**{k: args[k] for k in ("method", "nnz", "width", "n", "d")}, "peak_bytes": peak, "memory_method": how,
-            "time_s": seconds, "psnr_test": metrics.psnr(planted.y_test, pred.detach().cpu()),
-            "explicit_A_bytes": args["n"] * args["d"] * args["width"] * 4}
+    return {
+        **{k: args[k] for k in ("method", "nnz", "width", "n", "d")},
+        "peak_bytes": peak,
+        "memory_method": how,
+        "time_s": seconds,
+        "psnr_test": metrics.psnr(planted.y_test, pred.detach().cpu()),
+        "explicit_A_bytes": args["n"] * args["d"] * args["width"] * 4,
+    }
 
 
 def slope(rows, x):
@@ -96,12 +126,21 @@ def main(argv=None) -> dict:
         parser.error(f"--fixed-nnz must be in [1, d * min(width-list) = {a.d * min(a.width_list)}], got {a.fixed_nnz}")
     resolve_device(a.device)  # a clear error now rather than in a worker
 
-    common = dict(n=a.n, d=a.d, iht_steps=a.iht_steps, imp_epochs=a.imp_epochs, imp_alpha=a.imp_alpha,
-                  threads=a.threads, device=a.device)
+    common = dict(
+        n=a.n,
+        d=a.d,
+        iht_steps=a.iht_steps,
+        imp_epochs=a.imp_epochs,
+        imp_alpha=a.imp_alpha,
+        threads=a.threads,
+        device=a.device,
+    )
     jobs = [dict(common, sweep="nnz", method=m, nnz=s, width=a.fixed_width) for s in a.nnz_list for m in ("IHT", "IMP")]
-    jobs += [dict(common, sweep="width", method=m, nnz=a.fixed_nnz, width=p) for p in a.width_list
-             for m in ("IHT", "IMP")]
+    jobs += [
+        dict(common, sweep="width", method=m, nnz=a.fixed_nnz, width=p) for p in a.width_list for m in ("IHT", "IMP")
+    ]
     from tqdm.auto import tqdm
+
     rows = []
     ctx = mp.get_context("spawn")
     for job in tqdm(jobs, desc="fits"):
@@ -113,7 +152,9 @@ def main(argv=None) -> dict:
     summary = {}
     for sweep, x in (("nnz", "nnz"), ("width", "width")):
         for m in ("IHT", "IMP"):
-            summary[f"memory_slope_vs_{x}_{m}"] = slope([r for r in rows if r["sweep"] == sweep and r["method"] == m], x)
+            summary[f"memory_slope_vs_{x}_{m}"] = slope(
+                [r for r in rows if r["sweep"] == sweep and r["method"] == m], x
+            )
         pairs = {}
         for r in rows:
             if r["sweep"] == sweep:
@@ -122,8 +163,12 @@ def main(argv=None) -> dict:
     result = {
         "benchmark": "recovery_memory_time",
         "device": torch.cuda.get_device_name() if a.device.startswith("cuda") else platform.processor() or "cpu",
-        "machine": platform.platform(), "torch": torch.__version__, "threads": a.threads,
-        "config": {k: v for k, v in vars(a).items() if k != "out"}, "rows": rows, "summary": summary,
+        "machine": platform.platform(),
+        "torch": torch.__version__,
+        "threads": a.threads,
+        "config": {k: v for k, v in vars(a).items() if k != "out"},
+        "rows": rows,
+        "summary": summary,
     }
     with atomic_write(a.out, "w") as fh:
         json.dump(result, fh, indent=2)

@@ -39,8 +39,9 @@ def make_layers(n_in, n_out, density, device, dtype):
     layers = {"nn.Linear": nn.Linear(n_in, n_out, device=device, dtype=dtype)}
     for kind, st in [("hard", True), ("hard", False), ("soft", True), ("sigmoid", True)]:
         name = f"SparseLinear[{kind}{'' if st else ', no STE'}]"
-        layers[name] = sparselab.SparseLinear(n_in, n_out, density=density, mask=kind, straight_through=st,
-                                              device=device, dtype=dtype)
+        layers[name] = sparselab.SparseLinear(
+            n_in, n_out, density=density, mask=kind, straight_through=st, device=device, dtype=dtype
+        )
     return layers
 
 
@@ -64,6 +65,7 @@ def bench(n_in, n_out, batch, density, device, dtype, bf16, rounds, warmup):
         def run():
             layer.zero_grad(set_to_none=True)
             layer(x).square().mean().backward()
+
         return run
 
     def train_step(layer, opt):
@@ -71,12 +73,15 @@ def bench(n_in, n_out, batch, density, device, dtype, bf16, rounds, warmup):
             opt.zero_grad(set_to_none=True)
             layer(x).square().mean().backward()
             opt.step()
+
         return run
 
     results = {}
     for mode in ("fwd_bwd", "train_step"):
-        fns = {name: (fwd_bwd(layer) if mode == "fwd_bwd" else train_step(layer, optims[name]))
-               for name, layer in layers.items()}
+        fns = {
+            name: (fwd_bwd(layer) if mode == "fwd_bwd" else train_step(layer, optims[name]))
+            for name, layer in layers.items()
+        }
         times = {name: [] for name in fns}
         for r in range(warmup + rounds):
             for name, fn in fns.items():
@@ -84,9 +89,14 @@ def bench(n_in, n_out, batch, density, device, dtype, bf16, rounds, warmup):
                 if r >= warmup:
                     times[name].append(t)
         base = statistics.median(times["nn.Linear"])
-        results[mode] = {name: {"median_ms": 1e3 * statistics.median(ts),
-                                "min_ms": 1e3 * min(ts),
-                                "ratio_vs_linear": statistics.median(ts) / base} for name, ts in times.items()}
+        results[mode] = {
+            name: {
+                "median_ms": 1e3 * statistics.median(ts),
+                "min_ms": 1e3 * min(ts),
+                "ratio_vs_linear": statistics.median(ts) / base,
+            }
+            for name, ts in times.items()
+        }
     # the selection itself
     scores = torch.randn(n_out, n_in, device=device, dtype=dtype)
     k = sparselab.masks.keep_count(scores.numel(), density)
@@ -119,13 +129,28 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=Path("_build/benchmarks/sparse_linear.json"))
     args = p.parse_args(argv)
     device = resolve_device(args.device)
-    results = bench(args.in_features, args.out_features, args.batch, args.density, device, torch.float32,
-                    args.bf16, args.rounds, args.warmup)
+    results = bench(
+        args.in_features,
+        args.out_features,
+        args.batch,
+        args.density,
+        device,
+        torch.float32,
+        args.bf16,
+        args.rounds,
+        args.warmup,
+    )
     payload = {
         "benchmark": "SparseLinear forward+backward vs nn.Linear",
-        "shape": [args.out_features, args.in_features], "batch": args.batch, "density": args.density,
-        "device": device_name(device), "device_type": device.type, "bf16": args.bf16 and device.type == "cuda",
-        "torch": torch.__version__, "sparselab": sparselab.__version__, "rounds": args.rounds,
+        "shape": [args.out_features, args.in_features],
+        "batch": args.batch,
+        "density": args.density,
+        "device": device_name(device),
+        "device_type": device.type,
+        "bf16": args.bf16 and device.type == "cuda",
+        "torch": torch.__version__,
+        "sparselab": sparselab.__version__,
+        "rounds": args.rounds,
         "results": results,
     }
     write_json_atomic(args.out, payload)

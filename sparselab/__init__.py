@@ -28,9 +28,23 @@ __version__ = "0.1.0"
 _LAZY = ("nn", "thresholding", "pruning", "sensing", "recovery", "factorization", "flops", "chapters", "cli")
 
 __all__ = [
-    "SparseLinear", "SparseMLP", "sparse_layers", "ButterflyLinear", "MonarchLinear", "RegressionData",
-    "make_regression", "History", "TrainConfig", "train", "resolve_device", "masks", "data", "metrics", "training",
-    "__version__", *_LAZY,
+    "SparseLinear",
+    "SparseMLP",
+    "sparse_layers",
+    "ButterflyLinear",
+    "MonarchLinear",
+    "RegressionData",
+    "make_regression",
+    "History",
+    "TrainConfig",
+    "train",
+    "resolve_device",
+    "masks",
+    "data",
+    "metrics",
+    "training",
+    "__version__",
+    *_LAZY,
 ]
 
 

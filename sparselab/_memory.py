@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import math
-import time
-from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
-from sparselab._validation import check_choice, check_float, check_int
 from sparselab.training import resolve_device
 
-
 # ----------------------------------------------------------------------------- memory
+
 
 def _proc_status() -> dict:
     out = {}
@@ -99,6 +94,7 @@ def measure_peak_memory(fn, *args, memory_device=None, **kwargs):
         return result, int(max(peak - before, 0)), "rss_hwm"
     except OSError:
         import tracemalloc
+
         tracemalloc.start()
         tracemalloc.reset_peak()
         try:

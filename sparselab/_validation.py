@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -28,8 +28,7 @@ def check_density(density, name: str = "density") -> float:
 def resolve_density(density=None, sparsity=None) -> float:
     """Accept exactly one of ``density`` in (0, 1] or ``sparsity`` in [0, 1) and return the density."""
     if density is not None and sparsity is not None:
-        raise ValueError("pass either density or sparsity, not both "
-                         f"(got density={density!r}, sparsity={sparsity!r})")
+        raise ValueError(f"pass either density or sparsity, not both (got density={density!r}, sparsity={sparsity!r})")
     if sparsity is not None:
         if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
             raise TypeError(f"sparsity must be a real number in [0, 1), got {sparsity!r}")
@@ -61,8 +60,14 @@ def check_int(value, name: str, low: int | None = None, high: int | None = None)
     return value
 
 
-def check_float(value, name: str, low: float | None = None, high: float | None = None,
-                low_inclusive: bool = True, high_inclusive: bool = True) -> float:
+def check_float(
+    value,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
     """Check that ``value`` is a finite real number within the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
@@ -96,12 +101,21 @@ def check_int_list(values, name: str, *, low: int | None = None, high: int | Non
     return _distinct(out, name)
 
 
-def check_float_list(values, name: str, *, low: float | None = None, high: float | None = None,
-                     low_inclusive: bool = True, high_inclusive: bool = True) -> list[float]:
+def check_float_list(
+    values,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> list[float]:
     """A non-empty list of distinct finite numbers within the bounds (as :func:`check_float`)."""
     values = _non_empty_list(values, name, "numbers")
-    out = [check_float(v, f"{name}[{i}]", low=low, high=high, low_inclusive=low_inclusive,
-                       high_inclusive=high_inclusive) for i, v in enumerate(values)]
+    out = [
+        check_float(v, f"{name}[{i}]", low=low, high=high, low_inclusive=low_inclusive, high_inclusive=high_inclusive)
+        for i, v in enumerate(values)
+    ]
     return _distinct(out, name)
 
 

@@ -36,41 +36,50 @@ from pathlib import Path
 
 from sparselab._io import atomic_write
 
-__all__ = ["DEFAULT_CONFIG", "ConfigError", "load_config", "resolve_config", "build_data", "build_model",
-           "support_metrics", "write_json", "main"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ConfigError",
+    "load_config",
+    "resolve_config",
+    "build_data",
+    "build_model",
+    "support_metrics",
+    "write_json",
+    "main",
+]
 
 #: The configuration ``sparselab train`` uses when no file is given (every key that a file may set).
 DEFAULT_CONFIG = {
     "data": {
-        "kind": "nonlinear",       # "linear" or "nonlinear" teacher
+        "kind": "nonlinear",  # "linear" or "nonlinear" teacher
         "n_train": 2000,
         "n_test": 1000,
         "in_features": 32,
-        "hidden_features": 32,     # width of the nonlinear teacher
+        "hidden_features": 32,  # width of the nonlinear teacher
         "out_features": 1,
-        "density": 0.1,            # density of the planted sparse matrix
-        "noise": 0.05,             # noise-to-signal ratio
-        "seed": 0,                 # seed of the data generator
+        "density": 0.1,  # density of the planted sparse matrix
+        "noise": 0.05,  # noise-to-signal ratio
+        "seed": 0,  # seed of the data generator
     },
     "model": {
         "hidden_features": 32,
-        "density": 0.1,            # give density or sparsity (= 1 - density), not both
+        "density": 0.1,  # give density or sparsity (= 1 - density), not both
         "sparsity": None,
-        "mask": "hard",            # "hard", "soft" or "sigmoid"
+        "mask": "hard",  # "hard", "soft" or "sigmoid"
         "straight_through": True,  # hard masks only
         "dense_weight_grad": True,  # hard (with the STE) and soft masks: pruned weights receive the dense gradient
-        "temperature": 1.0,        # sigmoid masks only (initial temperature)
+        "temperature": 1.0,  # sigmoid masks only (initial temperature)
     },
-    "train": {                     # fields of sparselab.TrainConfig except `checkpoint` (set from --out)
+    "train": {  # fields of sparselab.TrainConfig except `checkpoint` (set from --out)
         "epochs": 50,
         "batch_size": 128,
         "lr": 0.01,
         "score_lr": None,
         "weight_decay": 0.0,
-        "seed": 0,                 # seeds the model initialisation and the batch order
+        "seed": 0,  # seeds the model initialisation and the batch order
         "device": "auto",
         "bf16": False,
-        "lr_schedule": "cosine",   # "cosine" decay to 0 over the run, or "constant"
+        "lr_schedule": "cosine",  # "cosine" decay to 0 over the run, or "constant"
         "temperature_start": 1.0,
         "temperature_end": 0.01,
         "progress": True,
@@ -118,8 +127,9 @@ def load_config(path: str | os.PathLike) -> dict:
     if values is None:
         return {}
     if not isinstance(values, dict):
-        raise ConfigError(f"config file {path} must hold a mapping with sections data/model/train, "
-                          f"got {type(values).__name__}")
+        raise ConfigError(
+            f"config file {path} must hold a mapping with sections data/model/train, got {type(values).__name__}"
+        )
     return values
 
 
@@ -132,7 +142,9 @@ def resolve_config(values: dict | None = None, *, overrides: dict | None = None)
     """
     values = {} if values is None else values
     if not isinstance(values, dict):
-        raise ConfigError(f"config must be a mapping with sections {sorted(DEFAULT_CONFIG)}, got {type(values).__name__}")
+        raise ConfigError(
+            f"config must be a mapping with sections {sorted(DEFAULT_CONFIG)}, got {type(values).__name__}"
+        )
     config = copy.deepcopy(DEFAULT_CONFIG)
     for section, entries in values.items():
         if section not in DEFAULT_CONFIG:
@@ -144,8 +156,10 @@ def resolve_config(values: dict | None = None, *, overrides: dict | None = None)
         for key in entries:
             if key not in DEFAULT_CONFIG[section]:
                 hint = " (it is set by --out: DIR/checkpoint.pt)" if (section, key) == ("train", "checkpoint") else ""
-                raise ConfigError(f"unknown config key {section}.{key}{hint}; allowed keys in {section!r}: "
-                                  f"{', '.join(DEFAULT_CONFIG[section])}")
+                raise ConfigError(
+                    f"unknown config key {section}.{key}{hint}; allowed keys in {section!r}: "
+                    f"{', '.join(DEFAULT_CONFIG[section])}"
+                )
         if section == "model" and entries.get("sparsity") is not None and "density" not in entries:
             config["model"]["density"] = None
         config[section].update(entries)
@@ -154,8 +168,10 @@ def resolve_config(values: dict | None = None, *, overrides: dict | None = None)
         config[section][key] = value
     model = config["model"]
     if model["density"] is not None and model["sparsity"] is not None:
-        raise ConfigError(f"give model.density or model.sparsity, not both (got density={model['density']!r}, "
-                          f"sparsity={model['sparsity']!r})")
+        raise ConfigError(
+            f"give model.density or model.sparsity, not both (got density={model['density']!r}, "
+            f"sparsity={model['sparsity']!r})"
+        )
     return config
 
 
@@ -183,8 +199,9 @@ def build_model(config: dict, data):
     hidden = model_cfg.pop("hidden_features")
     try:
         torch.manual_seed(config["train"]["seed"])
-        return SparseMLP(in_features=data.in_features, hidden_features=hidden, out_features=data.out_features,
-                         **model_cfg)
+        return SparseMLP(
+            in_features=data.in_features, hidden_features=hidden, out_features=data.out_features, **model_cfg
+        )
     except (TypeError, ValueError) as err:
         raise _invalid("model", err) from err
 
@@ -206,8 +223,13 @@ def support_metrics(model, data) -> dict:
     if data.planted_support is None:
         return {"support_level": None}
     match = metrics.planted_support_match(model.sparse.mask(), data)
-    return {"support_level": match["level"], "support_precision": match["precision"], "support_recall": match["recall"],
-            "support_f1": match["f1"], "support_true_positives": match["true_positives"]}
+    return {
+        "support_level": match["level"],
+        "support_precision": match["precision"],
+        "support_recall": match["recall"],
+        "support_f1": match["f1"],
+        "support_true_positives": match["true_positives"],
+    }
 
 
 def _jsonable(value):
@@ -272,8 +294,10 @@ def cmd_train(args) -> int:
         stored = (_load(checkpoint).get("meta") or {}).get("config")
         diffs = ["(no configuration stored)"] if stored is None else _config_differences(stored, config)
         if diffs:
-            raise ConfigError(f"{checkpoint} was written with a different configuration (differs in: "
-                              f"{', '.join(diffs)}); pass --fresh to overwrite it or choose another --out")
+            raise ConfigError(
+                f"{checkpoint} was written with a different configuration (differs in: "
+                f"{', '.join(diffs)}); pass --fresh to overwrite it or choose another --out"
+            )
         print(f"resuming from {checkpoint}", file=sys.stderr)
     elif checkpoint.exists() and args.fresh:
         checkpoint.unlink()
@@ -300,8 +324,10 @@ def cmd_train(args) -> int:
     }
     write_json(out / "history.json", history.to_dict())
     write_json(out / "metrics.json", results)
-    print(f"wrote {checkpoint}, config.json, history.json, metrics.json to {out}: "
-          f"test_mse={results['test_mse']:.4g}, nnz={results['nnz']}, density={results['density']:.3g}")
+    print(
+        f"wrote {checkpoint}, config.json, history.json, metrics.json to {out}: "
+        f"test_mse={results['test_mse']:.4g}, nnz={results['nnz']}, density={results['density']:.3g}"
+    )
     return 0
 
 
@@ -331,8 +357,9 @@ def cmd_evaluate(args) -> int:
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:
-        raise ConfigError(f"weights in {checkpoint} do not fit the stored configuration: "
-                          f"{str(err).splitlines()[0]}") from err
+        raise ConfigError(
+            f"weights in {checkpoint} do not fit the stored configuration: {str(err).splitlines()[0]}"
+        ) from err
     try:
         device = resolve_device(args.device)
     except ValueError as err:
@@ -349,9 +376,16 @@ def cmd_evaluate(args) -> int:
         figures = {
             "loss.png": plots.loss_curve(history),
             "weights.png": plots.weight_heatmaps(
-                model.sparse, data.planted_support, match_rows=True, max_rows=64,
-                title=("linear teacher: planted rows are the outputs; metrics.json compares feature supports"
-                       if linear else None)),
+                model.sparse,
+                data.planted_support,
+                match_rows=True,
+                max_rows=64,
+                title=(
+                    "linear teacher: planted rows are the outputs; metrics.json compares feature supports"
+                    if linear
+                    else None
+                ),
+            ),
             "predictions.png": plots.predictions(data.y_test, y_pred, label="test"),
         }
         for name, fig in figures.items():
@@ -372,23 +406,34 @@ def cmd_evaluate(args) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sparselab", description="Train and evaluate sparse MLPs on planted "
-                                     "sparse regression problems.")
+    parser = argparse.ArgumentParser(
+        prog="sparselab", description="Train and evaluate sparse MLPs on planted sparse regression problems."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate}")
 
-    p = sub.add_parser("train", help="train a SparseMLP and write checkpoint, config, history and metrics",
-                       description="Train a SparseMLP on a planted regression problem.")
-    p.add_argument("--config", metavar="FILE", help="YAML or JSON file with sections data/model/train "
-                   "(default: the built-in configuration, see examples/train_config.yaml)")
+    p = sub.add_parser(
+        "train",
+        help="train a SparseMLP and write checkpoint, config, history and metrics",
+        description="Train a SparseMLP on a planted regression problem.",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML or JSON file with sections data/model/train "
+        "(default: the built-in configuration, see examples/train_config.yaml)",
+    )
     p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default: runs/latest)")
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--device", help="override train.device (auto, cpu, cuda, cuda:N, mps)")
     p.add_argument("--fresh", action="store_true", help="start over even if DIR holds a checkpoint")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a checkpoint: plots and metrics",
-                       description="Rebuild data and model from a checkpoint written by `sparselab train`, then "
-                       "write loss.png, weights.png, predictions.png and metrics.json.")
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint: plots and metrics",
+        description="Rebuild data and model from a checkpoint written by `sparselab train`, then "
+        "write loss.png, weights.png, predictions.png and metrics.json.",
+    )
     p.add_argument("--checkpoint", metavar="FILE", required=True, help="checkpoint.pt written by `sparselab train`")
     p.add_argument("--out", metavar="DIR", help="output folder (default: an eval/ folder next to the checkpoint)")
     p.add_argument("--device", default="cpu", help="device to evaluate on (default: cpu)")
@@ -408,8 +453,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sparselab {args.command}: error: {str(err).splitlines()[0]}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"sparselab {args.command}: interrupted (run the same command again to resume from the last "
-              "checkpoint)", file=sys.stderr)
+        print(
+            f"sparselab {args.command}: interrupted (run the same command again to resume from the last checkpoint)",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -31,8 +31,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from sparselab import pruning
-from sparselab.nn import SparseLinear
-from sparselab.nn import DigitsCNN
+from sparselab.nn import DigitsCNN, SparseLinear
 
 __all__ = ["count_flops", "count_parameters", "effective_tensor", "channel_keep_masks", "shrink_channels"]
 
@@ -71,8 +70,9 @@ def count_flops(model: nn.Module, example_input) -> int:
     _check_module(model)
     args = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
     if not args or not all(torch.is_tensor(a) for a in args):
-        raise TypeError(f"example_input must be a torch.Tensor or a non-empty tuple of tensors, "
-                        f"got {type(example_input).__name__}")
+        raise TypeError(
+            f"example_input must be a torch.Tensor or a non-empty tuple of tensors, got {type(example_input).__name__}"
+        )
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(*args)
@@ -99,7 +99,7 @@ def _network_tensors(module: nn.Module):
             continue
         if isinstance(module, SparseLinear) and pname in _MASK_PARAMETERS:
             continue
-        base = pname[:-len("_orig")] if pname.endswith("_orig") else pname
+        base = pname[: -len("_orig")] if pname.endswith("_orig") else pname
         yield base, effective_tensor(module, base)
 
 
@@ -168,7 +168,7 @@ def channel_keep_masks(model: DigitsCNN) -> tuple[torch.Tensor, torch.Tensor]:
         Of lengths :math:`c_1` and :math:`c_2`.
     """
     if not isinstance(model, DigitsCNN):
-        raise TypeError(f"model must be a sparselab.models.DigitsCNN, got {type(model).__name__}")
+        raise TypeError(f"model must be a sparselab.nn.DigitsCNN, got {type(model).__name__}")
     c1, c2 = model.conv1.out_channels, model.conv2.out_channels
     w1, w2, wf = (effective_tensor(m) for m in (model.conv1, model.conv2, model.fc))
     b1, b2 = effective_tensor(model.conv1, "bias"), effective_tensor(model.conv2, "bias")
@@ -224,8 +224,11 @@ def shrink_channels(model: DigitsCNN) -> DigitsCNN:
         small.conv1.weight.copy_(w1[keep1])
         small.conv2.weight.copy_(w2[keep2][:, keep1])
         small.fc.weight.copy_(wf.reshape(wf.shape[0], len(keep2), -1)[:, keep2].reshape(wf.shape[0], -1))
-        for layer, bias in ((small.conv1, None if b1 is None else b1[keep1]),
-                            (small.conv2, None if b2 is None else b2[keep2]), (small.fc, bf)):
+        for layer, bias in (
+            (small.conv1, None if b1 is None else b1[keep1]),
+            (small.conv2, None if b2 is None else b2[keep2]),
+            (small.fc, bf),
+        ):
             if bias is None:
                 layer.bias.zero_()
             else:

@@ -71,7 +71,8 @@ def keep_count(numel: int, density: float) -> int:
     if k < 1:
         raise ValueError(
             f"density={density!r} keeps round(density * numel) = 0 of {numel} entries; "
-            f"density must be at least {1 / numel:.3g} for this shape")
+            f"density must be at least {1 / numel:.3g} for this shape"
+        )
     return k
 
 
@@ -156,8 +157,15 @@ class _StraightThroughMask(torch.autograd.Function):
         return grad_weight, grad_scores, None, None
 
 
-def hard_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, *, straight_through: bool = True,
-              dense_weight_grad: bool = True, mask: torch.Tensor | None = None) -> torch.Tensor:
+def hard_mask(
+    weight: torch.Tensor,
+    scores: torch.Tensor,
+    k: int,
+    *,
+    straight_through: bool = True,
+    dense_weight_grad: bool = True,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""Effective weight :math:`W \odot \mathbb{1}[S > \tau_k(S)]` (exact top-``k`` of ``scores``).
 
     With ``straight_through=True`` the scores receive :math:`G \odot W` (the STE) and
@@ -178,8 +186,7 @@ def hard_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, *, straight_th
     return weight * mask
 
 
-def soft_mask(weight: torch.Tensor, threshold: torch.Tensor, k: int, *,
-              dense_weight_grad: bool = True) -> torch.Tensor:
+def soft_mask(weight: torch.Tensor, threshold: torch.Tensor, k: int, *, dense_weight_grad: bool = True) -> torch.Tensor:
     r"""Soft-thresholded weight with a learned threshold floored by the budget.
 
     :math:`\tau = \max(\theta, |W|_{(k+1)})`, where :math:`|W|_{(k+1)}` is the
@@ -268,7 +275,9 @@ def check_mask_kind(mask: str) -> str:
     return check_choice(mask, "mask", MASK_KINDS)
 
 
-def random_support(rows: int, cols: int, nnz: int, generator: torch.Generator, *, cover_rows: bool = True) -> torch.Tensor:
+def random_support(
+    rows: int, cols: int, nnz: int, generator: torch.Generator, *, cover_rows: bool = True
+) -> torch.Tensor:
     r"""A uniformly random boolean ``(rows, cols)`` support with exactly ``nnz`` entries, one in every row first.
 
     With ``cover_rows`` and :math:`	ext{nnz} \ge 	ext{rows}`, every row first gets one entry at a uniformly
@@ -296,5 +305,5 @@ def random_support(rows: int, cols: int, nnz: int, generator: torch.Generator, *
     if cover_rows and nnz >= rows:
         chosen[torch.randint(cols, (rows,), generator=generator) + torch.arange(rows) * cols] = True
     free = (~chosen).nonzero().flatten()
-    chosen[free[torch.randperm(len(free), generator=generator)[:nnz - int(chosen.sum())]]] = True
+    chosen[free[torch.randperm(len(free), generator=generator)[: nnz - int(chosen.sum())]]] = True
     return chosen.view(rows, cols)

@@ -32,8 +32,16 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["mse", "relative_error", "psnr", "precision_recall_f1", "support_match", "feature_support",
-           "planted_support_match", "mask_flips"]
+__all__ = [
+    "mse",
+    "relative_error",
+    "psnr",
+    "precision_recall_f1",
+    "support_match",
+    "feature_support",
+    "planted_support_match",
+    "mask_flips",
+]
 
 MATCHES = (None, "overlap", "weights")
 
@@ -45,8 +53,8 @@ def mse(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: in
     model.eval()
     total = torch.zeros((), device=X.device, dtype=torch.float64)
     for i in range(0, len(X), batch_size):
-        pred = model(X[i:i + batch_size]).float()
-        total += ((pred - y[i:i + batch_size]) ** 2).sum(dtype=torch.float64)
+        pred = model(X[i : i + batch_size]).float()
+        total += ((pred - y[i : i + batch_size]) ** 2).sum(dtype=torch.float64)
     model.train(was_training)
     return float(total / y.numel())
 
@@ -145,8 +153,9 @@ def precision_recall_f1(true_positives: int, n_found: int, n_true: int) -> tuple
     """
     t, f, s = int(true_positives), int(n_found), int(n_true)
     if min(t, f, s) < 0 or t > min(f, s):
-        raise ValueError(f"need 0 <= true_positives <= min(n_found, n_true), got true_positives={t}, "
-                         f"n_found={f}, n_true={s}")
+        raise ValueError(
+            f"need 0 <= true_positives <= min(n_found, n_true), got true_positives={t}, n_found={f}, n_true={s}"
+        )
     precision = t / f if f else 1.0
     recall = t / s if s else 1.0
     f1 = 2 * t / (f + s) if f + s else 1.0
@@ -184,8 +193,9 @@ def support_match(found, true, *, match: str | None = None) -> dict:
     learned = (found.detach().cpu() if torch.is_tensor(found) else torch.as_tensor(np.asarray(found))) != 0
     planted = (true.detach().cpu() if torch.is_tensor(true) else torch.as_tensor(np.asarray(true))) != 0
     if learned.shape[1:] != planted.shape[1:] or (match is None and learned.shape != planted.shape):
-        raise ValueError(f"found support shape {tuple(learned.shape)} does not match true support "
-                         f"shape {tuple(planted.shape)}")
+        raise ValueError(
+            f"found support shape {tuple(learned.shape)} does not match true support shape {tuple(planted.shape)}"
+        )
     result = {}
     if match == "overlap":
         overlap = (planted.double().reshape(len(planted), -1) @ learned.double().reshape(len(learned), -1).T).numpy()
@@ -202,15 +212,16 @@ def support_match(found, true, *, match: str | None = None) -> dict:
 def _match_weights(found, true) -> dict:
     P, R = _to_numpy(true, "true"), _to_numpy(found, "found")
     if P.ndim < 2 or R.ndim < 2 or P.shape[1:] != R.shape[1:]:
-        raise ValueError(f"found and true must be (rows, ...) with the same trailing shape, "
-                         f"got {R.shape} and {P.shape}")
+        raise ValueError(
+            f"found and true must be (rows, ...) with the same trailing shape, got {R.shape} and {P.shape}"
+        )
     m, p = P.shape[0], R.shape[0]
     size = max(m, p)
     Pf = np.zeros((size, int(np.prod(P.shape[1:]))))
     Rf = np.zeros_like(Pf)
     Pf[:m] = P.reshape(m, -1)
     Rf[:p] = R.reshape(p, -1)
-    cost = (Pf ** 2).sum(1)[:, None] + (Rf ** 2).sum(1)[None, :] - 2 * Pf @ Rf.T
+    cost = (Pf**2).sum(1)[:, None] + (Rf**2).sum(1)[None, :] - 2 * Pf @ Rf.T
     rows, cols = linear_sum_assignment(cost)
     R_perm = Rf[cols[np.argsort(rows)]]
     sp, sr = Pf != 0, R_perm != 0
@@ -219,6 +230,11 @@ def _match_weights(found, true) -> dict:
     norm = np.linalg.norm(Pf)
     perm = cols[np.argsort(rows)][:m]
     perm = np.where(perm < p, perm, -1)
-    return {"precision": precision, "recall": recall, "f1": f1, "true_positives": tp,
-            "weight_error": float(np.linalg.norm(R_perm - Pf) / norm) if norm else float(np.linalg.norm(R_perm)),
-            "permutation": perm}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "true_positives": tp,
+        "weight_error": float(np.linalg.norm(R_perm - Pf) / norm) if norm else float(np.linalg.norm(R_perm)),
+        "permutation": perm,
+    }

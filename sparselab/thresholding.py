@@ -57,18 +57,30 @@ The soft thresholds are differentiable almost everywhere (in :math:`x` and in
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from sparselab._validation import check_float, check_int
 
-__all__ = ["hard_threshold_k", "hard_threshold", "soft_threshold", "group_soft_threshold", "group_index",
-           "group_shrink_factor", "group_shrink", "group_norms_by_id", "topk_keep", "check_budget", "check_threshold"]
+__all__ = [
+    "hard_threshold_k",
+    "hard_threshold",
+    "soft_threshold",
+    "group_soft_threshold",
+    "group_index",
+    "group_shrink_factor",
+    "group_shrink",
+    "group_norms_by_id",
+    "topk_keep",
+    "check_budget",
+    "check_threshold",
+]
 
 
 # ----------------------------------------------------------------------------- validation
+
 
 def _check_x(x, name: str = "x") -> torch.Tensor:
     if not torch.is_tensor(x):
@@ -83,14 +95,16 @@ def _check_x(x, name: str = "x") -> torch.Tensor:
 def check_threshold(lam, name: str = "lam", *, like: torch.Tensor | None = None):
     """``lam`` as a float (a real number) or a tensor (non-negative and finite everywhere)."""
     if torch.is_tensor(lam):
-        if not (lam.is_floating_point() or lam.dtype in (torch.int8, torch.int16, torch.int32, torch.int64,
-                                                           torch.uint8)):
+        if not (
+            lam.is_floating_point() or lam.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+        ):
             raise TypeError(f"{name} must be a real tensor, got dtype {lam.dtype}")
         if lam.numel() and not bool(torch.isfinite(lam).all()):
             raise ValueError(f"{name} must be finite, got a tensor with NaN or infinite entries")
         if lam.numel() and bool((lam < 0).any()):
-            raise ValueError(f"{name} must be a finite number in [0.0, inf], got a tensor with minimum "
-                             f"{float(lam.min())}")
+            raise ValueError(
+                f"{name} must be a finite number in [0.0, inf], got a tensor with minimum {float(lam.min())}"
+            )
         if like is not None:
             lam = lam.to(device=like.device, dtype=like.dtype)
         return lam
@@ -116,18 +130,22 @@ def check_budget(k, n: int, batch_shape) -> int | torch.Tensor:
         if k.dtype.is_floating_point or k.dtype == torch.bool or k.is_complex():
             raise TypeError(f"k must be an integer or an integer tensor, got dtype {k.dtype}")
         if k.numel() and (bool((k < 1).any()) or bool((k > n).any())):
-            raise ValueError(f"k must be an integer in [1, {n}], got a tensor with range "
-                             f"[{int(k.min())}, {int(k.max())}]")
+            raise ValueError(
+                f"k must be an integer in [1, {n}], got a tensor with range [{int(k.min())}, {int(k.max())}]"
+            )
         try:
             torch.broadcast_shapes(k.shape, tuple(batch_shape))
         except RuntimeError:
-            raise ValueError(f"k must be an int or a tensor broadcastable to the batch shape "
-                             f"{tuple(batch_shape)}, got shape {tuple(k.shape)}") from None
+            raise ValueError(
+                f"k must be an int or a tensor broadcastable to the batch shape "
+                f"{tuple(batch_shape)}, got shape {tuple(k.shape)}"
+            ) from None
         return k.long()
     return check_int(k, "k", 1, n)
 
 
 # ----------------------------------------------------------------------------- operators
+
 
 def hard_threshold_k(x: torch.Tensor, k, *, dim: int = -1) -> torch.Tensor:
     r""":math:`H_k(x)`: keep the :math:`k` largest :math:`|x_i|` along ``dim``, zero the rest.
@@ -239,38 +257,41 @@ def group_index(groups, n: int, *, device=None) -> tuple[torch.Tensor, int]:
         if groups.dtype.is_floating_point or groups.dtype == torch.bool or groups.is_complex():
             raise TypeError(f"groups must be an integer tensor of group ids, got dtype {groups.dtype}")
         if groups.dim() != 1 or groups.numel() != n:
-            raise ValueError(f"groups must be a 1-D tensor of {n} group ids (one per coordinate), "
-                             f"got shape {tuple(groups.shape)}")
+            raise ValueError(
+                f"groups must be a 1-D tensor of {n} group ids (one per coordinate), got shape {tuple(groups.shape)}"
+            )
         if bool((groups < 0).any()):
             raise ValueError(f"groups must hold non-negative group ids, got minimum {int(groups.min())}")
         uniq, ids = torch.unique(groups, return_inverse=True)
         return ids.to(device=device, dtype=torch.long), int(uniq.numel())
     if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
-        raise TypeError("groups must be a 1-D integer tensor of group ids or a sequence of index collections, "
-                        f"got {type(groups).__name__}")
+        raise TypeError(
+            "groups must be a 1-D integer tensor of group ids or a sequence of index collections, "
+            f"got {type(groups).__name__}"
+        )
     if len(groups) == 0:
         raise ValueError("groups must contain at least one group, got an empty sequence")
     ids = torch.full((n,), -1, dtype=torch.long)
     for g, members in enumerate(groups):
         idx = members if torch.is_tensor(members) else torch.as_tensor(np.asarray(members))
         if idx.dim() != 1 or idx.numel() == 0:
-            raise ValueError(f"groups[{g}] must be a non-empty 1-D collection of indices, got shape "
-                             f"{tuple(idx.shape)}")
+            raise ValueError(f"groups[{g}] must be a non-empty 1-D collection of indices, got shape {tuple(idx.shape)}")
         if idx.dtype.is_floating_point or idx.dtype == torch.bool:
             raise TypeError(f"groups[{g}] must hold integer indices, got dtype {idx.dtype}")
         idx = idx.long().cpu()
         if bool((idx < 0).any()) or bool((idx >= n).any()):
-            raise ValueError(f"groups[{g}] has indices outside [0, {n - 1}]: range "
-                             f"[{int(idx.min())}, {int(idx.max())}]")
+            raise ValueError(
+                f"groups[{g}] has indices outside [0, {n - 1}]: range [{int(idx.min())}, {int(idx.max())}]"
+            )
         if idx.unique().numel() != idx.numel() or bool((ids[idx] >= 0).any()):
             dup = idx[ids[idx] >= 0] if bool((ids[idx] >= 0).any()) else idx
-            raise ValueError(f"groups must be disjoint: index {int(dup[0])} appears more than once "
-                             f"(in groups[{g}])")
+            raise ValueError(f"groups must be disjoint: index {int(dup[0])} appears more than once (in groups[{g}])")
         ids[idx] = g
     if bool((ids < 0).any()):
         missing = torch.nonzero(ids < 0).flatten()
-        raise ValueError(f"groups must cover every index in [0, {n - 1}]; {missing.numel()} missing, "
-                         f"e.g. {missing[:5].tolist()}")
+        raise ValueError(
+            f"groups must cover every index in [0, {n - 1}]; {missing.numel()} missing, e.g. {missing[:5].tolist()}"
+        )
     return ids.to(device=device), len(groups)
 
 
@@ -330,6 +351,8 @@ def group_soft_threshold(x: torch.Tensor, lam, groups) -> torch.Tensor:
         try:
             torch.broadcast_shapes(lam.shape, (*x.shape[:-1], G))
         except RuntimeError:
-            raise ValueError(f"lam must be a number or a tensor broadcastable to (..., G) = "
-                             f"{(*x.shape[:-1], G)}, got shape {tuple(lam.shape)}") from None
+            raise ValueError(
+                f"lam must be a number or a tensor broadcastable to (..., G) = "
+                f"{(*x.shape[:-1], G)}, got shape {tuple(lam.shape)}"
+            ) from None
     return group_shrink(x, lam, ids, G)

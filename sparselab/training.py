@@ -20,8 +20,8 @@ chosen by the data's ``task``. It
   uninterrupted one;
 * stops with :class:`FloatingPointError` on a non-finite loss, naming the epoch;
 * calls *callbacks* at the start, after every optimizer step and after every
-  epoch. Pruning schedules (:mod:`sparselab.schedules`) and dynamic sparse
-  training (:mod:`sparselab.dynamic`) are callbacks; a callback is any object
+  epoch. Pruning schedules (:mod:`sparselab.pruning.schedules`) and dynamic sparse
+  training (:mod:`sparselab.pruning.dynamic`) are callbacks; a callback is any object
   with some of the methods ``on_train_begin(model, optimizer)``,
   ``on_step_end(step, model, optimizer, batch)`` (``step`` counts optimizer
   steps from 1 in this call, ``batch = (X, y, task)``) and
@@ -46,14 +46,26 @@ from tqdm.auto import tqdm
 
 from sparselab._io import atomic_write
 from sparselab._validation import check_choice, check_float, check_int
-from sparselab.nn.layers import sparse_layers
 from sparselab.masks import temperature_schedule
 from sparselab.metrics import mse
+from sparselab.nn.layers import sparse_layers
 
 LR_SCHEDULES = ("constant", "cosine")
 TASKS = ("regression", "classification")
 
-__all__ = ["LR_SCHEDULES", "TASKS", "task_loss", "evaluate", "lr_factor", "TrainConfig", "History", "train", "resolve_device", "save_checkpoint", "load_checkpoint"]
+__all__ = [
+    "LR_SCHEDULES",
+    "TASKS",
+    "task_loss",
+    "evaluate",
+    "lr_factor",
+    "TrainConfig",
+    "History",
+    "train",
+    "resolve_device",
+    "save_checkpoint",
+    "load_checkpoint",
+]
 
 
 @dataclass
@@ -96,7 +108,7 @@ class TrainConfig:
             raise TypeError(f"device must be a string such as 'auto', 'cpu', 'cuda' or 'mps', got {self.device!r}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -152,15 +164,19 @@ def evaluate(model: torch.nn.Module, data) -> dict:
         logits = model(data.X_test).float()
     finally:
         model.train(was_training)
-    return {"test_loss": float(F.cross_entropy(logits, data.y_test)),
-            "test_accuracy": float((logits.argmax(1) == data.y_test).float().mean())}
+    return {
+        "test_loss": float(F.cross_entropy(logits, data.y_test)),
+        "test_accuracy": float((logits.argmax(1) == data.y_test).float().mean()),
+    }
 
 
 def _task(data) -> str:
     task = getattr(data, "task", None)
     if task not in TASKS:
-        raise TypeError(f"data must be a sparselab.data.RegressionData or ClassificationData (with X_train, y_train, "
-                        f"X_test, y_test and task in {TASKS}), got {type(data).__name__}")
+        raise TypeError(
+            f"data must be a sparselab.data.RegressionData or ClassificationData (with X_train, y_train, "
+            f"X_test, y_test and task in {TASKS}), got {type(data).__name__}"
+        )
     return task
 
 
@@ -243,8 +259,15 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimize
     return torch.optim.Adam(groups, lr=cfg.lr)
 
 
-def train(model: torch.nn.Module, data, config: TrainConfig | dict | None = None, *,
-          callbacks=(), checkpoint_meta: dict | None = None, **overrides) -> History:
+def train(
+    model: torch.nn.Module,
+    data,
+    config: TrainConfig | dict | None = None,
+    *,
+    callbacks=(),
+    checkpoint_meta: dict | None = None,
+    **overrides,
+) -> History:
     """Train ``model`` on ``data``; returns the :class:`History`.
 
     ``data`` is a :class:`~sparselab.data.RegressionData` (MSE loss; ``test_mse``
@@ -303,12 +326,21 @@ def train(model: torch.nn.Module, data, config: TrainConfig | dict | None = None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
 
     def write_checkpoint(next_epoch: int) -> None:
-        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                    "epoch": next_epoch, "history": history.to_dict(), "config": asdict(cfg),
-                                    "meta": checkpoint_meta or {}})
+        save_checkpoint(
+            ckpt_path,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": next_epoch,
+                "history": history.to_dict(),
+                "config": asdict(cfg),
+                "meta": checkpoint_meta or {},
+            },
+        )
 
-    bar = tqdm(range(start, last), desc="train", unit="epoch", disable=not cfg.progress,
-               initial=start, total=cfg.epochs)
+    bar = tqdm(
+        range(start, last), desc="train", unit="epoch", disable=not cfg.progress, initial=start, total=cfg.epochs
+    )
     with _deterministic(device):
         model.train()
         for epoch in bar:
@@ -325,7 +357,7 @@ def train(model: torch.nn.Module, data, config: TrainConfig | dict | None = None
             flips = torch.zeros((), device=device, dtype=torch.int64)
             masks = [layer.mask() for layer in layers] if cfg.track_flips else []
             for i in range(0, n, cfg.batch_size):
-                idx = order[i:i + cfg.batch_size]
+                idx = order[i : i + cfg.batch_size]
                 with autocast:
                     pred = model(data.X_train[idx])
                 loss = task_loss(pred, data.y_train[idx], task)
@@ -334,7 +366,9 @@ def train(model: torch.nn.Module, data, config: TrainConfig | dict | None = None
                 optimizer.step()
                 step += 1
                 if callbacks:
-                    _call(callbacks, "on_step_end", step, model, optimizer, (data.X_train[idx], data.y_train[idx], task))
+                    _call(
+                        callbacks, "on_step_end", step, model, optimizer, (data.X_train[idx], data.y_train[idx], task)
+                    )
                 loss_sum += loss.detach() * len(idx)
                 if cfg.track_flips:
                     for j, layer in enumerate(layers):
@@ -345,7 +379,8 @@ def train(model: torch.nn.Module, data, config: TrainConfig | dict | None = None
             if not math.isfinite(train_loss):
                 raise FloatingPointError(
                     f"training loss became non-finite ({train_loss}) in epoch {epoch}; the last good state is the "
-                    f"previous checkpoint. Lower lr (now {cfg.lr}) or check the data scale.")
+                    f"previous checkpoint. Lower lr (now {cfg.lr}) or check the data scale."
+                )
             history.epoch.append(epoch)
             history.train_loss.append(train_loss)
             metrics = evaluate(model, data)

@@ -39,8 +39,11 @@ def test_no_private_name_is_imported_across_modules():
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sparselab"):
-                offenders += [f"{path.relative_to(PACKAGE)}: {node.module}.{a.name}" for a in node.names
-                              if a.name.startswith("_") and a.name != "__version__"]
+                offenders += [
+                    f"{path.relative_to(PACKAGE)}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and a.name != "__version__"
+                ]
     assert not offenders, offenders
 
 
@@ -65,6 +68,9 @@ def test_public_names_other_code_relies_on():
 
 
 def test_library_modules_stay_small():
-    big = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
-           if p.relative_to(PACKAGE).parts[0] != "chapters" and (n := len(p.read_text().splitlines())) > 650}
+    big = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if p.relative_to(PACKAGE).parts[0] != "chapters" and (n := len(p.read_text().splitlines())) > 650
+    }
     assert not big, big

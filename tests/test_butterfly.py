@@ -1,4 +1,4 @@
-"""Tests of sparselab.butterfly: Kronecker-sparse supports and products, butterfly and Monarch factorisations."""
+"""Tests of sparselab.factorization.butterfly: Kronecker-sparse supports and products, butterfly and Monarch factorisations."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_kronecker_dense_apply_and_gather_agree(a, b, c, d):
     V = torch.randn(a, d, b, c, generator=gen, dtype=torch.float64)
     M = BF.kronecker_dense(V)
     S = BF.kronecker_support(a, b, c, d)
-    assert not bool(M[~S].any())                                      # zero off the support
+    assert not bool(M[~S].any())  # zero off the support
     # The documented index map: M[i*b*d + r*d + k, i*c*d + s*d + k] = V[i, k, r, s].
     i, k, r, s = (min(a, 2) - 1, d - 1, b - 1, 0)
     assert M[i * b * d + r * d + k, i * c * d + s * d + k] == V[i, k, r, s]
@@ -80,7 +80,7 @@ def test_butterfly_supports_shapes_and_nnz(N):
     assert len(supports) == L
     for ell, S in enumerate(supports, start=1):
         assert tuple(S.shape) == (N, N)
-        assert int(S.sum()) == 2 * N                                  # 2 non-zeros per row and per column
+        assert int(S.sum()) == 2 * N  # 2 non-zeros per row and per column
         assert torch.equal(S.sum(0), torch.full((N,), 2)) and torch.equal(S.sum(1), torch.full((N,), 2))
         # Row j is connected to j and to j with bit (L - ell) flipped.
         j = torch.arange(N)
@@ -128,7 +128,7 @@ def test_butterfly_apply_gradcheck_and_no_double_backward():
     x = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x, *f: BF.butterfly_apply(list(f), x), (x, *factors))
     (g,) = torch.autograd.grad(BF.butterfly_apply(factors, x).square().sum(), x, create_graph=True)
-    with pytest.raises(RuntimeError, match="differentiate twice"):   # second order is refused, not wrong
+    with pytest.raises(RuntimeError, match="differentiate twice"):  # second order is refused, not wrong
         g.sum().backward()
 
 
@@ -136,7 +136,7 @@ def test_orthogonal_random_butterfly_is_orthogonal_and_gaussian_preserves_norm_o
     B = BF.butterfly_dense(BF.random_butterfly(64, seed=1, kind="orthogonal"))
     torch.testing.assert_close(B @ B.T, torch.eye(64, dtype=torch.float64), rtol=0, atol=1e-12)
     gains = [float(BF.butterfly_dense(BF.random_butterfly(64, seed=s)).pow(2).sum() / 64) for s in range(20)]
-    assert 0.5 < np.mean(gains) < 2.0                                  # E||Bx||^2 = ||x||^2 for unit x
+    assert 0.5 < np.mean(gains) < 2.0  # E||Bx||^2 = ||x||^2 for unit x
 
 
 def test_bit_reversal_is_an_involution_with_the_right_values():
@@ -220,7 +220,7 @@ def test_random_butterfly_products_are_recovered(order):
     result = BF.butterfly_factorize(B, order=order)
     assert result.relative_error < 1e-10
     perm = torch.randperm(128, generator=torch.Generator().manual_seed(1))
-    A = B[:, torch.argsort(perm)]                                     # A[:, perm] = B
+    A = B[:, torch.argsort(perm)]  # A[:, perm] = B
     assert BF.butterfly_factorize(A, order=order, perm=perm).relative_error < 1e-10
 
 
@@ -243,7 +243,7 @@ def test_error_is_within_the_best_two_factor_error_and_grows_with_noise():
         errors.append(res.relative_error)
         # The noise part off any butterfly-product structure cannot be fitted, the rest is: error <= noise level (x 2).
         assert res.relative_error <= 2 * sigma
-        m = BF.monarch_project(A)                                     # the first (balanced) split, alone, is optimal
+        m = BF.monarch_project(A)  # the first (balanced) split, alone, is optimal
         assert m.relative_error <= res.relative_error + 1e-12
     assert errors[0] < errors[1] < errors[2]
 
@@ -301,7 +301,7 @@ def test_monarch_projection_is_the_optimal_blockwise_rank_one_fit():
 
 def test_monarch_recovers_monarch_matrices_and_rectangular_block_counts():
     gen = torch.Generator().manual_seed(1)
-    left = torch.randn(1, 4, 6, 6, generator=gen, dtype=torch.float64)   # N = 24 = 6 * 4
+    left = torch.randn(1, 4, 6, 6, generator=gen, dtype=torch.float64)  # N = 24 = 6 * 4
     right = torch.randn(6, 1, 4, 4, generator=gen, dtype=torch.float64)
     M = BF.monarch_dense(left, right)
     assert BF.monarch_project(M, blocks=6).relative_error < 1e-12

@@ -24,13 +24,32 @@ ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EPOCHS = 3
 TINY = {
-    "data": {"kind": "nonlinear", "n_train": 256, "n_test": 128, "in_features": 8, "hidden_features": 8,
-             "density": 0.25, "seed": 1},
+    "data": {
+        "kind": "nonlinear",
+        "n_train": 256,
+        "n_test": 128,
+        "in_features": 8,
+        "hidden_features": 8,
+        "density": 0.25,
+        "seed": 1,
+    },
     "model": {"hidden_features": 8, "density": 0.25},
     "train": {"epochs": EPOCHS, "batch_size": 64, "progress": False, "device": "cpu"},
 }
-TRAIN_METRIC_KEYS = {"epochs_trained", "train_loss", "train_mse", "test_mse", "nnz", "density", "support_level",
-                     "support_precision", "support_recall", "support_f1", "support_true_positives", "checkpoint"}
+TRAIN_METRIC_KEYS = {
+    "epochs_trained",
+    "train_loss",
+    "train_mse",
+    "test_mse",
+    "nnz",
+    "density",
+    "support_level",
+    "support_precision",
+    "support_recall",
+    "support_f1",
+    "support_true_positives",
+    "checkpoint",
+}
 EVAL_METRIC_KEYS = TRAIN_METRIC_KEYS - {"train_loss"}
 
 
@@ -44,14 +63,17 @@ def _env() -> dict:
 
 
 def _run(entry: list[str], *args, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([*entry, *map(str, args)], cwd=cwd, env=_env(), capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([*entry, *map(str, args)], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300)
 
 
 def _run_concurrently(*commands, cwd) -> list[tuple[int, str]]:
     """Start every command at once (each pays the interpreter and torch start-up), return (status, stderr)."""
-    procs = [subprocess.Popen([*entry, *map(str, args)], cwd=cwd, env=_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for entry, *args in commands]
+    procs = [
+        subprocess.Popen(
+            [*entry, *map(str, args)], cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for entry, *args in commands
+    ]
     results = []
     for proc in procs:
         _, err = proc.communicate(timeout=300)
@@ -129,7 +151,9 @@ def test_error_exit_codes(tmp_path):
     config = _write(tmp_path / "bad.yaml", {"model": {"hidden_features": 8, "widht": 3}})
     (key_status, key_err), (ckpt_status, ckpt_err) = _run_concurrently(
         (SCRIPT or MODULE, "train", "--config", config, "--out", tmp_path / "out"),
-        (MODULE, "evaluate", "--checkpoint", tmp_path / "nope.pt", "--out", tmp_path / "eval"), cwd=tmp_path)
+        (MODULE, "evaluate", "--checkpoint", tmp_path / "nope.pt", "--out", tmp_path / "eval"),
+        cwd=tmp_path,
+    )
     assert key_status == 2, key_err
     assert "model.widht" in key_err and "hidden_features" in key_err  # names the key and the allowed ones
     assert "Traceback" not in key_err and len(key_err.strip().splitlines()) == 1
@@ -174,8 +198,12 @@ def test_invalid_value_and_bad_file_exit_2(tmp_path, capsys):
 
 
 def test_linear_data_json_config_and_sparsity(tmp_path, capsys):
-    config = {**TINY, "data": {**TINY["data"], "kind": "linear", "out_features": 2},
-              "model": {"hidden_features": 6, "sparsity": 0.5}, "train": {**TINY["train"], "epochs": 2}}
+    config = {
+        **TINY,
+        "data": {**TINY["data"], "kind": "linear", "out_features": 2},
+        "model": {"hidden_features": 6, "sparsity": 0.5},
+        "train": {**TINY["train"], "epochs": 2},
+    }
     out = tmp_path / "lin"
     assert cli.main(["train", "--config", str(_write(tmp_path / "lin.json", config)), "--out", str(out)]) == 0
     metrics = _read(out / "metrics.json")

@@ -1,4 +1,4 @@
-"""Tests of sparselab.comparison: every recipe of the chapter "Pruning schedules, lottery tickets and
+"""Tests of sparselab.chapters.pruning: every recipe of the chapter "Pruning schedules, lottery tickets and
 dynamic sparsity" at its exact density and cost, the lottery-ticket control, the comparison grid,
 the gradient-norm log and the structured-pruning sweep of the CNN.
 
@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 import sparselab.training
-from sparselab.chapters import pruning as C
 from sparselab import pruning
+from sparselab.chapters import pruning as C
 from sparselab.masks import keep_count
 
 TINY_REG = dict(n_train=128, n_test=64, in_features=8, hidden_features=8)
@@ -45,8 +45,10 @@ def datasets():
 @pytest.fixture(scope="module")
 def imp_runs(datasets):
     """The IMP run of each task (keep=True), whose masks IMP-reinit re-initialises."""
-    return {task: C.run_method("IMP", task=task, sparsity=SPARSITY, seed=0, data=data, keep=True, **OPTIONS[task])
-            for task, data in datasets.items()}
+    return {
+        task: C.run_method("IMP", task=task, sparsity=SPARSITY, seed=0, data=data, keep=True, **OPTIONS[task])
+        for task, data in datasets.items()
+    }
 
 
 def without_seconds(row: dict) -> dict:
@@ -78,10 +80,17 @@ def test_every_method_reaches_exact_density_at_its_cost(task, method, datasets, 
     if method == "IMP":
         row = imp_runs[task]
     else:
-        row = C.run_method(method, task=task, sparsity=0.0 if method == "dense" else SPARSITY, seed=0, data=data,
-                           keep=True, imp_mask=imp_runs[task]["masks"] if method == "IMP-reinit" else None,
-                           **OPTIONS[task])
-    assert list(row)[:len(C.ROW_COLUMNS)] == list(C.ROW_COLUMNS)
+        row = C.run_method(
+            method,
+            task=task,
+            sparsity=0.0 if method == "dense" else SPARSITY,
+            seed=0,
+            data=data,
+            keep=True,
+            imp_mask=imp_runs[task]["masks"] if method == "IMP-reinit" else None,
+            **OPTIONS[task],
+        )
+    assert list(row)[: len(C.ROW_COLUMNS)] == list(C.ROW_COLUMNS)
     assert row["task"] == task and row["method"] == method and row["seed"] == 0
     n = HIDDEN_WEIGHTS[task]
     density = 1.0 if method == "dense" else DENSITY
@@ -104,8 +113,15 @@ def test_every_method_reaches_exact_density_at_its_cost(task, method, datasets, 
 @pytest.mark.parametrize("method", ["dense", "one-shot", "sigmoid", "random"])
 def test_test_error_matches_an_independent_recomputation(task, method, datasets):
     data = datasets[task]
-    row = C.run_method(method, task=task, sparsity=0.0 if method == "dense" else SPARSITY, seed=0, data=data,
-                       keep=True, **OPTIONS[task])
+    row = C.run_method(
+        method,
+        task=task,
+        sparsity=0.0 if method == "dense" else SPARSITY,
+        seed=0,
+        data=data,
+        keep=True,
+        **OPTIONS[task],
+    )
     expected = independent_error(row["model"], data)
     if task == "regression":
         assert row["test_error"] == pytest.approx(expected, rel=1e-6)
@@ -130,16 +146,25 @@ def test_imp_row_holds_its_schedule(imp_runs):
 # Short runs: the gradual schedule's last update must still fall inside the run.
 @pytest.mark.parametrize("epochs, update_every", [(3, 10), (1, 1)])
 def test_gradual_reaches_density_with_few_steps(epochs, update_every, datasets):
-    row = C.run_method("gradual", task="regression", sparsity=SPARSITY, data=datasets["regression"], hidden=(8,),
-                       epochs=epochs, batch_size=32, update_every=update_every)
+    row = C.run_method(
+        "gradual",
+        task="regression",
+        sparsity=SPARSITY,
+        data=datasets["regression"],
+        hidden=(8,),
+        epochs=epochs,
+        batch_size=32,
+        update_every=update_every,
+    )
     assert row["density"] == keep_count(64, DENSITY) / 64
 
 
 # A one-step run: SET/RigL get end_step >= 1.
 @pytest.mark.parametrize("method", ["SET", "RigL"])
 def test_dynamic_sparse_training_runs_with_a_single_step(method, datasets):
-    row = C.run_method(method, task="regression", sparsity=SPARSITY, data=datasets["regression"], hidden=(8,),
-                       epochs=1, batch_size=128)  # 128 points, batch 128: one step
+    row = C.run_method(
+        method, task="regression", sparsity=SPARSITY, data=datasets["regression"], hidden=(8,), epochs=1, batch_size=128
+    )  # 128 points, batch 128: one step
     assert row["density"] == keep_count(64, DENSITY) / 64 and row["steps"] == 1
 
 
@@ -151,17 +176,31 @@ class InitRecorder:
         self.starts = []
 
     def on_train_begin(self, model, optimizer):
-        self.starts.append({name: getattr(getattr(model, name), "weight_orig", getattr(model, name).weight)
-                            .detach().clone() for name in ("fc1", "out")})
+        self.starts.append(
+            {
+                name: getattr(getattr(model, name), "weight_orig", getattr(model, name).weight).detach().clone()
+                for name in ("fc1", "out")
+            }
+        )
 
 
 def test_imp_reinit_uses_the_imp_mask_with_a_fresh_initialisation(datasets):
     data, opts = datasets["regression"], OPTIONS["regression"]
     imp_rec, reinit_rec = InitRecorder(), InitRecorder()
-    imp = C.run_method("IMP", task="regression", sparsity=SPARSITY, seed=0, data=data, keep=True,
-                       callbacks=[imp_rec], **opts)
-    reinit = C.run_method("IMP-reinit", task="regression", sparsity=SPARSITY, seed=0, data=data, keep=True,
-                          imp_mask=imp["masks"], callbacks=[reinit_rec], **opts)
+    imp = C.run_method(
+        "IMP", task="regression", sparsity=SPARSITY, seed=0, data=data, keep=True, callbacks=[imp_rec], **opts
+    )
+    reinit = C.run_method(
+        "IMP-reinit",
+        task="regression",
+        sparsity=SPARSITY,
+        seed=0,
+        data=data,
+        keep=True,
+        imp_mask=imp["masks"],
+        callbacks=[reinit_rec],
+        **opts,
+    )
     # exactly the IMP mask
     assert torch.equal(pruning.current_mask(reinit["model"].fc1), pruning.current_mask(imp["model"].fc1))
     assert torch.equal(pruning.current_mask(reinit["model"].fc1), imp["masks"]["fc1"])
@@ -201,8 +240,20 @@ def test_random_masks_have_exact_per_layer_counts_and_depend_on_the_seed(dataset
     d = C.random_masks(other, 0.3, layers=layers, seed=0)
     assert all(torch.equal(a[name], d[name]) for name in layers)
 
-    rows = {seed: C.run_method("random", task="regression", sparsity=0.7, seed=seed, data=data, hidden=(8, 6),
-                               epochs=2, batch_size=64, keep=True) for seed in (0, 1)}
+    rows = {
+        seed: C.run_method(
+            "random",
+            task="regression",
+            sparsity=0.7,
+            seed=seed,
+            data=data,
+            hidden=(8, 6),
+            epochs=2,
+            batch_size=64,
+            keep=True,
+        )
+        for seed in (0, 1)
+    }
     for seed, row in rows.items():
         expected = C.random_masks(C.make_model(data, (8, 6), seed=seed), 0.3, layers=layers, seed=seed)
         for name in layers:
@@ -215,11 +266,20 @@ def test_random_masks_have_exact_per_layer_counts_and_depend_on_the_seed(dataset
 # ----------------------------------------------------------------------------- determinism
 def test_same_seed_gives_identical_rows_and_another_seed_differs(datasets):
     data, opts = datasets["regression"], OPTIONS["regression"]
-    imp_mask = C.run_method("IMP", task="regression", sparsity=SPARSITY, seed=0, data=data, keep=True,
-                            **opts)["masks"]
+    imp_mask = C.run_method("IMP", task="regression", sparsity=SPARSITY, seed=0, data=data, keep=True, **opts)["masks"]
     for method in ("one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET", "RigL"):
-        run = lambda seed: C.run_method(method, task="regression", sparsity=SPARSITY, seed=seed, data=data,  # noqa
-                                        imp_mask=imp_mask, **opts)
+
+        def run(seed):
+            return C.run_method(
+                method,
+                task="regression",
+                sparsity=SPARSITY,
+                seed=seed,
+                data=data,  # noqa
+                imp_mask=imp_mask,
+                **opts,
+            )
+
         a, b, c = run(0), run(0), run(1)
         assert without_seconds(a) == without_seconds(b), method
         assert c["seed"] == 1 and c["test_error"] != a["test_error"], method
@@ -231,8 +291,9 @@ COMPARE_OPTIONS = dict(data={"regression": TINY_REG}, progress=False, hidden=(8,
 
 def test_compare_grid_rows_order_and_imp_schedules():
     methods = ("random", "IMP-reinit", "IMP", "dense")  # any order in, METHODS order out
-    frame, schedules = C.compare(tasks=("regression",), methods=methods, sparsities=(0.9, 0.8), seeds=(1, 0),
-                                 imp_rounds=3, **COMPARE_OPTIONS)
+    frame, schedules = C.compare(
+        tasks=("regression",), methods=methods, sparsities=(0.9, 0.8), seeds=(1, 0), imp_rounds=3, **COMPARE_OPTIONS
+    )
     assert list(frame.columns) == list(C.ROW_COLUMNS)
     assert len(frame) == 2 + 3 * 2 * 2  # dense once per seed, then method x sparsity x seed
     assert frame["method"].tolist() == ["dense"] * 2 + ["IMP"] * 4 + ["IMP-reinit"] * 4 + ["random"] * 4
@@ -249,7 +310,7 @@ def test_compare_grid_rows_order_and_imp_schedules():
         assert (sparse.loc[sparse["sparsity"] == s, "density"] == expected).all()
 
     assert set(schedules) == {("regression", s, seed) for s in (0.8, 0.9) for seed in (0, 1)}
-    for (task, s, seed), (densities, targets, alpha) in schedules.items():
+    for (_task, s, seed), (densities, targets, alpha) in schedules.items():
         d = round(1 - s, 12)
         assert alpha == pytest.approx(1 - d ** (1 / 3))
         assert len(densities) == len(targets) == 4
@@ -263,8 +324,7 @@ def test_compare_grid_rows_order_and_imp_schedules():
 
     # a compare row is the run_method row of the same inputs (IMP-reinit with the IMP mask of its group)
     data = C.make_data("regression", seed=1, **TINY_REG)
-    opts = dict(task="regression", sparsity=0.9, seed=1, data=data, hidden=(8,), epochs=2, batch_size=32,
-                imp_rounds=3)
+    opts = dict(task="regression", sparsity=0.9, seed=1, data=data, hidden=(8,), epochs=2, batch_size=32, imp_rounds=3)
     imp = C.run_method("IMP", keep=True, **opts)
     reinit = C.run_method("IMP-reinit", imp_mask=imp["masks"], **opts)
     got = frame[(frame["method"] == "IMP-reinit") & (frame["sparsity"] == 0.9) & (frame["seed"] == 1)]
@@ -272,8 +332,14 @@ def test_compare_grid_rows_order_and_imp_schedules():
 
 
 def test_compare_results_do_not_depend_on_workers():
-    grid = dict(tasks=("regression",), methods=("IMP", "IMP-reinit"), sparsities=(0.9,), seeds=(0,), imp_rounds=2,
-                **COMPARE_OPTIONS)
+    grid = dict(
+        tasks=("regression",),
+        methods=("IMP", "IMP-reinit"),
+        sparsities=(0.9,),
+        seeds=(0,),
+        imp_rounds=2,
+        **COMPARE_OPTIONS,
+    )
     serial, serial_schedules = C.compare(workers=1, **grid)
     parallel, parallel_schedules = C.compare(workers=2, **grid)
     assert serial["method"].tolist() == ["IMP", "IMP-reinit"]
@@ -312,8 +378,18 @@ def manual_gradient_norms(model, data, layers) -> tuple[float, float]:
 def test_gradient_norm_log_on_a_fixed_mask_run(layers, datasets):
     data = datasets["regression"]
     log = C.GradientNormLog(data, layers=layers)
-    row = C.run_method("random", task="regression", sparsity=SPARSITY, seed=0, data=data, hidden=(8,), epochs=3,
-                       batch_size=32, callbacks=[log], keep=True)
+    row = C.run_method(
+        "random",
+        task="regression",
+        sparsity=SPARSITY,
+        seed=0,
+        data=data,
+        hidden=(8,),
+        epochs=3,
+        batch_size=32,
+        callbacks=[log],
+        keep=True,
+    )
     assert log.epoch == [0, 1, 2]
     assert len(log.active) == len(log.pruned) == 3
     frame = log.to_frame()
@@ -328,10 +404,19 @@ def test_gradient_norm_log_on_a_fixed_mask_run(layers, datasets):
 def test_gradient_norm_log_sees_only_the_finetuning_of_one_shot_and_nothing_pruned_when_dense(datasets):
     data = datasets["regression"]
     one_shot, dense = C.GradientNormLog(data, layers=["fc1"]), C.GradientNormLog(data, layers=["fc1"])
-    C.run_method("one-shot", task="regression", sparsity=SPARSITY, data=data, hidden=(8,), epochs=2, batch_size=32,
-                 callbacks=[one_shot])
-    C.run_method("dense", task="regression", sparsity=0.0, data=data, hidden=(8,), epochs=2, batch_size=32,
-                 callbacks=[dense])
+    C.run_method(
+        "one-shot",
+        task="regression",
+        sparsity=SPARSITY,
+        data=data,
+        hidden=(8,),
+        epochs=2,
+        batch_size=32,
+        callbacks=[one_shot],
+    )
+    C.run_method(
+        "dense", task="regression", sparsity=0.0, data=data, hidden=(8,), epochs=2, batch_size=32, callbacks=[dense]
+    )
     assert one_shot.epoch == [0, 1] and all(p > 0 for p in one_shot.pruned)  # the fine-tuning call only
     assert dense.epoch == [0, 1] and dense.pruned == [0.0, 0.0] and all(a > 0 for a in dense.active)
 
@@ -357,8 +442,10 @@ def sweep():
 
 def test_structured_sweep_rows(sweep):
     assert list(zip(sweep["structure"], sweep["density"])) == (
-        [("dense", 1.0)] + [(s, d) for s in ("unstructured", "channels", "input channels") for d in (0.5, 0.25, 0.125)]
-        + [("2:4", 0.5)])  # N:M only at its own density n/m
+        [("dense", 1.0)]
+        + [(s, d) for s in ("unstructured", "channels", "input channels") for d in (0.5, 0.25, 0.125)]
+        + [("2:4", 0.5)]
+    )  # N:M only at its own density n/m
     assert (sweep["seed"] == 0).all()
     assert (sweep["measured_density"] == sweep["density"]).all()
     assert (sweep["shrink_max_diff"] < 1e-4).all()
@@ -398,8 +485,10 @@ def test_structured_sweep_counts_match_the_closed_form(sweep):
 @pytest.fixture
 def no_training(monkeypatch):
     """Any training (or comparison group) fails the test: argument errors must come first."""
+
     def boom(*args, **kwargs):
         raise AssertionError("trained before the arguments were checked")
+
     monkeypatch.setattr(C, "train", boom)
     monkeypatch.setattr(sparselab.training, "train", boom)
     monkeypatch.setattr(C, "_run_group", boom, raising=False)
@@ -453,6 +542,7 @@ def test_compare_rejects_bad_arguments_before_training(bad, error, match, no_tra
 def test_compare_run_options_are_checked_before_training(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("trained before the arguments were checked")
+
     monkeypatch.setattr(C, "train", boom)
     with pytest.raises(ValueError, match=r"^epochs must be"):
         C.compare(**{**GRID, "methods": ("dense",)}, data={"regression": TINY_REG}, epochs=0)

@@ -56,8 +56,10 @@ def test_planted_support_has_exactly_round_density_numel_nonzeros(kind, density)
         assert bool(d.planted_support.any(dim=1).all())  # every hidden neuron has an input
 
 
-@pytest.mark.parametrize("rows,cols,density,every_row", [(4, 8, 0.25, False), (10, 10, 0.1, True),
-                                                         (10, 10, 0.13, True), (6, 5, 1.0, False), (7, 3, 0.2, True)])
+@pytest.mark.parametrize(
+    "rows,cols,density,every_row",
+    [(4, 8, 0.25, False), (10, 10, 0.1, True), (10, 10, 0.13, True), (6, 5, 1.0, False), (7, 3, 0.2, True)],
+)
 def test_planted_sparse_matrix(rows, cols, density, every_row):
     g = torch.Generator().manual_seed(1)
     w = planted_sparse_matrix(rows, cols, density, g, every_row=every_row)
@@ -75,8 +77,9 @@ def test_planted_sparse_matrix_rejects_too_low_density():
         planted_sparse_matrix(3, 3, 0.01, torch.Generator().manual_seed(0))
 
 
-@pytest.mark.parametrize("kind,out_features,seed", [("linear", 1, 0), ("linear", 3, 1), ("nonlinear", 1, 0),
-                                                    ("nonlinear", 3, 2)])
+@pytest.mark.parametrize(
+    "kind,out_features,seed", [("linear", 1, 0), ("linear", 3, 1), ("nonlinear", 1, 0), ("nonlinear", 3, 2)]
+)
 def test_clean_targets_have_unit_std(kind, out_features, seed):
     d = make_regression(kind, out_features=out_features, density=0.5, noise=0.0, seed=seed, **SMALL)
     assert torch.allclose(d.y_train.double().std(0), torch.ones(out_features, dtype=torch.float64), atol=1e-5)
@@ -88,8 +91,9 @@ def test_clean_targets_have_unit_std(kind, out_features, seed):
 def test_every_linear_output_has_unit_std_at_low_density(seed):
     # 13 planted connections spread over 4 outputs: every output must still carry signal, else its
     # clean target is constantly 0 and cannot be rescaled to unit standard deviation.
-    d = make_regression("linear", in_features=32, out_features=4, density=0.1, noise=0.0, n_train=256, n_test=8,
-                        seed=seed)
+    d = make_regression(
+        "linear", in_features=32, out_features=4, density=0.1, noise=0.0, n_train=256, n_test=8, seed=seed
+    )
     assert int(d.planted_support.sum()) == 13
     assert torch.allclose(d.y_train.double().std(0), torch.ones(4, dtype=torch.float64), atol=1e-5)
 
@@ -126,23 +130,26 @@ def test_inputs_are_standard_gaussian():
     assert torch.allclose(d.X_train.std(0), torch.ones(4), atol=0.05)
 
 
-@pytest.mark.parametrize("kwargs,name", [
-    ({"kind": "quadratic"}, "kind"),
-    ({"n_train": 0}, "n_train"),
-    ({"n_test": 0}, "n_test"),
-    ({"n_train": 10.5}, "n_train"),
-    ({"in_features": 0}, "in_features"),
-    ({"out_features": 0}, "out_features"),
-    ({"hidden_features": 0}, "hidden_features"),
-    ({"density": 0.0}, "density"),
-    ({"density": 1.5}, "density"),
-    ({"density": "0.1"}, "density"),
-    ({"density": 0.1}, "density"),  # round(0.1 * 4 * 1) = 0 connections: an error naming density
-    ({"noise": -0.1}, "noise"),
-    ({"noise": float("nan")}, "noise"),
-    ({"seed": -1}, "seed"),
-    ({"seed": 1.0}, "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"kind": "quadratic"}, "kind"),
+        ({"n_train": 0}, "n_train"),
+        ({"n_test": 0}, "n_test"),
+        ({"n_train": 10.5}, "n_train"),
+        ({"in_features": 0}, "in_features"),
+        ({"out_features": 0}, "out_features"),
+        ({"hidden_features": 0}, "hidden_features"),
+        ({"density": 0.0}, "density"),
+        ({"density": 1.5}, "density"),
+        ({"density": "0.1"}, "density"),
+        ({"density": 0.1}, "density"),  # round(0.1 * 4 * 1) = 0 connections: an error naming density
+        ({"noise": -0.1}, "noise"),
+        ({"noise": float("nan")}, "noise"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 1.0}, "seed"),
+    ],
+)
 def test_bad_arguments_raise_naming_the_parameter(kwargs, name):
     args = {"kind": "linear", "n_train": 20, "n_test": 5, "in_features": 4, "out_features": 1, "hidden_features": 4}
     args.update(kwargs)
@@ -153,8 +160,12 @@ def test_bad_arguments_raise_naming_the_parameter(kwargs, name):
 
 def _tensors(n_train=10, n_test=4, d=3):
     g = torch.Generator().manual_seed(0)
-    return (torch.randn(n_train, d, generator=g), torch.randn(n_train, generator=g),
-            torch.randn(n_test, d, generator=g), torch.randn(n_test, generator=g))
+    return (
+        torch.randn(n_train, d, generator=g),
+        torch.randn(n_train, generator=g),
+        torch.randn(n_test, d, generator=g),
+        torch.randn(n_test, generator=g),
+    )
 
 
 def test_regression_data_reshapes_1d_targets():
@@ -222,22 +233,37 @@ def test_task_is_a_class_constant_not_a_field():
 
 def _class_tensors(n_train=10, n_test=4, d=3, n_classes=3):
     g = torch.Generator().manual_seed(0)
-    return dict(X_train=torch.rand(n_train, d, generator=g), y_train=torch.arange(n_train) % n_classes,
-                X_test=torch.rand(n_test, d, generator=g), y_test=torch.arange(n_test) % n_classes,
-                n_classes=n_classes)
+    return dict(
+        X_train=torch.rand(n_train, d, generator=g),
+        y_train=torch.arange(n_train) % n_classes,
+        X_test=torch.rand(n_test, d, generator=g),
+        y_test=torch.arange(n_test) % n_classes,
+        n_classes=n_classes,
+    )
 
 
 def test_classification_data_properties_and_to():
     data = ClassificationData(**_class_tensors())
     assert (data.task, data.name, data.n_classes, data.in_features, data.out_features) == (
-        "classification", "custom", 3, 3, 3)
+        "classification",
+        "custom",
+        3,
+        3,
+        3,
+    )
     assert data.input_shape == (3,)
     moved = data.to("cpu")
     assert moved is not data and moved.task == "classification" and moved.n_classes == 3
     for name in ("X_train", "y_train", "X_test", "y_test"):
         assert torch.equal(getattr(moved, name), getattr(data, name))
-    images = ClassificationData(torch.rand(5, 1, 8, 8), torch.zeros(5, dtype=torch.int64), torch.rand(2, 1, 8, 8),
-                                torch.ones(2, dtype=torch.int64), n_classes=2, name="img")
+    images = ClassificationData(
+        torch.rand(5, 1, 8, 8),
+        torch.zeros(5, dtype=torch.int64),
+        torch.rand(2, 1, 8, 8),
+        torch.ones(2, dtype=torch.int64),
+        n_classes=2,
+        name="img",
+    )
     assert (images.in_features, images.input_shape, images.name) == (64, (1, 8, 8), "img")
 
 
@@ -255,24 +281,27 @@ def _nan_at_1(x):
     return x
 
 
-@pytest.mark.parametrize("change,error,name", [
-    (lambda t: t.update(n_classes=1), ValueError, "n_classes"),
-    (lambda t: t.update(n_classes=2.0), TypeError, "n_classes"),
-    (lambda t: t.update(y_train=t["y_train"].float()), TypeError, "y_train"),
-    (lambda t: t.update(y_test=t["y_test"] > 0), TypeError, "y_test"),
-    (lambda t: t.update(y_test=t["y_test"] + 1), ValueError, "y_test"),
-    (lambda t: t.update(y_train=t["y_train"] - 1), ValueError, "y_train"),
-    (lambda t: t.update(y_train=t["y_train"][:, None]), ValueError, "y_train"),
-    (lambda t: t.update(X_train=(t["X_train"] * 10).long()), TypeError, "X_train"),
-    (lambda t: t.update(X_test=_nan_at_1(t["X_test"])), ValueError, "X_test"),
-    (lambda t: t.update(X_train=t["X_train"][:, 0]), ValueError, "X_train"),
-    (lambda t: t.update(X_test=t["X_test"][:, :2]), ValueError, "features"),
-    (lambda t: t.update(y_train=t["y_train"][:-1]), ValueError, "length"),
-    (lambda t: t.update(X_test=t["X_test"][:-1]), ValueError, "length"),
-    (lambda t: t.update(y_test=t["y_test"][:0]), ValueError, "length"),
-    (lambda t: t.update(X_train=t["X_train"].numpy()), TypeError, "X_train"),
-    (lambda t: t.update(name=3), TypeError, "name"),
-])
+@pytest.mark.parametrize(
+    "change,error,name",
+    [
+        (lambda t: t.update(n_classes=1), ValueError, "n_classes"),
+        (lambda t: t.update(n_classes=2.0), TypeError, "n_classes"),
+        (lambda t: t.update(y_train=t["y_train"].float()), TypeError, "y_train"),
+        (lambda t: t.update(y_test=t["y_test"] > 0), TypeError, "y_test"),
+        (lambda t: t.update(y_test=t["y_test"] + 1), ValueError, "y_test"),
+        (lambda t: t.update(y_train=t["y_train"] - 1), ValueError, "y_train"),
+        (lambda t: t.update(y_train=t["y_train"][:, None]), ValueError, "y_train"),
+        (lambda t: t.update(X_train=(t["X_train"] * 10).long()), TypeError, "X_train"),
+        (lambda t: t.update(X_test=_nan_at_1(t["X_test"])), ValueError, "X_test"),
+        (lambda t: t.update(X_train=t["X_train"][:, 0]), ValueError, "X_train"),
+        (lambda t: t.update(X_test=t["X_test"][:, :2]), ValueError, "features"),
+        (lambda t: t.update(y_train=t["y_train"][:-1]), ValueError, "length"),
+        (lambda t: t.update(X_test=t["X_test"][:-1]), ValueError, "length"),
+        (lambda t: t.update(y_test=t["y_test"][:0]), ValueError, "length"),
+        (lambda t: t.update(X_train=t["X_train"].numpy()), TypeError, "X_train"),
+        (lambda t: t.update(name=3), TypeError, "name"),
+    ],
+)
 def test_classification_data_validation_names_the_parameter(change, error, name):
     t = _class_tensors()
     change(t)
@@ -336,21 +365,24 @@ def test_load_digits_class_subset_is_relabelled():
     assert bool((sevens == first).all(dim=1).any())
 
 
-@pytest.mark.parametrize("kwargs,error,name", [
-    ({"test_fraction": 0.0}, ValueError, "test_fraction"),
-    ({"test_fraction": 1.0}, ValueError, "test_fraction"),
-    ({"test_fraction": 1.5}, ValueError, "test_fraction"),
-    ({"test_fraction": "0.2"}, TypeError, "test_fraction"),
-    ({"seed": -1}, ValueError, "seed"),
-    ({"seed": 1.5}, TypeError, "seed"),
-    ({"image": 1}, TypeError, "image"),
-    ({"classes": (1,)}, ValueError, "classes"),
-    ({"classes": (1, 1)}, ValueError, "classes"),
-    ({"classes": (0, 10)}, ValueError, "classes"),
-    ({"classes": (0, 1.0)}, ValueError, "classes"),
-    ({"classes": "01"}, TypeError, "classes"),
-    ({"classes": 3}, TypeError, "classes"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,name",
+    [
+        ({"test_fraction": 0.0}, ValueError, "test_fraction"),
+        ({"test_fraction": 1.0}, ValueError, "test_fraction"),
+        ({"test_fraction": 1.5}, ValueError, "test_fraction"),
+        ({"test_fraction": "0.2"}, TypeError, "test_fraction"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"seed": 1.5}, TypeError, "seed"),
+        ({"image": 1}, TypeError, "image"),
+        ({"classes": (1,)}, ValueError, "classes"),
+        ({"classes": (1, 1)}, ValueError, "classes"),
+        ({"classes": (0, 10)}, ValueError, "classes"),
+        ({"classes": (0, 1.0)}, ValueError, "classes"),
+        ({"classes": "01"}, TypeError, "classes"),
+        ({"classes": 3}, TypeError, "classes"),
+    ],
+)
 def test_load_digits_validation_names_the_parameter(kwargs, error, name):
     with pytest.raises(error, match=name):
         load_digits(**kwargs)
@@ -363,7 +395,7 @@ import struct  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from sparselab.data import MNIST_FILES, load_mnist  # noqa: E402
+from sparselab.mnist import MNIST_FILES, load_mnist  # noqa: E402
 
 TRAIN_LABELS = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 0], dtype=np.uint8)
 TEST_LABELS = np.array([3, 1, 0, 7, 1, 9], dtype=np.uint8)
@@ -416,8 +448,11 @@ def test_load_mnist_round_trips_pixels_and_labels(tmp_path, layout):
     if layout == "npz":
         path = _write_npz(tmp_path / "mnist.npz")
     else:
-        gz = {"plain": (), "gz": tuple(MNIST_FILES.values()),
-              "mixed": (MNIST_FILES["train_images"], MNIST_FILES["test_labels"])}[layout]
+        gz = {
+            "plain": (),
+            "gz": tuple(MNIST_FILES.values()),
+            "mixed": (MNIST_FILES["train_images"], MNIST_FILES["test_labels"]),
+        }[layout]
         path = _write_mnist(tmp_path / "mnist", gz=gz)
     d = load_mnist(path)
     assert (d.name, d.n_classes, d.task, d.in_features) == ("mnist", 10, "classification", 784)
@@ -473,8 +508,11 @@ def test_load_mnist_bad_magic_names_the_file(tmp_path):
     path = _write_mnist(tmp_path, raw={MNIST_FILES["train_labels"]: bad})
     with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte.*magic.*0x00000803.*0x00000801"):
         load_mnist(path)
-    path = _write_mnist(tmp_path / "b", gz=(MNIST_FILES["test_images"],),
-                        raw={MNIST_FILES["test_images"]: _idx_bytes(TEST_IMAGES, 0x801)})
+    path = _write_mnist(
+        tmp_path / "b",
+        gz=(MNIST_FILES["test_images"],),
+        raw={MNIST_FILES["test_images"]: _idx_bytes(TEST_IMAGES, 0x801)},
+    )
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz.*magic"):
         load_mnist(path)
 
@@ -516,30 +554,36 @@ def test_load_mnist_missing_files_are_named(tmp_path):
         load_mnist(tmp_path / "empty")
 
 
-@pytest.mark.parametrize("override,match", [
-    ({"y_test": None}, "y_test"),
-    ({"x_train": TRAIN_IMAGES.reshape(12, 784)}, "x_train"),
-    ({"y_train": TRAIN_LABELS.astype(np.float32)}, "y_train"),
-    ({"y_train": TRAIN_LABELS + 1}, "y_train"),
-    ({"x_test": TEST_IMAGES.astype(np.float32)}, "x_test"),  # floats must be in [0, 1]
-    ({"x_test": TEST_IMAGES[:, :20]}, "differ in size"),
-])
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ({"y_test": None}, "y_test"),
+        ({"x_train": TRAIN_IMAGES.reshape(12, 784)}, "x_train"),
+        ({"y_train": TRAIN_LABELS.astype(np.float32)}, "y_train"),
+        ({"y_train": TRAIN_LABELS + 1}, "y_train"),
+        ({"x_test": TEST_IMAGES.astype(np.float32)}, "x_test"),  # floats must be in [0, 1]
+        ({"x_test": TEST_IMAGES[:, :20]}, "differ in size"),
+    ],
+)
 def test_load_mnist_bad_npz_names_the_array(tmp_path, override, match):
     path = _write_npz(tmp_path / "bad.npz", **override)
     with pytest.raises((ValueError, TypeError), match=match):
         load_mnist(path)
 
 
-@pytest.mark.parametrize("kwargs,error,name", [
-    ({"path": 3}, TypeError, "path"),
-    ({"path": "data.csv"}, FileNotFoundError, "data.csv"),
-    ({"classes": (1,)}, ValueError, "classes"),
-    ({"classes": (0, 10)}, ValueError, "classes"),
-    ({"classes": "01"}, TypeError, "classes"),
-    ({"limit_train": 0}, ValueError, "limit_train"),
-    ({"limit_test": 2.0}, TypeError, "limit_test"),
-    ({"flatten": 1}, TypeError, "flatten"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,name",
+    [
+        ({"path": 3}, TypeError, "path"),
+        ({"path": "data.csv"}, FileNotFoundError, "data.csv"),
+        ({"classes": (1,)}, ValueError, "classes"),
+        ({"classes": (0, 10)}, ValueError, "classes"),
+        ({"classes": "01"}, TypeError, "classes"),
+        ({"limit_train": 0}, ValueError, "limit_train"),
+        ({"limit_test": 2.0}, TypeError, "limit_test"),
+        ({"flatten": 1}, TypeError, "flatten"),
+    ],
+)
 def test_load_mnist_validation_names_the_parameter(tmp_path, kwargs, error, name):
     kwargs.setdefault("path", _write_mnist(tmp_path))
     with pytest.raises(error, match=name):

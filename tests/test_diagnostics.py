@@ -1,4 +1,4 @@
-"""Tests of sparselab.diagnostics: coherence, irrepresentable condition, RIP, A-optimal rows, ℓ1 phase transition."""
+"""Tests of sparselab.sensing.diagnostics: coherence, irrepresentable condition, RIP, A-optimal rows, ℓ1 phase transition."""
 
 import math
 from itertools import combinations, product
@@ -12,7 +12,6 @@ from scipy.stats import norm
 from sparselab.sensing import diagnostics as D
 from sparselab.sensing import ensembles as E
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -22,6 +21,7 @@ def orthogonal(n, seed=0):
 
 
 # ----------------------------------------------------------------------------- mutual coherence
+
 
 def test_mutual_coherence_hand_computed_cases():
     assert D.mutual_coherence(orthogonal(6)) < 1e-12
@@ -49,6 +49,7 @@ def test_mutual_coherence_rejects_bad_inputs():
 
 # ----------------------------------------------------------------------------- irrepresentable
 
+
 def test_irrepresentable_is_zero_for_an_orthonormal_design():
     Q = orthogonal(8, seed=1)
     assert D.irrepresentable(Q, [1, 4, 6]) < 1e-12
@@ -61,7 +62,7 @@ def test_irrepresentable_hand_computed():
     # a1 = e1, a2 = (e1 + e2)/sqrt 2, a3 = (e2 + e3)/sqrt 2: a3's projection on span(a1, a2) is
     # (0, 1/sqrt 2, 0) = -a1/sqrt 2 + 1 * a2, so the regression coefficients are (-1/sqrt 2, 1)
     A = torch.tensor([[1.0, s, 0.0], [0.0, s, s], [0.0, 0.0, s]], dtype=torch.float64)
-    assert D.irrepresentable(A, [0, 1]) == pytest.approx(1 + s, abs=1e-12)            # worst sign: (-1, +1)
+    assert D.irrepresentable(A, [0, 1]) == pytest.approx(1 + s, abs=1e-12)  # worst sign: (-1, +1)
     assert D.irrepresentable(A, [0, 1], signs=[1, 1]) == pytest.approx(1 - s, abs=1e-12)
     assert D.irrepresentable(A, [0, 1], signs=[-1, 1]) == pytest.approx(1 + s, abs=1e-12)
     mask = torch.tensor([True, True, False])
@@ -79,14 +80,17 @@ def test_irrepresentable_worst_case_is_the_max_over_all_sign_patterns():
     assert D.irrepresentable(A, S) == pytest.approx(worst, rel=1e-10)
 
 
-@pytest.mark.parametrize("support, signs, match", [
-    ([], None, "at least one index"),
-    ([0, 0], None, "must not repeat"),
-    ([0, 9], None, r"support indices must be in \[0, 3\]"),
-    ([0, 1], [1], "one entry per support index"),
-    ([0, 1], [1, 0], r"only \+1 and -1"),
-    ([0, 1, 2], None, "support size must be at most m = 2"),
-])
+@pytest.mark.parametrize(
+    "support, signs, match",
+    [
+        ([], None, "at least one index"),
+        ([0, 0], None, "must not repeat"),
+        ([0, 9], None, r"support indices must be in \[0, 3\]"),
+        ([0, 1], [1], "one entry per support index"),
+        ([0, 1], [1, 0], r"only \+1 and -1"),
+        ([0, 1, 2], None, "support size must be at most m = 2"),
+    ],
+)
 def test_irrepresentable_rejects_bad_inputs(support, signs, match):
     A = torch.randn(2, 4, dtype=torch.float64)
     with pytest.raises(ValueError, match=match):
@@ -100,6 +104,7 @@ def test_irrepresentable_rejects_a_singular_support():
 
 
 # ----------------------------------------------------------------------------- RIP
+
 
 def exact_delta(A, s):
     best = 0.0
@@ -122,18 +127,19 @@ def test_rip_estimate_finds_a_known_bad_support():
     bad = A[:, [1, 4]]
     eig = torch.linalg.eigvalsh(bad.T @ bad)
     bad_delta = max(float(eig[-1] - 1), float(1 - eig[0]))
-    assert bad_delta == pytest.approx(math.cos(theta), abs=1e-12)   # eigenvalues 1 +- <a_1, a_4>
-    est = D.rip_lower_estimate(A, 2, trials=100, seed=0)             # C(6, 2) = 15 <= 100: exhaustive, exact
+    assert bad_delta == pytest.approx(math.cos(theta), abs=1e-12)  # eigenvalues 1 +- <a_1, a_4>
+    est = D.rip_lower_estimate(A, 2, trials=100, seed=0)  # C(6, 2) = 15 <= 100: exhaustive, exact
     assert est.delta >= bad_delta - 1e-12 and est.delta == pytest.approx(exact_delta(A, 2), abs=1e-12)
     assert est.support.tolist() == [1, 4]
     assert est.eigenvalue_max == pytest.approx(1 + math.cos(theta)) and est.eigenvalue_min == pytest.approx(
-        1 - math.cos(theta))
+        1 - math.cos(theta)
+    )
 
 
 def test_rip_sampled_estimate_is_a_lower_bound_and_seeded():
     A = E.gaussian(8, 12, seed=5)
     exact = exact_delta(A, 3)
-    est = D.rip_lower_estimate(A, 3, trials=40, seed=1, chunk=7)     # C(12, 3) = 220 > 40: sampled
+    est = D.rip_lower_estimate(A, 3, trials=40, seed=1, chunk=7)  # C(12, 3) = 220 > 40: sampled
     assert 0 < est.delta <= exact + 1e-12
     lo, hi = D.restricted_eigenvalues(A, est.support[None])
     assert est.delta == pytest.approx(max(float(hi) - 1, 1 - float(lo)))
@@ -143,18 +149,22 @@ def test_rip_sampled_estimate_is_a_lower_bound_and_seeded():
     assert D.rip_lower_estimate(A, 3, trials=220, seed=0).delta == pytest.approx(exact)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(s=0), r"s must be an integer in \[1, 5\]"),
-    (dict(s=6), r"s must be an integer in \[1, 5\]"),
-    (dict(s=2, trials=0), r"trials must be an integer in \[1, inf\]"),
-    (dict(s=2, seed=-3), r"seed must be an integer in \[0, inf\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(s=0), r"s must be an integer in \[1, 5\]"),
+        (dict(s=6), r"s must be an integer in \[1, 5\]"),
+        (dict(s=2, trials=0), r"trials must be an integer in \[1, inf\]"),
+        (dict(s=2, seed=-3), r"seed must be an integer in \[0, inf\]"),
+    ],
+)
 def test_rip_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         D.rip_lower_estimate(torch.randn(3, 5), **kwargs)
 
 
 # ----------------------------------------------------------------------------- A-optimal rows
+
 
 def direct_trace(A, rows, eps):
     AS = A[rows]
@@ -163,12 +173,12 @@ def direct_trace(A, rows, eps):
 
 def test_a_optimal_picks_distinct_basis_rows_before_duplicates():
     eye = torch.eye(4, dtype=torch.float64)
-    A = eye[[0, 0, 1, 1, 2, 3]]                  # e0, e0, e1, e1, e2, e3
+    A = eye[[0, 0, 1, 1, 2, 3]]  # e0, e0, e1, e1, e2, e3
     sel = D.a_optimal_rows(A, 6, eps=1e-6)
     assert sel.indices[:4].tolist() == [0, 2, 4, 5]
     assert sorted(sel.indices[4:].tolist()) == [1, 3]
     for t in range(6):
-        assert sel.traces[t].item() == pytest.approx(direct_trace(A, sel.indices[:t + 1], 1e-6), rel=1e-8)
+        assert sel.traces[t].item() == pytest.approx(direct_trace(A, sel.indices[: t + 1], 1e-6), rel=1e-8)
     assert sel.traces[3].item() == pytest.approx(4 / (1 + 1e-6))  # full rank: trace of the identity
     assert sel.traces[5].item() == pytest.approx(2 / (1 + 1e-6) + 2 / (2 + 1e-6))
 
@@ -211,12 +221,15 @@ def test_largest_norm_rows_and_selection_overlap():
         D.largest_norm_rows(A, 6)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(k=0), r"k must be an integer in \[1, 4\]"),
-    (dict(k=5), r"k must be an integer in \[1, 4\]"),
-    (dict(k=2, eps=0.0), r"eps must be a finite number in \(0.0, inf\]"),
-    (dict(k=2, eps=float("inf")), "eps must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(k=0), r"k must be an integer in \[1, 4\]"),
+        (dict(k=5), r"k must be an integer in \[1, 4\]"),
+        (dict(k=2, eps=0.0), r"eps must be a finite number in \(0.0, inf\]"),
+        (dict(k=2, eps=float("inf")), "eps must be a finite number"),
+    ],
+)
 def test_a_optimal_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         D.a_optimal_rows(torch.randn(4, 3), **kwargs)
@@ -224,12 +237,17 @@ def test_a_optimal_rejects_bad_parameters(kwargs, match):
 
 # ----------------------------------------------------------------------------- phase transition
 
+
 def statistical_dimension_curve(delta):
     """Independent route (Amelunxen-Lotz-McCoy-Tropp 2014): the transition is at m/N = D(eps)/N with
     eps = k/N and D(eps)/N = inf_t eps (1 + t^2) + (1 - eps) 2 ((1 + t^2) Phi(-t) - t phi(t)); rho = eps/delta."""
+
     def sd(eps):
-        f = lambda t: eps * (1 + t * t) + (1 - eps) * 2 * ((1 + t * t) * norm.cdf(-t) - t * norm.pdf(t))
+        def f(t):
+            return eps * (1 + t * t) + (1 - eps) * 2 * ((1 + t * t) * norm.cdf(-t) - t * norm.pdf(t))
+
         return minimize_scalar(f, bounds=(0, 20), method="bounded", options={"xatol": 1e-12}).fun
+
     return brentq(lambda e: sd(e) - delta, 1e-12, delta, xtol=1e-14) / delta
 
 

@@ -1,4 +1,4 @@
-"""Tests of sparselab.dynamic: SET and RigL keep the density exact, move the mask, regrow at zero."""
+"""Tests of sparselab.pruning.dynamic: SET and RigL keep the density exact, move the mask, regrow at zero."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from torch import nn
 
 from sparselab import pruning
 from sparselab.data import make_regression
-from sparselab.pruning import (RigL, SET, cosine_drop_fraction, drop_count, gradient_grow, magnitude_drop,
-                               random_grow, random_mask)
 from sparselab.masks import keep_count
+from sparselab.pruning import (
+    SET,
+    RigL,
+    cosine_drop_fraction,
+    drop_count,
+    gradient_grow,
+    magnitude_drop,
+    random_grow,
+    random_mask,
+)
 from sparselab.training import TrainConfig, train
 
 
@@ -137,7 +145,7 @@ def test_dynamic_sparse_training_keeps_density_exact_and_moves_mask(kind):
     exact = (k0 + k2) / 288
     steps = [entry[0] for entry in dst.log]
     assert steps == ([2, 4, 6, 8, 10, 12] if kind == "SET" else [2, 4, 6, 8])  # RigL: none from end_step on
-    for step, dropped, regrown, density in dst.log:
+    for _step, dropped, regrown, density in dst.log:
         assert dropped == regrown > 0
         assert density == exact
     if kind == "SET":
@@ -182,16 +190,19 @@ def test_existing_mask_is_kept_with_its_count():
     assert int(pruning.current_mask(model[0]).sum()) == 26
 
 
-@pytest.mark.parametrize("make, name", [
-    (lambda: SET(0.0, update_every=2), "density"),
-    (lambda: SET(0.5, update_every=0), "update_every"),
-    (lambda: SET(0.5, update_every=2, drop_fraction=0.0), "drop_fraction"),
-    (lambda: SET(0.5, update_every=2, drop_fraction=1.5), "drop_fraction"),
-    (lambda: SET(0.5, update_every=2, regrow_init="normal"), "regrow_init"),
-    (lambda: SET(0.5, update_every=2, end_step=0), "end_step"),
-    (lambda: RigL(0.5, update_every=2, end_step=None), "end_step"),
-    (lambda: RigL(0.5, update_every=2, end_step=10, layers=[]), "layers"),
-])
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: SET(0.0, update_every=2), "density"),
+        (lambda: SET(0.5, update_every=0), "update_every"),
+        (lambda: SET(0.5, update_every=2, drop_fraction=0.0), "drop_fraction"),
+        (lambda: SET(0.5, update_every=2, drop_fraction=1.5), "drop_fraction"),
+        (lambda: SET(0.5, update_every=2, regrow_init="normal"), "regrow_init"),
+        (lambda: SET(0.5, update_every=2, end_step=0), "end_step"),
+        (lambda: RigL(0.5, update_every=2, end_step=None), "end_step"),
+        (lambda: RigL(0.5, update_every=2, end_step=10, layers=[]), "layers"),
+    ],
+)
 def test_bad_arguments(make, name):
     with pytest.raises(ValueError, match=name):
         make()

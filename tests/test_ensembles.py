@@ -1,4 +1,4 @@
-"""Tests of sparselab.ensembles: measurement matrices, the convolution matrix, sparse signals and measurements."""
+"""Tests of sparselab.sensing.ensembles: measurement matrices, the convolution matrix, sparse signals and measurements."""
 
 import math
 import warnings
@@ -11,11 +11,11 @@ import torch.nn.functional as F
 
 from sparselab.sensing import ensembles as E
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ----------------------------------------------------------------------------- dense ensembles
+
 
 @pytest.mark.parametrize("make", [E.gaussian, E.bernoulli, E.partial_dct, E.partial_fourier])
 def test_ensembles_shape_dtype_and_seeded_determinism(make):
@@ -70,18 +70,21 @@ def test_partial_transforms_are_scaled_random_rows_of_an_orthonormal_basis(make,
     assert rows.numel() == m and rows.unique().numel() == m and torch.equal(rows, rows.sort().values)
     assert torch.allclose(A, basis(N)[rows] * math.sqrt(N / m))
     assert torch.allclose(A @ A.T, (N / m) * torch.eye(m, dtype=torch.float64), atol=1e-12)
-    assert abs((A ** 2).sum(0).mean().item() - 1) < 1e-12  # unit columns on average, exactly
+    assert abs((A**2).sum(0).mean().item() - 1) < 1e-12  # unit columns on average, exactly
     assert torch.equal(make(N, N, seed=0, return_rows=True)[1], torch.arange(N))
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: E.partial_dct(6, 5), r"m must be an integer in \[1, 5\]"),
-    (lambda: E.gaussian(0, 5), r"m must be an integer in \[1, inf\]"),
-    (lambda: E.bernoulli(2, 0), r"N must be an integer in \[1, inf\]"),
-    (lambda: E.partial_dct(2, 5, seed=-1), r"seed must be an integer in \[0, inf\]"),
-    (lambda: E.partial_fourier(2.5, 5), "m must be an integer"),
-    (lambda: E.gaussian(2, 5, dtype=torch.int64), "dtype must be a real floating"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: E.partial_dct(6, 5), r"m must be an integer in \[1, 5\]"),
+        (lambda: E.gaussian(0, 5), r"m must be an integer in \[1, inf\]"),
+        (lambda: E.bernoulli(2, 0), r"N must be an integer in \[1, inf\]"),
+        (lambda: E.partial_dct(2, 5, seed=-1), r"seed must be an integer in \[0, inf\]"),
+        (lambda: E.partial_fourier(2.5, 5), "m must be an integer"),
+        (lambda: E.gaussian(2, 5, dtype=torch.int64), "dtype must be a real floating"),
+    ],
+)
 def test_ensembles_reject_bad_parameters(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
@@ -89,9 +92,20 @@ def test_ensembles_reject_bad_parameters(call, match):
 
 # ----------------------------------------------------------------------------- convolution
 
-@pytest.mark.parametrize("k, padding, stride", [
-    (3, 0, 1), (3, 0, 2), (5, "same", 1), (3, "same", 1), (3, 1, 2), (4, 2, 2), (4, "same", 1), (1, 0, 3),
-])
+
+@pytest.mark.parametrize(
+    "k, padding, stride",
+    [
+        (3, 0, 1),
+        (3, 0, 2),
+        (5, "same", 1),
+        (3, "same", 1),
+        (3, 1, 2),
+        (4, 2, 2),
+        (4, "same", 1),
+        (1, 0, 3),
+    ],
+)
 def test_conv1d_matrix_equals_conv1d(k, padding, stride):
     g = torch.Generator().manual_seed(k)
     c_out, c_in, L = 4, 3, 11
@@ -173,6 +187,7 @@ def test_conv1d_matrix_keeps_dtype_and_rejects_bad_inputs():
 
 # ----------------------------------------------------------------------------- signals
 
+
 @pytest.mark.parametrize("distribution", ["gaussian", "rademacher"])
 def test_sparse_signal_has_exact_support(distribution):
     x, support = E.sparse_signal(50, 7, seed=4, distribution=distribution)
@@ -190,7 +205,7 @@ def test_sparse_signal_block_structure():
     assert support.numel() == 12 and torch.equal(x.nonzero().flatten(), support)
     chunks = support.view(3, 4)
     assert (chunks[:, 0] % 4 == 0).all() and torch.equal(chunks - chunks[:, :1], torch.arange(4).expand(3, 4))
-    active = (x.view(10, 4) != 0)
+    active = x.view(10, 4) != 0
     assert (active.all(1) | ~active.any(1)).all() and int(active.all(1).sum()) == 3
     # the chosen blocks vary with the seed and cover every block over many seeds
     seen = set()
@@ -199,13 +214,16 @@ def test_sparse_signal_block_structure():
     assert seen == set(range(10))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(N=10, k=11), r"k must be an integer in \[0, 10\]"),
-    (dict(N=10, k=4, blocks=3), "blocks must divide N"),
-    (dict(N=12, k=4, blocks=3), "k must be a multiple of blocks=3"),
-    (dict(N=12, k=3, blocks=0), r"blocks must be an integer in \[1, 12\]"),
-    (dict(N=10, k=3, distribution="laplace"), "distribution must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(N=10, k=11), r"k must be an integer in \[0, 10\]"),
+        (dict(N=10, k=4, blocks=3), "blocks must divide N"),
+        (dict(N=12, k=4, blocks=3), "k must be a multiple of blocks=3"),
+        (dict(N=12, k=3, blocks=0), r"blocks must be an integer in \[1, 12\]"),
+        (dict(N=10, k=3, distribution="laplace"), "distribution must be one of"),
+    ],
+)
 def test_sparse_signal_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         E.sparse_signal(**kwargs)

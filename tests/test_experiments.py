@@ -1,4 +1,4 @@
-"""Tests of sparselab.experiments (runs, sweeps, summaries) and sparselab.params (notebook parameters)."""
+"""Tests of sparselab.chapters.learned_masks (runs, sweeps, summaries) and sparselab.chapters.params (notebook parameters)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import pytest
 from scipy import stats
 
 from sparselab.chapters import learned_masks as ex
-from sparselab.masks import keep_count
 from sparselab.chapters.params import LEARNED_MASKS, Param, Parameters, check_parameters
+from sparselab.masks import keep_count
 
-TINY = dict(data=dict(n_train=128, n_test=64, in_features=8, hidden_features=8, density=0.25),
-            model=dict(hidden_features=8), train=dict(epochs=3, batch_size=32, device="cpu"))
+TINY = dict(
+    data=dict(n_train=128, n_test=64, in_features=8, hidden_features=8, density=0.25),
+    model=dict(hidden_features=8),
+    train=dict(epochs=3, batch_size=32, device="cpu"),
+)
 
 
 # ----------------------------------------------------------------------------- run_one
@@ -78,20 +81,23 @@ def test_run_one_dense_keeps_everything():
     assert row["recall"] == 1.0 and row["precision"] == pytest.approx(keep_count(8, 0.25) / 8)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(target="quadratic"), ValueError, "target"),
-    (dict(target="linear", mask="topk"), ValueError, "mask"),
-    (dict(target="linear", sparsity=1.0), ValueError, "sparsity"),
-    (dict(target="linear", density=0.5, sparsity=0.5), ValueError, "either density or sparsity"),
-    (dict(target="linear", seed=-1), ValueError, "seed"),
-    (dict(target="linear", straight_through="yes"), TypeError, "straight_through"),
-    (dict(target="linear", data=dict(seed=1)), ValueError, "seed"),
-    (dict(target="linear", data=dict(n_trian=10)), ValueError, "n_trian"),
-    (dict(target="linear", model=dict(density=0.5)), ValueError, "teacher"),
-    (dict(target="linear", train=dict(epochs=0)), ValueError, "epochs"),
-    (dict(target="linear", train=dict(epoch=3)), ValueError, "epoch"),
-    (dict(target="linear", train=[("epochs", 3)]), TypeError, "train"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(target="quadratic"), ValueError, "target"),
+        (dict(target="linear", mask="topk"), ValueError, "mask"),
+        (dict(target="linear", sparsity=1.0), ValueError, "sparsity"),
+        (dict(target="linear", density=0.5, sparsity=0.5), ValueError, "either density or sparsity"),
+        (dict(target="linear", seed=-1), ValueError, "seed"),
+        (dict(target="linear", straight_through="yes"), TypeError, "straight_through"),
+        (dict(target="linear", data=dict(seed=1)), ValueError, "seed"),
+        (dict(target="linear", data=dict(n_trian=10)), ValueError, "n_trian"),
+        (dict(target="linear", model=dict(density=0.5)), ValueError, "teacher"),
+        (dict(target="linear", train=dict(epochs=0)), ValueError, "epochs"),
+        (dict(target="linear", train=dict(epoch=3)), ValueError, "epoch"),
+        (dict(target="linear", train=[("epochs", 3)]), TypeError, "train"),
+    ],
+)
 def test_run_one_validates_arguments_up_front(kwargs, error, match):
     with pytest.raises(error, match=match):
         ex.run_one(**kwargs)
@@ -123,10 +129,17 @@ def test_sweep_returns_one_row_per_entry_in_order():
 
 
 def test_sweep_merges_nested_options_and_matches_run_one():
-    frame = ex.sweep([{"target": "linear", "sparsity": 0.5, "seed": 0, "data": {"density": 0.5}}],
-                     progress=False, **TINY)
-    row = ex.run_one(target="linear", sparsity=0.5, seed=0, data={**TINY["data"], "density": 0.5},
-                     model=TINY["model"], train=TINY["train"])
+    frame = ex.sweep(
+        [{"target": "linear", "sparsity": 0.5, "seed": 0, "data": {"density": 0.5}}], progress=False, **TINY
+    )
+    row = ex.run_one(
+        target="linear",
+        sparsity=0.5,
+        seed=0,
+        data={**TINY["data"], "density": 0.5},
+        model=TINY["model"],
+        train=TINY["train"],
+    )
     assert frame.loc[0, "test_mse"] == row["test_mse"]
     assert frame.loc[0, "precision"] == row["precision"]
 
@@ -162,8 +175,9 @@ def test_summarise_matches_a_hand_computed_t_interval():
 
 def test_summarise_ci_level_groups_and_several_values():
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"g": ["x"] * 5 + ["y"] * 5, "s": [0.5] * 10, "v": rng.normal(size=10),
-                          "w": rng.normal(size=10)})
+    frame = pd.DataFrame(
+        {"g": ["x"] * 5 + ["y"] * 5, "s": [0.5] * 10, "v": rng.normal(size=10), "w": rng.normal(size=10)}
+    )
     s90 = ex.summarise(frame, ["g", "s"], "v", ci=0.9)
     s95 = ex.summarise(frame, ["g", "s"], "v", ci=0.95)
     assert (s90["half_width"] < s95["half_width"]).all()
@@ -178,8 +192,9 @@ def test_summarise_ci_level_groups_and_several_values():
 
 
 def test_lookup_and_interval_table():
-    frame = pd.DataFrame({"method": ["a", "a", "b", "b"], "sparsity": [0.9, 0.9, 0.9, 0.9],
-                          "test_mse": [1.0, 3.0, 2.0, 2.0]})
+    frame = pd.DataFrame(
+        {"method": ["a", "a", "b", "b"], "sparsity": [0.9, 0.9, 0.9, 0.9], "test_mse": [1.0, 3.0, 2.0, 2.0]}
+    )
     summary = ex.summarise(frame, ["method", "sparsity"], "test_mse")
     assert ex.lookup(summary, method="a", sparsity=1 - 0.1) == 2.0  # 1 - 0.1 is not exactly 0.9
     assert isinstance(ex.lookup(summary, method="a", sparsity=0.9), float)
@@ -193,8 +208,13 @@ def test_lookup_and_interval_table():
 
 
 # ----------------------------------------------------------------------------- notebook parameters
-SPEC = {"epochs": (int, 1, None), "lr": (float, 0.0, 1.0), "name": Param(str, choices=("a", "b")),
-        "flag": Param(bool), "sparsities": Param(list, item=Param(float, 0.0, 1.0, high_inclusive=False))}
+SPEC = {
+    "epochs": (int, 1, None),
+    "lr": (float, 0.0, 1.0),
+    "name": Param(str, choices=("a", "b")),
+    "flag": Param(bool),
+    "sparsities": Param(list, item=Param(float, 0.0, 1.0, high_inclusive=False)),
+}
 GOOD = {"epochs": 5, "lr": 1, "name": "a", "flag": False, "sparsities": [0, 0.5, 0.99]}
 
 
@@ -207,23 +227,26 @@ def test_check_parameters_accepts_and_converts():
         p.nothing
 
 
-@pytest.mark.parametrize("name, value, error, words", [
-    ("epochs", "many", TypeError, ["'epochs'", "'many'", "int"]),
-    ("epochs", 2.0, TypeError, ["'epochs'", "int"]),
-    ("epochs", True, TypeError, ["'epochs'", "True", "bool"]),
-    ("lr", True, TypeError, ["'lr'", "bool"]),
-    ("lr", "0.1", TypeError, ["'lr'", "float"]),
-    ("flag", 1, TypeError, ["'flag'", "bool"]),
-    ("epochs", 0, ValueError, ["'epochs'", "[1, inf]", "0"]),
-    ("lr", 1.5, ValueError, ["'lr'", "[0.0, 1.0]", "1.5"]),
-    ("lr", float("nan"), ValueError, ["'lr'"]),
-    ("name", "c", ValueError, ["'name'", "'a'", "'b'"]),
-    ("sparsities", [0.5, 1.0], ValueError, ["'sparsities[1]'", "[0.0, 1.0)", "1.0"]),
-    ("sparsities", [0.5, "x"], TypeError, ["'sparsities[1]'", "'x'"]),
-    ("sparsities", [0.5, False], TypeError, ["'sparsities[1]'", "bool"]),
-    ("sparsities", "[0, 0.5]", TypeError, ["'sparsities'", "list", "-y"]),
-    ("sparsities", 0.5, TypeError, ["'sparsities'", "list"]),
-])
+@pytest.mark.parametrize(
+    "name, value, error, words",
+    [
+        ("epochs", "many", TypeError, ["'epochs'", "'many'", "int"]),
+        ("epochs", 2.0, TypeError, ["'epochs'", "int"]),
+        ("epochs", True, TypeError, ["'epochs'", "True", "bool"]),
+        ("lr", True, TypeError, ["'lr'", "bool"]),
+        ("lr", "0.1", TypeError, ["'lr'", "float"]),
+        ("flag", 1, TypeError, ["'flag'", "bool"]),
+        ("epochs", 0, ValueError, ["'epochs'", "[1, inf]", "0"]),
+        ("lr", 1.5, ValueError, ["'lr'", "[0.0, 1.0]", "1.5"]),
+        ("lr", float("nan"), ValueError, ["'lr'"]),
+        ("name", "c", ValueError, ["'name'", "'a'", "'b'"]),
+        ("sparsities", [0.5, 1.0], ValueError, ["'sparsities[1]'", "[0.0, 1.0)", "1.0"]),
+        ("sparsities", [0.5, "x"], TypeError, ["'sparsities[1]'", "'x'"]),
+        ("sparsities", [0.5, False], TypeError, ["'sparsities[1]'", "bool"]),
+        ("sparsities", "[0, 0.5]", TypeError, ["'sparsities'", "list", "-y"]),
+        ("sparsities", 0.5, TypeError, ["'sparsities'", "list"]),
+    ],
+)
 def test_check_parameters_errors_name_the_parameter(name, value, error, words):
     with pytest.raises(error) as info:
         check_parameters({**GOOD, name: value}, SPEC)
@@ -239,15 +262,39 @@ def test_check_parameters_unknown_and_missing_names():
 
 
 def test_learned_masks_spec():
-    values = dict(n_train=1000, n_test=1000, in_features=32, hidden_features=32, noise=0.05,
-                  nonlinear_density=0.1, linear_density=0.25, sparsity=0.9, epochs=30, lr=0.01, batch_size=128,
-                  temperature_end=0.01, device="auto", bf16=False, threads=None, seed=0, seeds=[0, 1, 2],
-                  sparsities=[0.0, 0.5, 0.99], sweep_methods=["hard+STE", "hard, no STE"])
+    values = dict(
+        n_train=1000,
+        n_test=1000,
+        in_features=32,
+        hidden_features=32,
+        noise=0.05,
+        nonlinear_density=0.1,
+        linear_density=0.25,
+        sparsity=0.9,
+        epochs=30,
+        lr=0.01,
+        batch_size=128,
+        temperature_end=0.01,
+        device="auto",
+        bf16=False,
+        threads=None,
+        seed=0,
+        seeds=[0, 1, 2],
+        sparsities=[0.0, 0.5, 0.99],
+        sweep_methods=["hard+STE", "hard, no STE"],
+    )
     assert set(values) == set(LEARNED_MASKS)
     assert check_parameters(values, LEARNED_MASKS)["threads"] is None
-    for name, bad, error in [("seeds", [0, 0], ValueError), ("seeds", [], ValueError), ("seeds", [-1], ValueError),
-                             ("sparsities", [0.5, 1], ValueError), ("device", "tpu", ValueError),
-                             ("sweep_methods", ["hard"], ValueError), ("bf16", 0, TypeError),
-                             ("nonlinear_density", 0, ValueError), ("threads", 0, ValueError)]:
+    for name, bad, error in [
+        ("seeds", [0, 0], ValueError),
+        ("seeds", [], ValueError),
+        ("seeds", [-1], ValueError),
+        ("sparsities", [0.5, 1], ValueError),
+        ("device", "tpu", ValueError),
+        ("sweep_methods", ["hard"], ValueError),
+        ("bf16", 0, TypeError),
+        ("nonlinear_density", 0, ValueError),
+        ("threads", 0, ValueError),
+    ]:
         with pytest.raises(error, match=name):
             check_parameters({**values, name: bad}, LEARNED_MASKS)

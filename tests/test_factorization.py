@@ -33,14 +33,17 @@ def assert_on_support(res, I, J):
 
 # ----------------------------------------------------------------------------- supports
 
+
 def test_rank_one_supports_and_classes_by_hand():
     I, J = block_supports()
     S = F.rank_one_supports(I, J)
     assert S[0] == ((0, 1, 2, 3), (0, 1, 2, 3, 4)) and S[1] == S[0]
     assert S[2] == ((4, 5, 6), (5, 6, 7))
     classes = F.equivalence_classes(I, J)
-    assert classes == [F.SupportClass(columns=(0, 1), rows=(0, 1, 2, 3), cols=(0, 1, 2, 3, 4)),
-                       F.SupportClass(columns=(2,), rows=(4, 5, 6), cols=(5, 6, 7))]
+    assert classes == [
+        F.SupportClass(columns=(0, 1), rows=(0, 1, 2, 3), cols=(0, 1, 2, 3, 4)),
+        F.SupportClass(columns=(2,), rows=(4, 5, 6), cols=(5, 6, 7)),
+    ]
     # an empty rank-one support (no column) is skipped
     J2 = J.clone()
     J2[:, 2] = False
@@ -53,10 +56,10 @@ def test_is_tractable_true_false_and_lu():
     ok, why = F.is_tractable(I, J, explain=True)
     assert ok is True and "2 equivalence classes" in why
     I2 = I.clone()
-    I2[0, 2] = True                       # column 2 now meets rows 0-3, but columns 5-7 are still disjoint
+    I2[0, 2] = True  # column 2 now meets rows 0-3, but columns 5-7 are still disjoint
     assert F.is_tractable(I2, J)
     J2 = J.clone()
-    J2[0, 2] = True                       # now S_2 meets S_0 at (0, 0) without being identical
+    J2[0, 2] = True  # now S_2 meets S_0 at (0, 0) without being identical
     ok, why = F.is_tractable(I2, J2, explain=True)
     assert ok is False and "columns 0 and 2" in why and "rows [0]" in why
     A, IL, JL = F.lu_counterexample()
@@ -80,7 +83,7 @@ def test_random_and_tractable_supports():
     assert F.is_tractable(I, J)
     classes = F.equivalence_classes(I, J)
     assert sorted(len(c.columns) for c in classes) == [1, 1, 2, 3]
-    covered = torch.zeros(11, 9, dtype=torch.int64)   # the rectangles tile the grid exactly once
+    covered = torch.zeros(11, 9, dtype=torch.int64)  # the rectangles tile the grid exactly once
     for c in classes:
         covered[np.ix_(c.rows, c.cols)] += 1
     assert bool((covered == 1).all())
@@ -88,6 +91,7 @@ def test_random_and_tractable_supports():
 
 
 # ----------------------------------------------------------------------------- exact solver
+
 
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_exact_full_support_is_eckart_young(k):
@@ -146,6 +150,7 @@ def test_exact_rejects_non_tractable_naming_pair():
 
 # ----------------------------------------------------------------------------- local solvers
 
+
 @pytest.mark.parametrize("classes,seed", [([2, 1, 3, 1], 0), ([1, 1, 2], 1), ([3], 2)])
 def test_als_and_gd_reach_exact_optimum_on_tractable_supports(classes, seed):
     A = gaussian(10, 8, seed=seed)
@@ -189,7 +194,7 @@ def test_als_history_monotone_deterministic_and_warm_start():
     assert h["step"] == list(range(len(h["step"])))
     assert all(e2 <= e1 * (1 + 1e-12) for e1, e2 in zip(h["error"], h["error"][1:]))
     assert abs(h["error"][-1] - a.error) < 1e-10
-    assert abs(h["norm"][-1] - math.sqrt(float((a.X ** 2).sum() + (a.Y ** 2).sum()))) < 1e-10
+    assert abs(h["norm"][-1] - math.sqrt(float((a.X**2).sum() + (a.Y**2).sum()))) < 1e-10
     assert_on_support(a, I, J)
     # a warm start from a's factors continues from a's error
     c = F.fsmf_als(A, I, J, X0=a.X, Y0=a.Y, steps=1)
@@ -202,8 +207,9 @@ def test_als_spread_on_non_tractable_realizable_target():
     m = n = 12
     I, J = F.random_supports(m, n, 6, 0.4, seed=4)
     g = torch.Generator().manual_seed(4)
-    A = (torch.randn(m, 6, generator=g, dtype=torch.float64) * I) @ (torch.randn(n, 6, generator=g,
-                                                                                dtype=torch.float64) * J).T
+    A = (torch.randn(m, 6, generator=g, dtype=torch.float64) * I) @ (
+        torch.randn(n, 6, generator=g, dtype=torch.float64) * J
+    ).T
     errs = [F.fsmf_als(A, I, J, seed=s, steps=300).relative_error for s in range(12)]
     assert min(errs) < 1e-8
     assert max(errs) > 1e-2
@@ -222,14 +228,15 @@ def test_gd_fixed_lr_and_record_every():
 
 # ----------------------------------------------------------------------------- the LU example
 
+
 @pytest.mark.parametrize("eps", [1.0, 0.1, 1e-3])
 def test_lu_path_error_is_eps_and_norm_grows(eps):
     A, I, J = F.lu_counterexample()
     X, Y = F.lu_path(eps)
     assert torch.count_nonzero(X[~I]) == 0 and torch.count_nonzero(Y[~J]) == 0
     assert abs(float(torch.linalg.norm(A - X @ Y.T)) - eps) < 1e-12 * max(1.0, 1 / eps)
-    norm2 = float((X ** 2).sum() + (Y ** 2).sum())
-    assert abs(norm2 - (4 + 2 * eps ** 2) / eps) < 1e-9 * norm2
+    norm2 = float((X**2).sum() + (Y**2).sum())
+    assert abs(norm2 - (4 + 2 * eps**2) / eps) < 1e-9 * norm2
 
 
 def test_lu_path_norm_diverges():
@@ -244,13 +251,14 @@ def test_gd_on_lu_error_decreases_norm_increases():
     assert res.history["step"] == list(range(0, 4001, 400))
     assert all(e2 < e1 for e1, e2 in zip(err, err[1:]))
     assert all(n2 > n1 for n1, n2 in zip(nrm[1:], nrm[2:]))
-    assert err[-1] < 0.1 * err[0] and err[-1] > 0       # never exact: the infimum 0 is not attained
+    assert err[-1] < 0.1 * err[0] and err[-1] > 0  # never exact: the infimum 0 is not attained
     assert nrm[-1] > 2.5 * nrm[0]
     # GD follows the minimal-norm path of lu_path: ||X||^2 + ||Y||^2 ~ 4 / error
     assert 3.9 < nrm[-1] ** 2 * err[-1] < 4.1
 
 
 # ----------------------------------------------------------------------------- sparse ReLU
+
 
 def test_fit_sparse_relu_loss_decreases_weights_finite():
     g = torch.Generator().manual_seed(0)
@@ -267,12 +275,12 @@ def test_fit_sparse_relu_loss_decreases_weights_finite():
     assert torch.count_nonzero(fit.W[~mask]) == 0
     pred = fit.predict(x)
     assert abs(0.5 * float(((pred - y) ** 2).mean()) - fit.loss) < 1e-12
-    again = F.fit_sparse_relu(x.numpy(), y.numpy()[:, None], mask.numpy(), steps=1500, lr=0.05, seed=1,
-                              record_every=50)
+    again = F.fit_sparse_relu(x.numpy(), y.numpy()[:, None], mask.numpy(), steps=1500, lr=0.05, seed=1, record_every=50)
     assert torch.equal(again.W, fit.W)
 
 
 # ----------------------------------------------------------------------------- validation
+
 
 def test_bad_inputs_raise_naming_parameter():
     A = gaussian(4, 3)

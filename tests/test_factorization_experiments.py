@@ -1,4 +1,4 @@
-"""Tests of the chapter drivers in sparselab.factorization_experiments (tiny sizes)."""
+"""Tests of the chapter drivers in sparselab.chapters.factorization (tiny sizes)."""
 
 from __future__ import annotations
 
@@ -44,17 +44,17 @@ def test_descent_lu_error_falls_norm_grows_full_bounded():
     assert set(df["support"]) == {"LU", "full"}
     # steps 0, 50, ..., 400: 9 records per run, 2 supports x 2 seeds
     assert len(df) == 2 * 2 * 9
-    for (support, seed), run in df.groupby(["support", "seed"]):
+    for (support, _seed), run in df.groupby(["support", "seed"]):
         run = run.sort_values("step")
         err, norm = run["error"].to_numpy(), run["norm"].to_numpy()
-        assert (np.diff(err) <= 1e-12).all()                    # Armijo descent: the error never increases
+        assert (np.diff(err) <= 1e-12).all()  # Armijo descent: the error never increases
         if support == "LU":
             assert err[-1] < 0.5 * err[0]
-            assert norm[-1] > 2 * norm[0]                        # the factors blow up
-            assert err[-1] * norm[-1] ** 2 > 1.0                 # consistent with norm^2 >~ 4/eps
+            assert norm[-1] > 2 * norm[0]  # the factors blow up
+            assert err[-1] * norm[-1] ** 2 > 1.0  # consistent with norm^2 >~ 4/eps
         else:
-            assert err[-1] < 1e-8                                # the minimiser is attained
-            assert norm.max() < 3.0                              # with a bounded norm
+            assert err[-1] < 1e-8  # the minimiser is attained
+            assert norm.max() < 3.0  # with a bounded norm
     _same(df, E.descent_on_supports(steps=400, seeds=(0, 1), record_every=50))
     with pytest.raises(ValueError, match="init_scale"):
         E.descent_on_supports(init_scale=0.0)
@@ -69,7 +69,7 @@ def test_relu_scalar_training_converges_with_bounded_norm():
     for _, run in df.groupby("seed"):
         loss, norm = run["loss"].to_numpy(), run["norm"].to_numpy()
         assert loss[-1] < 0.5 * loss[0]
-        assert loss[-1] > 0                                      # teacher + noise not representable
+        assert loss[-1] > 0  # teacher + noise not representable
         assert np.isfinite(norm).all() and norm.max() < 3 * norm[0]
     _same(df, E.relu_scalar_training(samples=40, in_features=4, hidden=6, steps=300, seeds=(0, 1), record_every=30))
     with pytest.raises(ValueError, match="density"):
@@ -101,8 +101,9 @@ def test_fsmf_starts_tractable_reaches_exact_general_is_not_tractable():
     assert gen["gap"].min() == 0.0 and (gen["optimal_error"] == gen["error"].min()).all()
     with pytest.raises(ValueError, match="general_target"):
         E.fsmf_starts(general_target="random")
-    np.testing.assert_allclose(df["gap"], (df["error"] - df["optimal_error"]) / (df["error"] / df["relative_error"]),
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        df["gap"], (df["error"] - df["optimal_error"]) / (df["error"] / df["relative_error"]), atol=1e-15
+    )
     # the general support used is the first non-tractable draw
     for i in range(1000):
         I, J = random_supports(8, 8, 3, 0.4, seed=i)
@@ -168,9 +169,9 @@ def test_dense_random_is_badly_approximated():
     assert len(df) == 2
     assert (df["relative_error"] > 0.5).all() and (df["relative_error"] < 1).all()
     assert (df["monarch_relative_error"] > 0.4).all() and (df["monarch_relative_error"] < 1).all()
-    assert df["relative_error"].is_monotonic_increasing                  # worse for larger N
+    assert df["relative_error"].is_monotonic_increasing  # worse for larger N
     _same(df, E.dense_random((16, 64), seeds=(0,), orders=("balanced",)))
-    assert len(E.dense_random((8,), seeds=(0, 1))) == 2 * 3                # N = 8: Monarch with 2 blocks
+    assert len(E.dense_random((8,), seeds=(0, 1))) == 2 * 3  # N = 8: Monarch with 2 blocks
 
 
 def test_factorization_timing_columns():
@@ -201,7 +202,7 @@ def test_loglog_slope_on_synthetic_frame():
     N = np.array([64, 256, 1024, 4096])
     rows = []
     for batch in (1, 64):
-        rows += [(n, "dense", batch, 1e-9 * batch * n ** 2.0) for n in N]
+        rows += [(n, "dense", batch, 1e-9 * batch * n**2.0) for n in N]
         rows += [(n, "butterfly", batch, 3e-8 * batch * n * np.log2(n)) for n in N]
         rows += [(n, "flat", batch, 5e-6 * (1 + (n == 64))) for n in N]
     frame = pd.DataFrame(rows, columns=["N", "kind", "batch", "seconds"])
@@ -257,11 +258,12 @@ def test_structured_layer_task_butterfly_learns_hadamard():
     res = df.set_index("model")
     assert res.loc["butterfly", "params"] == 128 and res.loc["dense", "params"] == 256
     assert res.loc["butterfly", "test_relative_error"] < 1e-2
-    assert res.loc["dense", "test_relative_error"] > 0.3           # 12 samples < N = 16: underdetermined
+    assert res.loc["dense", "test_relative_error"] > 0.3  # 12 samples < N = 16: underdetermined
     assert res.loc["butterfly", "test_relative_error"] < res.loc["low-rank", "test_relative_error"]
     _same(df, E.structured_layer_task(**kw))
-    dct = E.structured_layer_task(N=8, samples=16, test_samples=16, epochs=2, models=("dense",), target="dct",
-                                  seeds=(0, 1))
+    dct = E.structured_layer_task(
+        N=8, samples=16, test_samples=16, epochs=2, models=("dense",), target="dct", seeds=(0, 1)
+    )
     assert len(dct) == 2
     with pytest.raises(ValueError, match="target"):
         E.structured_layer_task(target="dft")
@@ -289,10 +291,12 @@ def test_progress_bar_runs():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised when CUDA is missing")
 def test_device_argument_is_checked_before_any_work():
-    for call in (lambda: E.factorization_timing((4,), device="cuda"),
-                 lambda: E.product_timing((4,), device="cuda"),
-                 lambda: E.structured_layer_task(N=4, samples=2, test_samples=2, epochs=1, seeds=(0,), device="cuda"),
-                 lambda: E.structured_layer_digits(epochs=1, seeds=(0,), device="cuda")):
+    for call in (
+        lambda: E.factorization_timing((4,), device="cuda"),
+        lambda: E.product_timing((4,), device="cuda"),
+        lambda: E.structured_layer_task(N=4, samples=2, test_samples=2, epochs=1, seeds=(0,), device="cuda"),
+        lambda: E.structured_layer_digits(epochs=1, seeds=(0,), device="cuda"),
+    ):
         with pytest.raises(ValueError, match="device='cuda' was asked for but CUDA is not available"):
             call()
     with pytest.raises(ValueError, match="device must be"):

@@ -45,11 +45,14 @@ def test_count_flops_unpacks_a_tuple_and_restores_grad_mode():
     assert torch.is_grad_enabled()
 
 
-@pytest.mark.parametrize("args,error,name", [
-    (("not a model", torch.rand(1, 3)), TypeError, "model"),
-    ((nn.Linear(3, 2), [[1.0, 2.0, 3.0]]), TypeError, "example_input"),
-    ((nn.Linear(3, 2), ()), TypeError, "example_input"),
-])
+@pytest.mark.parametrize(
+    "args,error,name",
+    [
+        (("not a model", torch.rand(1, 3)), TypeError, "model"),
+        ((nn.Linear(3, 2), [[1.0, 2.0, 3.0]]), TypeError, "example_input"),
+        ((nn.Linear(3, 2), ()), TypeError, "example_input"),
+    ],
+)
 def test_count_flops_validation(args, error, name):
     with pytest.raises(error, match=name):
         count_flops(*args)
@@ -146,7 +149,7 @@ def test_shrink_channels_removes_unread_channels():
     model = DigitsCNN((4, 5), 3)
     with torch.no_grad():
         model.conv2.weight[:, 1] = 0  # nothing reads conv1 channel 1 (its bias stays non-zero)
-        model.fc.weight[:, 16 * 2:16 * 3] = 0  # nothing reads conv2 channel 2
+        model.fc.weight[:, 16 * 2 : 16 * 3] = 0  # nothing reads conv2 channel 2
     keep1, keep2 = channel_keep_masks(model)
     assert keep1.tolist() == [True, False, True, True]
     assert keep2.tolist() == [True, True, False, True, True]

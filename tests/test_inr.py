@@ -1,4 +1,4 @@
-"""Tests of sparselab.inr: pixel grids, Fourier features, image regression splits, sample images."""
+"""Tests of sparselab.recovery.inr: pixel grids, Fourier features, image regression splits, sample images."""
 
 from __future__ import annotations
 
@@ -10,8 +10,17 @@ import pytest
 import torch
 
 from sparselab.data import RegressionData
-from sparselab.recovery import (SAMPLE_IMAGES, fourier_features, fourier_frequencies, image_features, image_regression,
-                           pixel_grid, reassemble, sample_image, to_image)
+from sparselab.recovery import (
+    SAMPLE_IMAGES,
+    fourier_features,
+    fourier_frequencies,
+    image_features,
+    image_regression,
+    pixel_grid,
+    reassemble,
+    sample_image,
+    to_image,
+)
 
 
 def _image(h=5, w=7):
@@ -24,8 +33,9 @@ def test_pixel_grid_is_row_major_with_corners_at_plus_minus_one():
     assert g[0].tolist() == [-1.0, -1.0] and g[3].tolist() == [-1.0, 1.0]
     assert g[8].tolist() == [1.0, -1.0] and g[11].tolist() == [1.0, 1.0]
     # row i*W + j is pixel (i, j): rows vary slowest
-    assert torch.allclose(g[:, 0].reshape(3, 4), torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)[:, None]
-                          .expand(3, 4))
+    assert torch.allclose(
+        g[:, 0].reshape(3, 4), torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)[:, None].expand(3, 4)
+    )
     assert torch.allclose(g[5], torch.tensor([0.0, -1.0 + 2.0 / 3.0], dtype=torch.float64))
     assert pixel_grid(2, 2, dtype=torch.float32).dtype == torch.float32
 
@@ -39,8 +49,11 @@ def test_fourier_features_hand_computed_two_points():
     assert f.shape == (2, 4)
     assert torch.allclose(f, expected, atol=1e-15)
     x3 = torch.tensor([[1.0 / 6.0, 1.0]], dtype=torch.float64)  # phases pi/3 and pi
-    assert torch.allclose(fourier_features(x3, frequencies=B),
-                          torch.tensor([[0.5, -1.0, math.sqrt(3) / 2, 0.0]], dtype=torch.float64), atol=1e-15)
+    assert torch.allclose(
+        fourier_features(x3, frequencies=B),
+        torch.tensor([[0.5, -1.0, math.sqrt(3) / 2, 0.0]], dtype=torch.float64),
+        atol=1e-15,
+    )
 
 
 def test_fourier_features_random_frequencies_are_seeded_gaussian():
@@ -52,7 +65,7 @@ def test_fourier_features_random_frequencies_are_seeded_gaussian():
     phase = 2 * math.pi * x @ B.T
     assert f.shape == (16, 10)
     assert torch.allclose(f, torch.cat([phase.cos(), phase.sin()], 1))
-    assert torch.allclose((f ** 2).sum(1), torch.full((16,), 5.0, dtype=torch.float64))  # ||gamma(x)||^2 = m
+    assert torch.allclose((f**2).sum(1), torch.full((16,), 5.0, dtype=torch.float64))  # ||gamma(x)||^2 = m
     assert not torch.equal(f, fourier_features(x, n_frequencies=5, scale=3.0, seed=5))
     assert fourier_features(x.float(), n_frequencies=5).dtype == torch.float32
     big = fourier_frequencies(n_frequencies=4000, scale=10.0)
@@ -92,8 +105,9 @@ def test_image_regression_holdout_split(holdout, n_test):
     picture = reassemble(d.y_test, d, "test")
     assert int(picture.isnan().sum()) == 35 - n_test
     assert torch.equal(picture.reshape(-1)[test], flat[test])
-    assert torch.equal(reassemble(d.y_train, d, "train", fill=-1.0).reshape(-1)[test], torch.full((n_test,), -1.0,
-                                                                                                   dtype=torch.float64))
+    assert torch.equal(
+        reassemble(d.y_train, d, "train", fill=-1.0).reshape(-1)[test], torch.full((n_test,), -1.0, dtype=torch.float64)
+    )
 
 
 def test_image_regression_other_seed_other_split():
@@ -112,35 +126,41 @@ def test_sample_image_range_shape_and_offline(monkeypatch):
     assert "camera" in SAMPLE_IMAGES
 
 
-@pytest.mark.parametrize("call,error,name", [
-    (lambda: sample_image("lena"), ValueError, "name"),
-    (lambda: sample_image(size=3), ValueError, "size"),
-    (lambda: sample_image(size=513), ValueError, "size"),
-    (lambda: sample_image(size=8.0), TypeError, "size"),
-    (lambda: pixel_grid(1, 4), ValueError, "height"),
-    (lambda: pixel_grid(4, 0), ValueError, "width"),
-    (lambda: pixel_grid(4, 4, dtype=torch.int64), TypeError, "dtype"),
-    (lambda: fourier_features(torch.zeros(3)), ValueError, "coords"),
-    (lambda: fourier_features(torch.full((2, 2), float("nan"))), ValueError, "coords"),
-    (lambda: fourier_features(torch.zeros(2, 2), n_frequencies=0), ValueError, "n_frequencies"),
-    (lambda: fourier_features(torch.zeros(2, 2), scale=0.0), ValueError, "scale"),
-    (lambda: fourier_features(torch.zeros(2, 2), seed=-1), ValueError, "seed"),
-    (lambda: fourier_features(torch.zeros(2, 2), frequencies=torch.zeros(3, 3)), ValueError, "frequencies"),
-    (lambda: image_regression(np.zeros(5)), ValueError, "image"),
-    (lambda: image_regression(np.zeros((1, 5))), ValueError, "image"),
-    (lambda: image_regression(np.array([[0.0, np.inf], [0, 0]])), ValueError, "image"),
-    (lambda: image_regression(_image(), holdout=1.0), ValueError, "holdout"),
-    (lambda: image_regression(_image(), holdout=-0.1), ValueError, "holdout"),
-    (lambda: image_regression(_image(), n_frequencies=2.5), TypeError, "n_frequencies"),
-    (lambda: image_regression(_image(), scale=-1.0), ValueError, "scale"),
-    (lambda: image_features((1, 4)), ValueError, "image"),
-    (lambda: to_image(torch.zeros(5), (2, 3)), ValueError, "values"),
-    (lambda: to_image(torch.zeros(6), (6,)), ValueError, "shape"),
-    (lambda: reassemble(torch.zeros(4), image_regression(_image(), n_frequencies=2, holdout=0.5), "test"),
-     ValueError, "values"),
-    (lambda: reassemble(torch.zeros(35), image_regression(_image(), n_frequencies=2), "val"), ValueError, "split"),
-    (lambda: reassemble(torch.zeros(35), "data"), TypeError, "data"),
-])
+@pytest.mark.parametrize(
+    "call,error,name",
+    [
+        (lambda: sample_image("lena"), ValueError, "name"),
+        (lambda: sample_image(size=3), ValueError, "size"),
+        (lambda: sample_image(size=513), ValueError, "size"),
+        (lambda: sample_image(size=8.0), TypeError, "size"),
+        (lambda: pixel_grid(1, 4), ValueError, "height"),
+        (lambda: pixel_grid(4, 0), ValueError, "width"),
+        (lambda: pixel_grid(4, 4, dtype=torch.int64), TypeError, "dtype"),
+        (lambda: fourier_features(torch.zeros(3)), ValueError, "coords"),
+        (lambda: fourier_features(torch.full((2, 2), float("nan"))), ValueError, "coords"),
+        (lambda: fourier_features(torch.zeros(2, 2), n_frequencies=0), ValueError, "n_frequencies"),
+        (lambda: fourier_features(torch.zeros(2, 2), scale=0.0), ValueError, "scale"),
+        (lambda: fourier_features(torch.zeros(2, 2), seed=-1), ValueError, "seed"),
+        (lambda: fourier_features(torch.zeros(2, 2), frequencies=torch.zeros(3, 3)), ValueError, "frequencies"),
+        (lambda: image_regression(np.zeros(5)), ValueError, "image"),
+        (lambda: image_regression(np.zeros((1, 5))), ValueError, "image"),
+        (lambda: image_regression(np.array([[0.0, np.inf], [0, 0]])), ValueError, "image"),
+        (lambda: image_regression(_image(), holdout=1.0), ValueError, "holdout"),
+        (lambda: image_regression(_image(), holdout=-0.1), ValueError, "holdout"),
+        (lambda: image_regression(_image(), n_frequencies=2.5), TypeError, "n_frequencies"),
+        (lambda: image_regression(_image(), scale=-1.0), ValueError, "scale"),
+        (lambda: image_features((1, 4)), ValueError, "image"),
+        (lambda: to_image(torch.zeros(5), (2, 3)), ValueError, "values"),
+        (lambda: to_image(torch.zeros(6), (6,)), ValueError, "shape"),
+        (
+            lambda: reassemble(torch.zeros(4), image_regression(_image(), n_frequencies=2, holdout=0.5), "test"),
+            ValueError,
+            "values",
+        ),
+        (lambda: reassemble(torch.zeros(35), image_regression(_image(), n_frequencies=2), "val"), ValueError, "split"),
+        (lambda: reassemble(torch.zeros(35), "data"), TypeError, "data"),
+    ],
+)
 def test_validation_names_the_parameter(call, error, name):
     with pytest.raises(error, match=name):
         call()

@@ -1,15 +1,15 @@
-"""Tests of sparselab.layers: SparseLinear as a drop-in nn.Linear, exact nnz, gradients, cache, SparseMLP."""
+"""Tests of sparselab.nn: SparseLinear as a drop-in nn.Linear, exact nnz, gradients, cache, SparseMLP."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import DENSITIES, SHAPES, reference_topk
 from torch import nn
 
-from sparselab import SparseLinear, SparseMLP, masks as M, sparse_layers
-
-from conftest import DENSITIES, SHAPES, reference_topk
+from sparselab import SparseLinear, SparseMLP, sparse_layers
+from sparselab import masks as M
 
 KINDS = ["hard", "soft", "sigmoid"]
 
@@ -131,9 +131,14 @@ def test_device_is_honoured(device):
         assert p.device.type == expected, name
 
 
-@pytest.mark.parametrize("kind,names", [("hard", {"weight", "scores", "bias"}),
-                                        ("sigmoid", {"weight", "scores", "bias"}),
-                                        ("soft", {"weight", "threshold", "bias"})])
+@pytest.mark.parametrize(
+    "kind,names",
+    [
+        ("hard", {"weight", "scores", "bias"}),
+        ("sigmoid", {"weight", "scores", "bias"}),
+        ("soft", {"weight", "threshold", "bias"}),
+    ],
+)
 def test_parameter_names(kind, names):
     layer = SparseLinear(4, 3, density=0.5, mask=kind)
     assert {name for name, _ in layer.named_parameters()} == names
@@ -172,8 +177,9 @@ def test_state_dict_round_trip(kind):
         assert torch.equal(dst(x), src(x))
 
 
-@pytest.mark.parametrize("shape", [(1, 7), (7, 1), (3, 5), (5, 7), (64, 33), (128, 256)],
-                         ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize(
+    "shape", [(1, 7), (7, 1), (3, 5), (5, 7), (64, 33), (128, 256)], ids=lambda s: f"{s[0]}x{s[1]}"
+)
 @pytest.mark.parametrize("sparsity,density", [(0.9, 0.1), (0.5, 0.5), (0.95, 0.05), (0.99, 0.01), (0.7, 0.3)])
 def test_sparsity_is_one_minus_density(shape, sparsity, density):
     out_features, in_features = shape
@@ -218,8 +224,15 @@ def test_bad_sparsity_raises(bad):
         SparseLinear(4, 4, sparsity=bad)
 
 
-@pytest.mark.parametrize("kwargs,name", [({"in_features": 0}, "in_features"), ({"out_features": 0}, "out_features"),
-                                         ({"in_features": 2.0}, "in_features"), ({"temperature": 0.0}, "temperature")])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"in_features": 0}, "in_features"),
+        ({"out_features": 0}, "out_features"),
+        ({"in_features": 2.0}, "in_features"),
+        ({"temperature": 0.0}, "temperature"),
+    ],
+)
 def test_bad_sizes_raise(kwargs, name):
     args = {"in_features": 4, "out_features": 3, **kwargs}
     with pytest.raises((TypeError, ValueError), match=name):
@@ -348,8 +361,7 @@ def test_sigmoid_temperature_round_trips_through_state_dict_and_drives_the_forwa
     assert float(dst.temperature) == pytest.approx(0.05)
     x = torch.randn(3, 6)
     assert torch.equal(dst(x), src(x))  # training mode: the relaxed mask at T = 0.05 in both
-    expected = F.linear(x, src.weight * M.sigmoid_mask(torch.ones_like(src.weight), src.scores, src.k, 0.05),
-                        src.bias)
+    expected = F.linear(x, src.weight * M.sigmoid_mask(torch.ones_like(src.weight), src.scores, src.k, 0.05), src.bias)
     assert torch.allclose(dst(x), expected, atol=1e-6)
     with pytest.raises(ValueError, match="temperature"):
         dst.set_temperature(0.0)

@@ -7,11 +7,10 @@ import re
 
 import pytest
 import torch
+from conftest import DENSITIES, SHAPES, reference_topk, tie_free_scores
 
 from sparselab import masks as M
 from sparselab.thresholding import soft_threshold
-
-from conftest import DENSITIES, SHAPES, reference_topk, tie_free_scores
 
 
 # --------------------------------------------------------------------------- keep_count / topk_mask counts
@@ -154,8 +153,11 @@ def test_topk_mask_exact_on_large_tensors(shape, kind):
 
 
 @pytest.mark.parametrize("dtype", [torch.int64, torch.int32])
-@pytest.mark.parametrize("k_of_n", [lambda n: 1, lambda n: 2, lambda n: n // 2, lambda n: n - 2, lambda n: n - 1],
-                         ids=["1", "2", "half", "n-2", "n-1"])
+@pytest.mark.parametrize(
+    "k_of_n",
+    [lambda n: 1, lambda n: 2, lambda n: n // 2, lambda n: n - 2, lambda n: n - 1],
+    ids=["1", "2", "half", "n-2", "n-1"],
+)
 def test_topk_mask_exact_on_large_integer_scores(dtype, k_of_n):
     n = 65536
     scores = torch.randint(0, 5, (256, 256), generator=torch.Generator().manual_seed(1)).to(dtype)
@@ -325,8 +327,10 @@ def test_sigmoid_mask_hand_computation():
     # k = 2: kept scores {3, 2}, midpoint between 2nd (2) and 3rd (1) largest = 1.5
     sd = math.sqrt(sum((s - 1.5) ** 2 for s in (0, 3, 1, 2)) / 3)  # unbiased std of the scores
     T = 0.5
-    expected = torch.tensor([w / (1 + math.exp(-(s - 1.5) / (T * sd)))
-                             for w, s in zip(weight.tolist(), scores.tolist())], dtype=torch.float64)
+    expected = torch.tensor(
+        [w / (1 + math.exp(-(s - 1.5) / (T * sd))) for w, s in zip(weight.tolist(), scores.tolist())],
+        dtype=torch.float64,
+    )
     assert torch.allclose(M.sigmoid_mask(weight, scores, 2, T), expected, rtol=1e-12, atol=0)
 
 
@@ -359,8 +363,10 @@ def test_temperature_schedule_midpoint_is_geometric_mean():
     assert M.temperature_schedule(1, 3, 1.0, 0.01) == pytest.approx(0.1, rel=1e-12)
 
 
-@pytest.mark.parametrize("epoch,epochs,name", [(-1, 5, "epoch"), (5, 5, "epoch"), (7, 5, "epoch"),
-                                               (1.5, 5, "epoch"), (0, 0, "epochs"), (0, 2.0, "epochs")])
+@pytest.mark.parametrize(
+    "epoch,epochs,name",
+    [(-1, 5, "epoch"), (5, 5, "epoch"), (7, 5, "epoch"), (1.5, 5, "epoch"), (0, 0, "epochs"), (0, 2.0, "epochs")],
+)
 def test_temperature_schedule_rejects_bad_epochs(epoch, epochs, name):
     with pytest.raises((TypeError, ValueError), match=name):
         M.temperature_schedule(epoch, epochs)
@@ -389,8 +395,8 @@ def test_soft_mask_dense_weight_gradient_routes_G_to_pruned_weights_only():
     assert torch.equal(value_dense, value_exact)  # the forward value does not change
     kept = value_exact != 0
     assert int(kept.sum()) == k
-    assert torch.equal(grad_exact, C * kept)      # exact prox derivative: 1 on kept, 0 on pruned
-    assert torch.equal(grad_dense, C)             # straight through: G everywhere
+    assert torch.equal(grad_exact, C * kept)  # exact prox derivative: 1 on kept, 0 on pruned
+    assert torch.equal(grad_dense, C)  # straight through: G everywhere
     assert float(theta_dense) == float(theta_exact) == 0.0  # theta below the budget floor gets no gradient
 
 

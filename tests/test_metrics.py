@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from torch import nn
 
 from sparselab import metrics
 
-PLANTED = torch.tensor([[1, 0, 1, 0, 0],
-                        [0, 1, 0, 0, 1],
-                        [1, 1, 0, 1, 0],
-                        [0, 0, 0, 0, 1]], dtype=torch.bool)
+PLANTED = torch.tensor([[1, 0, 1, 0, 0], [0, 1, 0, 0, 1], [1, 1, 0, 1, 0], [0, 0, 0, 0, 1]], dtype=torch.bool)
 
 
 def test_support_match_by_hand():
-    learned = torch.tensor([[1, 0, 0, 0, 0],
-                            [0, 1, 0, 1, 1],
-                            [1, 0, 0, 1, 0],
-                            [1, 0, 0, 0, 1]], dtype=torch.bool)
+    learned = torch.tensor([[1, 0, 0, 0, 0], [0, 1, 0, 1, 1], [1, 0, 0, 1, 0], [1, 0, 0, 0, 1]], dtype=torch.bool)
     # planted has 8 entries, learned 8; both share (0,0), (1,1), (1,4), (2,0), (2,3), (3,4) = 6
     r = metrics.support_match(learned, PLANTED)
     assert r["true_positives"] == 6
@@ -31,10 +23,7 @@ def test_support_match_by_hand():
 
 
 def test_support_match_unequal_sizes():
-    learned = torch.tensor([[1, 0, 1, 1, 1],
-                            [0, 0, 0, 0, 0],
-                            [0, 0, 0, 0, 0],
-                            [0, 0, 0, 0, 1]], dtype=torch.bool)
+    learned = torch.tensor([[1, 0, 1, 1, 1], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1]], dtype=torch.bool)
     # learned 5 entries, planted 8, shared (0,0), (0,2), (3,4) = 3
     r = metrics.support_match(learned, PLANTED)
     assert r["true_positives"] == 3
@@ -181,7 +170,7 @@ def test_planted_support_match_level_follows_the_teacher():
     lin = make_regression("linear", in_features=6, out_features=1, density=0.5, n_train=8, n_test=4, seed=0)
     used = lin.planted_support[0]
     learned = torch.zeros(4, 6, dtype=torch.bool)
-    learned[1, used] = True            # every planted feature, each used once
+    learned[1, used] = True  # every planted feature, each used once
     learned[2, (~used).nonzero()[0]] = True  # plus one feature the teacher does not use
     r = metrics.planted_support_match(learned, lin)
     assert r["level"] == "feature"

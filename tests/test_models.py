@@ -1,4 +1,4 @@
-"""Tests of sparselab.models: MLP layer types and names, DigitsCNN shapes, validation."""
+"""Tests of sparselab.nn: MLP layer types and names, DigitsCNN shapes, validation."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ def test_sparse_mlp_hidden_layers_are_sparse_and_output_dense(mask):
         assert layer.k == round(0.25 * layer.in_features * layer.out_features)
     assert type(model.out) is nn.Linear
     assert [(n, type(m).__name__) for n, m in model.named_children()] == [
-        ("fc1", "SparseLinear"), ("fc2", "SparseLinear"), ("out", "Linear")]
+        ("fc1", "SparseLinear"),
+        ("fc2", "SparseLinear"),
+        ("out", "Linear"),
+    ]
     assert model(torch.rand(3, 64)).shape == (3, 10)
 
 
@@ -56,22 +59,25 @@ def test_mlp_computes_relu_network():
     assert torch.allclose(model(x), h @ model.out.weight.T + model.out.bias)
 
 
-@pytest.mark.parametrize("kwargs,error,name", [
-    ({"in_features": 0}, ValueError, "in_features"),
-    ({"out_features": 0}, ValueError, "out_features"),
-    ({"hidden": 0}, ValueError, "hidden"),
-    ({"hidden": []}, ValueError, "hidden"),
-    ({"hidden": [4, 0]}, ValueError, r"hidden\[1\]"),
-    ({"hidden": [4, 2.5]}, TypeError, r"hidden\[1\]"),
-    ({"hidden": "8"}, TypeError, "hidden"),
-    ({"mask": "lasso"}, ValueError, "mask"),
-    ({"density": 0.5}, ValueError, "density"),
-    ({"sparsity": 0.5}, ValueError, "sparsity"),
-    ({"straight_through": False}, TypeError, "mask"),
-    ({"mask": "hard", "density": 1.5}, ValueError, "density"),
-    ({"mask": "hard", "sparsity": 1.0}, ValueError, "sparsity"),
-    ({"mask": "hard", "density": 0.5, "sparsity": 0.5}, ValueError, "density"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,name",
+    [
+        ({"in_features": 0}, ValueError, "in_features"),
+        ({"out_features": 0}, ValueError, "out_features"),
+        ({"hidden": 0}, ValueError, "hidden"),
+        ({"hidden": []}, ValueError, "hidden"),
+        ({"hidden": [4, 0]}, ValueError, r"hidden\[1\]"),
+        ({"hidden": [4, 2.5]}, TypeError, r"hidden\[1\]"),
+        ({"hidden": "8"}, TypeError, "hidden"),
+        ({"mask": "lasso"}, ValueError, "mask"),
+        ({"density": 0.5}, ValueError, "density"),
+        ({"sparsity": 0.5}, ValueError, "sparsity"),
+        ({"straight_through": False}, TypeError, "mask"),
+        ({"mask": "hard", "density": 1.5}, ValueError, "density"),
+        ({"mask": "hard", "sparsity": 1.0}, ValueError, "sparsity"),
+        ({"mask": "hard", "density": 0.5, "sparsity": 0.5}, ValueError, "density"),
+    ],
+)
 def test_mlp_validation_names_the_parameter(kwargs, error, name):
     args = {"in_features": 8, "hidden": 4, "out_features": 2}
     args.update(kwargs)
@@ -109,13 +115,16 @@ def test_digits_cnn_is_seeded_by_torch_manual_seed():
         assert na == nb and torch.equal(pa, pb)
 
 
-@pytest.mark.parametrize("kwargs,error,name", [
-    ({"channels": (16,)}, ValueError, "channels"),
-    ({"channels": (16, 32, 64)}, ValueError, "channels"),
-    ({"channels": (0, 4)}, ValueError, r"channels\[0\]"),
-    ({"channels": 8}, ValueError, "channels"),
-    ({"n_classes": 0}, ValueError, "n_classes"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,name",
+    [
+        ({"channels": (16,)}, ValueError, "channels"),
+        ({"channels": (16, 32, 64)}, ValueError, "channels"),
+        ({"channels": (0, 4)}, ValueError, r"channels\[0\]"),
+        ({"channels": 8}, ValueError, "channels"),
+        ({"n_classes": 0}, ValueError, "n_classes"),
+    ],
+)
 def test_digits_cnn_validation_names_the_parameter(kwargs, error, name):
     with pytest.raises(error, match=name):
         DigitsCNN(**kwargs)

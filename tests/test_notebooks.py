@@ -21,44 +21,137 @@ BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 LEARNED = BOOK / "learned_masks.ipynb"
 #: Every chapter with the parameter spec its validation cell checks against.
-SPECS = {"learned_masks.ipynb": ("LEARNED_MASKS", LEARNED_MASKS), "pruning.ipynb": ("PRUNING", PRUNING),
-         "recovery.ipynb": ("RECOVERY", RECOVERY), "thresholding.ipynb": ("THRESHOLDING", THRESHOLDING),
-         "factorization.ipynb": ("FACTORIZATION", FACTORIZATION)}
+SPECS = {
+    "learned_masks.ipynb": ("LEARNED_MASKS", LEARNED_MASKS),
+    "pruning.ipynb": ("PRUNING", PRUNING),
+    "recovery.ipynb": ("RECOVERY", RECOVERY),
+    "thresholding.ipynb": ("THRESHOLDING", THRESHOLDING),
+    "factorization.ipynb": ("FACTORIZATION", FACTORIZATION),
+}
 
 RECOVERY_NB = BOOK / "recovery.ipynb"
 THRESHOLDING_NB = BOOK / "thresholding.ipynb"
 FACTORIZATION_NB = BOOK / "factorization.ipynb"
 
 # A scale at which the whole chapter executes in seconds.
-TINY = dict(n_train=96, n_test=64, in_features=8, hidden_features=8, epochs=2, batch_size=32, sparsity=0.75,
-            seeds=[0, 1], sparsities=[0.0, 0.75], threads=1, device="cpu")
+TINY = dict(
+    n_train=96,
+    n_test=64,
+    in_features=8,
+    hidden_features=8,
+    epochs=2,
+    batch_size=32,
+    sparsity=0.75,
+    seeds=[0, 1],
+    sparsities=[0.0, 0.75],
+    threads=1,
+    device="cpu",
+)
 
 
 # The same for the recovery chapter (every section still runs, on tiny grids).
 RECOVERY_TINY = dict(
-    in_features=6, n_train=200, n_test=100, planted_width=2, planted_nnz=4, seeds=[0], widths=[1, 2], nnzs=[2, 4],
-    samples_width=2, samples_n_trains=[30, 100], samples_nnzs=[2, 4], iht_steps=10, iht_restarts=2, iht_chunk=8,
-    imp_epochs=3, cost_n_train=300, cost_nnzs=[2, 5], cost_widths=[2, 16], cost_fixed_width=4, cost_fixed_nnz=5,
-    cost_iht_steps=2, cost_imp_epochs=1, class_width=4, class_nnzs=[10, 20], inr_size=8, inr_frequencies=4,
-    inr_width=4, inr_nnzs=[4, 8], width_factors=[1, 2], mismatch_seeds=[0, 1], assumption_seeds=[0],
-    few_samples=5, threads=1, device="cpu")
+    in_features=6,
+    n_train=200,
+    n_test=100,
+    planted_width=2,
+    planted_nnz=4,
+    seeds=[0],
+    widths=[1, 2],
+    nnzs=[2, 4],
+    samples_width=2,
+    samples_n_trains=[30, 100],
+    samples_nnzs=[2, 4],
+    iht_steps=10,
+    iht_restarts=2,
+    iht_chunk=8,
+    imp_epochs=3,
+    cost_n_train=300,
+    cost_nnzs=[2, 5],
+    cost_widths=[2, 16],
+    cost_fixed_width=4,
+    cost_fixed_nnz=5,
+    cost_iht_steps=2,
+    cost_imp_epochs=1,
+    class_width=4,
+    class_nnzs=[10, 20],
+    inr_size=8,
+    inr_frequencies=4,
+    inr_width=4,
+    inr_nnzs=[4, 8],
+    width_factors=[1, 2],
+    mismatch_seeds=[0, 1],
+    assumption_seeds=[0],
+    few_samples=5,
+    threads=1,
+    device="cpu",
+)
 
 # The same for the thresholding chapter.
 THRESHOLDING_TINY = dict(
-    signal_size=40, measurements=20, nonzeros=3, solver_steps=60, seeds=[0, 1], shrink_lam_ratios=[0.05, 0.3],
-    shrink_ks=[2, 3, 6], noise_levels=[0.0, 0.05], pt_size=24, pt_deltas=[0.3, 0.7], pt_rhos=[0.2, 0.6],
-    pt_seeds=[0], pt_steps=60, conv_channels=2, conv_kernel=3, group_signal_size=20, group_size=4, group_active=2,
-    group_ms=[8, 16], corr_values=[0.0, 0.8], corr_samples=20, corr_features=12, corr_nonzeros=2, corr_lams=4,
-    sel_rows=30, sel_dim=4, sel_ks=[4, 8], gen_ks=[2, 8], gen_seeds=[0], threads=1)
+    signal_size=40,
+    measurements=20,
+    nonzeros=3,
+    solver_steps=60,
+    seeds=[0, 1],
+    shrink_lam_ratios=[0.05, 0.3],
+    shrink_ks=[2, 3, 6],
+    noise_levels=[0.0, 0.05],
+    pt_size=24,
+    pt_deltas=[0.3, 0.7],
+    pt_rhos=[0.2, 0.6],
+    pt_seeds=[0],
+    pt_steps=60,
+    conv_channels=2,
+    conv_kernel=3,
+    group_signal_size=20,
+    group_size=4,
+    group_active=2,
+    group_ms=[8, 16],
+    corr_values=[0.0, 0.8],
+    corr_samples=20,
+    corr_features=12,
+    corr_nonzeros=2,
+    corr_lams=4,
+    sel_rows=30,
+    sel_dim=4,
+    sel_ks=[4, 8],
+    gen_ks=[2, 8],
+    gen_seeds=[0],
+    threads=1,
+)
 
 # The same for the factorisation chapter.
 FACTORIZATION_TINY = dict(
-    lu_eps=[1.0, 0.01], descent_steps=40, record_every=10, relu_samples=30, relu_in_features=4, relu_hidden=4,
-    relu_steps=40, seeds=[0, 1], fsmf_size=6, fsmf_rank=3, fsmf_starts=3, fsmf_steps=20, exact_sizes=[4, 16],
-    orders=["balanced", "left_to_right"], noise_size=16, noise_levels=[0.0, 0.01], dense_sizes=[16],
-    timing_sizes=[16, 64], timing_orders=["balanced"], product_sizes=[16, 64], product_batches=[1, 4],
-    product_repeats=1, layer_size=16, task_samples=16, task_test_samples=32, task_epochs=2, digits_epochs=1,
-    threads=1)
+    lu_eps=[1.0, 0.01],
+    descent_steps=40,
+    record_every=10,
+    relu_samples=30,
+    relu_in_features=4,
+    relu_hidden=4,
+    relu_steps=40,
+    seeds=[0, 1],
+    fsmf_size=6,
+    fsmf_rank=3,
+    fsmf_starts=3,
+    fsmf_steps=20,
+    exact_sizes=[4, 16],
+    orders=["balanced", "left_to_right"],
+    noise_size=16,
+    noise_levels=[0.0, 0.01],
+    dense_sizes=[16],
+    timing_sizes=[16, 64],
+    timing_orders=["balanced"],
+    product_sizes=[16, 64],
+    product_batches=[1, 4],
+    product_repeats=1,
+    layer_size=16,
+    task_samples=16,
+    task_test_samples=32,
+    task_epochs=2,
+    digits_epochs=1,
+    threads=1,
+)
 
 
 def read(path: Path):
@@ -107,8 +200,11 @@ def test_every_chapter_has_a_parameter_spec():
 def test_chapter_has_no_algorithm_code(name):
     for cell in code_cells(read(BOOK / name)):
         tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")))
-        defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                 ast.ClassDef, ast.Lambda))]
+        defined = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+        ]
         assert not defined, f"notebook defines {[type(n).__name__ for n in defined]}: move it to sparselab"
         assert not re.search(r"^\s*(def|class)\s", cell.source, re.MULTILINE)
 
@@ -127,17 +223,21 @@ def test_parameters_match_the_spec_and_are_validated_next(chapter):
         assert re.search(rf"\b{name}={name}\b", validation), f"{name} is not passed to check_parameters"
 
 
-@pytest.mark.parametrize("parameters, words", [
-    ({"epochs": "many"}, ["epochs", "many"]),
-    ({"seeds": "[0, 1]"}, ["seeds", "-y"]),
-    ({"sparsities": [0.5, 1.0]}, ["sparsities[1]"]),
-])
+@pytest.mark.parametrize(
+    "parameters, words",
+    [
+        ({"epochs": "many"}, ["epochs", "many"]),
+        ({"seeds": "[0, 1]"}, ["seeds", "-y"]),
+        ({"sparsities": [0.5, 1.0]}, ["sparsities[1]"]),
+    ],
+)
 def test_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, words):
     pm = pytest.importorskip("papermill")
     out = tmp_path / "out.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as info:
-        pm.execute_notebook(str(LEARNED), str(out), parameters=parameters, kernel_name="python3", cwd=str(BOOK),
-                            progress_bar=False)
+        pm.execute_notebook(
+            str(LEARNED), str(out), parameters=parameters, kernel_name="python3", cwd=str(BOOK), progress_bar=False
+        )
     message = str(info.value)
     for word in words:
         assert word in message, message
@@ -147,15 +247,22 @@ def test_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, word
     assert failed == [2], f"the error came from code cell {failed}, not the validation cell"
 
 
-@pytest.mark.parametrize("path, parameters, figures", [(LEARNED, TINY, 7), (RECOVERY_NB, RECOVERY_TINY, 12),
-                                                       (THRESHOLDING_NB, THRESHOLDING_TINY, 9),
-                                                       (FACTORIZATION_NB, FACTORIZATION_TINY, 7)],
-                         ids=["learned_masks", "recovery", "thresholding", "factorization"])
+@pytest.mark.parametrize(
+    "path, parameters, figures",
+    [
+        (LEARNED, TINY, 7),
+        (RECOVERY_NB, RECOVERY_TINY, 12),
+        (THRESHOLDING_NB, THRESHOLDING_TINY, 9),
+        (FACTORIZATION_NB, FACTORIZATION_TINY, 7),
+    ],
+    ids=["learned_masks", "recovery", "thresholding", "factorization"],
+)
 def test_tiny_execution_glues_every_pasted_value(tmp_path, path, parameters, figures):
     pm = pytest.importorskip("papermill")
     out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(path), str(out), parameters=parameters, kernel_name="python3", cwd=str(BOOK),
-                        progress_bar=False)
+    pm.execute_notebook(
+        str(path), str(out), parameters=parameters, kernel_name="python3", cwd=str(BOOK), progress_bar=False
+    )
     executed = read(out)
     glued = set()
     for cell in code_cells(executed):
@@ -174,16 +281,25 @@ def test_tiny_execution_glues_every_pasted_value(tmp_path, path, parameters, fig
     assert images >= figures
 
 
-@pytest.mark.parametrize("parameters, words", [
-    ({"orders": ["sideways"]}, ["orders[0]", "sideways"]),
-    ({"exact_sizes": [4, 12]}, ["exact_sizes", "powers of two", "12"]),
-])
+@pytest.mark.parametrize(
+    "parameters, words",
+    [
+        ({"orders": ["sideways"]}, ["orders[0]", "sideways"]),
+        ({"exact_sizes": [4, 12]}, ["exact_sizes", "powers of two", "12"]),
+    ],
+)
 def test_factorization_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, words):
     pm = pytest.importorskip("papermill")
     out = tmp_path / "out.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as info:
-        pm.execute_notebook(str(FACTORIZATION_NB), str(out), parameters=parameters, kernel_name="python3",
-                            cwd=str(BOOK), progress_bar=False)
+        pm.execute_notebook(
+            str(FACTORIZATION_NB),
+            str(out),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(BOOK),
+            progress_bar=False,
+        )
     message = str(info.value)
     for word in words:
         assert word in message, message

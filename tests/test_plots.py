@@ -1,4 +1,4 @@
-"""Tests of sparselab.plots: figure structure, opaque facecolours, the agreement map's counts, atomic saving."""
+"""Tests of sparselab.chapters.plots: figure structure, opaque facecolours, the agreement map's counts, atomic saving."""
 
 from __future__ import annotations
 
@@ -29,10 +29,15 @@ def _close_figures():
 
 
 def _history(n=5, scale=1.0, zeros_from=2):
-    return History(epoch=list(range(n)), train_loss=[scale / (e + 1) for e in range(n)],
-                   test_mse=[1.2 * scale / (e + 1) for e in range(n)], mask_flips=[0] * n,
-                   flip_rate=[0.1 / (e + 1) if e < zeros_from else 0.0 for e in range(n)],
-                   temperature=[1.0] * n, seconds=[0.01] * n)
+    return History(
+        epoch=list(range(n)),
+        train_loss=[scale / (e + 1) for e in range(n)],
+        test_mse=[1.2 * scale / (e + 1) for e in range(n)],
+        mask_flips=[0] * n,
+        flip_rate=[0.1 / (e + 1) if e < zeros_from else 0.0 for e in range(n)],
+        temperature=[1.0] * n,
+        seconds=[0.01] * n,
+    )
 
 
 def _assert_opaque(fig):
@@ -46,8 +51,7 @@ def _assert_opaque(fig):
 @pytest.fixture
 def transparent_rc():
     """Global settings that would give transparent backgrounds: the plots must not rely on them."""
-    with matplotlib.rc_context({"figure.facecolor": "none", "axes.facecolor": "none",
-                                "savefig.facecolor": "none"}):
+    with matplotlib.rc_context({"figure.facecolor": "none", "axes.facecolor": "none", "savefig.facecolor": "none"}):
         yield
 
 
@@ -123,12 +127,8 @@ def _agreement_codes(fig):
 
 
 def test_weight_heatmaps_agreement_counts_by_hand(transparent_rc):
-    mask = torch.tensor([[1, 1, 0, 0],
-                         [0, 1, 1, 0],
-                         [0, 0, 0, 1]], dtype=torch.bool)
-    planted = torch.tensor([[1, 0, 0, 0],
-                            [0, 1, 0, 1],
-                            [0, 0, 1, 1]], dtype=torch.bool)
+    mask = torch.tensor([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 1]], dtype=torch.bool)
+    planted = torch.tensor([[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, 1]], dtype=torch.bool)
     weight = torch.arange(12, dtype=torch.float32).view(3, 4) - 5
     # by hand: TP (0,0) (1,1) (2,3) = 3; FP (0,1) (1,2) = 2; missed (1,3) (2,2) = 2; neither 5
     fig = plots.weight_heatmaps((weight, mask), planted, match_rows=False)
@@ -146,12 +146,9 @@ def test_weight_heatmaps_agreement_counts_by_hand(transparent_rc):
 
 
 def test_weight_heatmaps_matches_permuted_rows():
-    planted = torch.tensor([[1, 0, 0, 1, 0],
-                            [0, 1, 1, 0, 0]], dtype=torch.bool)
+    planted = torch.tensor([[1, 0, 0, 1, 0], [0, 1, 1, 0, 0]], dtype=torch.bool)
     # learned: 3 rows; planted row 0 sits in learned row 2, planted row 1 in learned row 0, row 1 is extra
-    learned = torch.tensor([[0, 1, 1, 0, 0],
-                            [0, 0, 0, 0, 1],
-                            [1, 0, 0, 1, 0]], dtype=torch.bool)
+    learned = torch.tensor([[0, 1, 1, 0, 0], [0, 0, 0, 0, 1], [1, 0, 0, 1, 0]], dtype=torch.bool)
     weight = torch.randn(3, 5)
     fig = plots.weight_heatmaps((weight, learned), planted, match_rows=True)
     shown_mask = np.asarray(fig.axes[0].images[0].get_array())
@@ -222,8 +219,15 @@ def _sweep_frame(seeds):
     for target in ("linear", "nonlinear"):
         for sparsity in (0.5, 0.8, 0.9):
             for seed in range(seeds):
-                rows.append({"target": target, "sparsity": sparsity, "seed": seed, "mask": "hard",
-                             "test_mse": 0.1 + sparsity + 0.01 * seed + (target == "linear")})
+                rows.append(
+                    {
+                        "target": target,
+                        "sparsity": sparsity,
+                        "seed": seed,
+                        "mask": "hard",
+                        "test_mse": 0.1 + sparsity + 0.01 * seed + (target == "linear"),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -289,13 +293,28 @@ def _recipe_frame():
     steps = {"dense": 100, "IMP": 500, "random": 100, "RigL": 100}
     for t, task in enumerate(("regression", "digits")):
         for seed in range(3):
-            rows.append({"task": task, "method": "dense", "sparsity": 0.0, "seed": seed,
-                         "test_error": 0.1 + 0.01 * seed + t, "steps": 100})
+            rows.append(
+                {
+                    "task": task,
+                    "method": "dense",
+                    "sparsity": 0.0,
+                    "seed": seed,
+                    "test_error": 0.1 + 0.01 * seed + t,
+                    "steps": 100,
+                }
+            )
             for m, method in enumerate(("IMP", "random", "RigL")):
                 for sparsity in (0.8, 0.9):
-                    rows.append({"task": task, "method": method, "sparsity": sparsity, "seed": seed,
-                                 "test_error": 0.2 + m * 0.1 + sparsity + 0.02 * seed ** 2 + t,
-                                 "steps": steps[method]})
+                    rows.append(
+                        {
+                            "task": task,
+                            "method": method,
+                            "sparsity": sparsity,
+                            "seed": seed,
+                            "test_error": 0.2 + m * 0.1 + sparsity + 0.02 * seed**2 + t,
+                            "steps": steps[method],
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -310,8 +329,7 @@ def _half_width(values, level=95):
 
 
 def test_method_styles_are_distinct():
-    methods = ["dense", "one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET",
-               "RigL"]
+    methods = ["dense", "one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET", "RigL"]
     pairs = {(plots.METHOD_STYLES[m]["color"], plots.METHOD_STYLES[m]["marker"]) for m in methods}
     assert len(pairs) == len(methods)
     assert len({plots.METHOD_STYLES[m]["color"] for m in methods}) == len(methods)
@@ -387,11 +405,13 @@ def test_cost_vs_error_one_point_per_recipe(transparent_rc):
 
 
 def test_imp_schedule_measured_against_geometric(transparent_rc):
-    alpha8, alpha9 = 1 - 0.2 ** 0.5, 1 - 0.1 ** 0.5
-    schedules = {("regression", 0.8, 0): ([1.0, 0.45, 0.2], [1.0, 1 - alpha8, 0.2], alpha8),
-                 ("regression", 0.8, 1): ([1.0, 0.47, 0.2], [1.0, 1 - alpha8, 0.2], alpha8),
-                 ("regression", 0.9, 0): ([1.0, 0.32, 0.1], [1.0, 1 - alpha9, 0.1], alpha9),
-                 ("digits", 0.9, 0): ([1.0, 0.3, 0.1], [1.0, 1 - alpha9, 0.1], alpha9)}
+    alpha8, alpha9 = 1 - 0.2**0.5, 1 - 0.1**0.5
+    schedules = {
+        ("regression", 0.8, 0): ([1.0, 0.45, 0.2], [1.0, 1 - alpha8, 0.2], alpha8),
+        ("regression", 0.8, 1): ([1.0, 0.47, 0.2], [1.0, 1 - alpha8, 0.2], alpha8),
+        ("regression", 0.9, 0): ([1.0, 0.32, 0.1], [1.0, 1 - alpha9, 0.1], alpha9),
+        ("digits", 0.9, 0): ([1.0, 0.3, 0.1], [1.0, 1 - alpha9, 0.1], alpha9),
+    }
     fig = plots.imp_schedule(schedules, task="regression")
     ax = fig.axes[0]
     lines = ax.get_lines()
@@ -403,7 +423,9 @@ def test_imp_schedule_measured_against_geometric(transparent_rc):
     np.testing.assert_allclose(measured[0].get_ydata(), [1.0, 0.46, 0.2])  # mean over the two seeds
     np.testing.assert_allclose(measured[1].get_ydata(), [1.0, 0.32, 0.1])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        f"sparsity 0.8, $\\alpha$ = {alpha8:.3f}", f"sparsity 0.9, $\\alpha$ = {alpha9:.3f}"]
+        f"sparsity 0.8, $\\alpha$ = {alpha8:.3f}",
+        f"sparsity 0.9, $\\alpha$ = {alpha9:.3f}",
+    ]
     assert ax.get_yscale() == "log" and "round" in ax.get_xlabel()
     with pytest.raises(ValueError, match="several tasks"):
         plots.imp_schedule(schedules)
@@ -411,8 +433,11 @@ def test_imp_schedule_measured_against_geometric(transparent_rc):
 
 
 def test_density_schedules_step_curves(transparent_rc):
-    curves = {"one-shot": ([0, 10, 20], [1.0, 0.1, 0.1]), "IMP": ([0, 10, 20, 30], [1.0, 0.5, 0.1, 0.1]),
-              "other": ([0, 10], [0.1, 0.1])}
+    curves = {
+        "one-shot": ([0, 10, 20], [1.0, 0.1, 0.1]),
+        "IMP": ([0, 10, 20, 30], [1.0, 0.5, 0.1, 0.1]),
+        "other": ([0, 10], [0.1, 0.1]),
+    }
     fig = plots.density_schedules(curves, styles={"other": {"color": "#123456"}})
     ax = fig.axes[0]
     lines = ax.get_lines()
@@ -458,17 +483,55 @@ def test_gradient_norms_from_log_and_frames(transparent_rc):
 def _structured_frame():
     rows = []
     for seed in range(2):
-        rows.append({"structure": "dense", "density": 1.0, "seed": seed, "test_error": 0.02 + 0.01 * seed,
-                     "nonzero_params": 1000, "executed_flops": 4000, "params": 1000, "flops": 4000})
+        rows.append(
+            {
+                "structure": "dense",
+                "density": 1.0,
+                "seed": seed,
+                "test_error": 0.02 + 0.01 * seed,
+                "nonzero_params": 1000,
+                "executed_flops": 4000,
+                "params": 1000,
+                "flops": 4000,
+            }
+        )
         for d in (0.5, 0.25):
-            rows.append({"structure": "unstructured", "density": d, "seed": seed, "test_error": 0.03 + 0.01 * seed,
-                         "nonzero_params": 1000 - 600 * (1 - d), "executed_flops": 4000, "params": 1000,
-                         "flops": 4000})
-            rows.append({"structure": "channels", "density": d, "seed": seed, "test_error": 0.05 + 0.02 * seed,
-                         "nonzero_params": 1000 - 600 * (1 - d), "executed_flops": 4000, "params": 1000 * d,
-                         "flops": 4000 * d + 100 * seed})
-        rows.append({"structure": "2:4", "density": 0.5, "seed": seed, "test_error": 0.04, "nonzero_params": 700,
-                     "executed_flops": 4000, "params": 1000, "flops": 4000})
+            rows.append(
+                {
+                    "structure": "unstructured",
+                    "density": d,
+                    "seed": seed,
+                    "test_error": 0.03 + 0.01 * seed,
+                    "nonzero_params": 1000 - 600 * (1 - d),
+                    "executed_flops": 4000,
+                    "params": 1000,
+                    "flops": 4000,
+                }
+            )
+            rows.append(
+                {
+                    "structure": "channels",
+                    "density": d,
+                    "seed": seed,
+                    "test_error": 0.05 + 0.02 * seed,
+                    "nonzero_params": 1000 - 600 * (1 - d),
+                    "executed_flops": 4000,
+                    "params": 1000 * d,
+                    "flops": 4000 * d + 100 * seed,
+                }
+            )
+        rows.append(
+            {
+                "structure": "2:4",
+                "density": 0.5,
+                "seed": seed,
+                "test_error": 0.04,
+                "nonzero_params": 700,
+                "executed_flops": 4000,
+                "params": 1000,
+                "flops": 4000,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -517,9 +580,19 @@ def _recovery_frame():
                         if method == "IHT" and width == 5 and nnz == 20:
                             continue  # a cell without IHT runs: blank in IHT's panel
                         psnr = 10.0 * width + nnz + 0.5 * seed + (20.0 if method == "IHT" else 0.0)
-                        rows.append({"method": method, "width": width, "nnz": nnz, "n_train": n_train,
-                                     "seed": seed, "psnr_test": psnr, "success": bool((seed + width + nnz) % 2),
-                                     "time_s": 0.01 * nnz * (1 + seed), "peak_bytes": 2 ** 20 * nnz * (seed + 1)})
+                        rows.append(
+                            {
+                                "method": method,
+                                "width": width,
+                                "nnz": nnz,
+                                "n_train": n_train,
+                                "seed": seed,
+                                "psnr_test": psnr,
+                                "success": bool((seed + width + nnz) % 2),
+                                "time_s": 0.01 * nnz * (1 + seed),
+                                "peak_bytes": 2**20 * nnz * (seed + 1),
+                            }
+                        )
     return pd.DataFrame(rows)
 
 
@@ -538,7 +611,8 @@ def test_phase_diagram_cells_are_pivoted_means(transparent_rc):
     for ax, method in ((iht_ax, "IHT"), (imp_ax, "IMP")):
         rows = frame[frame["method"] == method]
         expected = rows.pivot_table(index="nnz", columns="width", values="psnr_test", aggfunc="mean").reindex(
-            index=[2, 10, 20], columns=[1, 2, 5])
+            index=[2, 10, 20], columns=[1, 2, 5]
+        )
         shown = ax.images[0].get_array()
         np.testing.assert_allclose(np.ma.filled(shown, np.nan), expected.to_numpy(), equal_nan=True)
         assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "5"]
@@ -558,8 +632,11 @@ def test_phase_diagram_success_probability_and_infinite_psnr():
     frame = _recovery_frame()
     fig = plots.phase_diagram(frame, value="success", x="n_train")
     iht_ax, imp_ax, bar = fig.axes
-    expected = frame[frame["method"] == "IMP"].assign(success=lambda f: f["success"].astype(float)).pivot_table(
-        index="nnz", columns="n_train", values="success", aggfunc="mean")
+    expected = (
+        frame[frame["method"] == "IMP"]
+        .assign(success=lambda f: f["success"].astype(float))
+        .pivot_table(index="nnz", columns="n_train", values="success", aggfunc="mean")
+    )
     np.testing.assert_allclose(np.ma.filled(imp_ax.images[0].get_array(), np.nan), expected.to_numpy())
     assert bar.get_ylim() == pytest.approx((0.0, 1.0))  # fractions: the full [0, 1] scale
     assert all(len(t.get_text()) == 4 and t.get_text()[1] == "." for t in imp_ax.texts)  # two decimals
@@ -610,11 +687,16 @@ def test_recovered_weights_shared_scale_and_scatter(transparent_rc):
 
 
 def _iht_history(rate=0.3, steps=8, floor_from=None):
-    residual = [rate ** t for t in range(steps)]
+    residual = [rate**t for t in range(steps)]
     if floor_from is not None:
         residual = [r if t < floor_from else 1e-15 for t, r in enumerate(residual)]
-    return {"step": list(range(steps)), "residual": residual, "support_changes": [max(5 - t, 0) for t in range(steps)],
-            "step_size": [1.0] * steps, "time_s": [0.01] * steps}
+    return {
+        "step": list(range(steps)),
+        "residual": residual,
+        "support_changes": [max(5 - t, 0) for t in range(steps)],
+        "step_size": [1.0] * steps,
+        "time_s": [0.01] * steps,
+    }
 
 
 def test_convergence_fits_the_geometric_rate(transparent_rc):
@@ -636,8 +718,12 @@ def test_convergence_several_histories_and_bad_history():
     fig = plots.convergence({"convex": _iht_history(rate=0.5), "sequential": _iht_history(rate=0.1, steps=5)})
     res_ax, sup_ax = fig.axes
     labels = [t.get_text() for t in res_ax.get_legend().get_texts()]
-    assert labels == ["convex: residual", "convex: fit: rate 0.5 per step", "sequential: residual",
-                      "sequential: fit: rate 0.1 per step"]
+    assert labels == [
+        "convex: residual",
+        "convex: fit: rate 0.5 per step",
+        "sequential: residual",
+        "sequential: fit: rate 0.1 per step",
+    ]
     assert len(sup_ax.patches) == 13
     xs = sorted(p.get_x() + p.get_width() / 2 for p in sup_ax.patches)
     assert xs[0] == pytest.approx(-0.2) and xs[1] == pytest.approx(0.2)  # side by side at step 0
@@ -650,7 +736,7 @@ def test_cost_scaling_log_log_means_and_slope(transparent_rc):
     fig = plots.cost_scaling(frame, slopes=(1, 2))
     assert len(fig.axes) == 2
     memory, time = fig.axes
-    for ax, column, factor in ((memory, "peak_bytes", 2.0 ** -20), (time, "time_s", 1.0)):
+    for ax, column, factor in ((memory, "peak_bytes", 2.0**-20), (time, "time_s", 1.0)):
         assert ax.get_xscale() == ax.get_yscale() == "log"
         lines = _labelled(ax)
         for method in ("IHT", "IMP"):
@@ -674,8 +760,15 @@ def test_metric_vs_nnz_mean_and_std_band_per_panel(transparent_rc):
         for method in ("IHT", "IMP"):
             for nnz in (10, 100):
                 for seed in range(3):
-                    rows.append({"task": task, "method": method, "nnz": nnz, "seed": seed,
-                                 "accuracy_test": 0.5 + 0.001 * nnz + 0.05 * seed + 0.1 * (method == "IHT")})
+                    rows.append(
+                        {
+                            "task": task,
+                            "method": method,
+                            "nnz": nnz,
+                            "seed": seed,
+                            "accuracy_test": 0.5 + 0.001 * nnz + 0.05 * seed + 0.1 * (method == "IHT"),
+                        }
+                    )
     frame = pd.DataFrame(rows)
     fig = plots.metric_vs_nnz(frame, metric="accuracy_test", panel="task")
     assert len(fig.axes) == 2
@@ -691,8 +784,9 @@ def test_metric_vs_nnz_mean_and_std_band_per_panel(transparent_rc):
     assert band[:, 1].max() == pytest.approx((stats_["mean"] + stats_["std"]).max())
     assert band[:, 1].min() == pytest.approx((stats_["mean"] - stats_["std"]).min())
     assert "3 run(s)" in fig._suptitle.get_text()
-    single = plots.metric_vs_nnz(frame[frame["task"] == "digits 0 vs 1"], metric="accuracy_test", group=None,
-                                 logx=False, ylabel="accuracy")
+    single = plots.metric_vs_nnz(
+        frame[frame["task"] == "digits 0 vs 1"], metric="accuracy_test", group=None, logx=False, ylabel="accuracy"
+    )
     assert len(single.axes) == 1 and single.axes[0].get_xscale() == "linear"
     assert single.axes[0].get_ylabel() == "accuracy"
     with pytest.raises(ValueError, match="'panel_col'"):
@@ -701,8 +795,7 @@ def test_metric_vs_nnz_mean_and_std_band_per_panel(transparent_rc):
 
 
 def test_image_grid_clips_and_removes_unused_axes(transparent_rc):
-    images = {"target": np.linspace(-0.5, 1.5, 16).reshape(4, 4), "IHT": torch.full((4, 4), 0.25),
-              "IMP": np.eye(4)}
+    images = {"target": np.linspace(-0.5, 1.5, 16).reshape(4, 4), "IHT": torch.full((4, 4), 0.25), "IMP": np.eye(4)}
     fig = plots.image_grid(images, ncols=2)
     assert len(fig.axes) == 3  # the fourth grid cell is removed
     assert [ax.get_title() for ax in fig.axes] == ["target", "IHT", "IMP"]
@@ -720,9 +813,17 @@ def test_image_grid_clips_and_removes_unused_axes(transparent_rc):
 
 
 def test_width_mismatch_means_and_seed_points(transparent_rc):
-    rows = [{"variant": variant, "width_factor": factor, "seed": seed,
-             "psnr_test": 40 + 10 * factor * (variant == "redraw") + seed}
-            for variant in ("naive", "redraw") for factor in (1, 2, 4) for seed in range(2)]
+    rows = [
+        {
+            "variant": variant,
+            "width_factor": factor,
+            "seed": seed,
+            "psnr_test": 40 + 10 * factor * (variant == "redraw") + seed,
+        }
+        for variant in ("naive", "redraw")
+        for factor in (1, 2, 4)
+        for seed in range(2)
+    ]
     frame = pd.DataFrame(rows)
     fig = plots.width_mismatch(frame)
     ax = fig.axes[0]
@@ -740,9 +841,11 @@ def test_width_mismatch_means_and_seed_points(transparent_rc):
 
 
 def test_assumption_failures_bars_in_order_of_appearance(transparent_rc):
-    rows = [{"condition": condition, "seed": seed, "psnr_test": base + seed, "success": seed == 0}
-            for condition, base in (("baseline", 80.0), ("correlated inputs", 30.0), ("noise 1e-2", 20.0))
-            for seed in range(3)]
+    rows = [
+        {"condition": condition, "seed": seed, "psnr_test": base + seed, "success": seed == 0}
+        for condition, base in (("baseline", 80.0), ("correlated inputs", 30.0), ("noise 1e-2", 20.0))
+        for seed in range(3)
+    ]
     frame = pd.DataFrame(rows)
     fig = plots.assumption_failures(frame)
     ax = fig.axes[0]
@@ -768,10 +871,21 @@ def test_recovery_plots_do_not_change_global_rcparams():
 
 # ----------------------------------------------------------------------------- thresholding chapter
 
+
 def _phase_frame():
-    rows = [{"method": method, "delta": delta, "rho": rho, "seed": seed,
-             "success": (rho < delta) if method == "l1" else (rho < delta / 2) and seed == 0}
-            for method in ("l1", "IHT") for delta in (0.25, 0.5, 0.75) for rho in (0.2, 0.4) for seed in range(2)]
+    rows = [
+        {
+            "method": method,
+            "delta": delta,
+            "rho": rho,
+            "seed": seed,
+            "success": (rho < delta) if method == "l1" else (rho < delta / 2) and seed == 0,
+        }
+        for method in ("l1", "IHT")
+        for delta in (0.25, 0.5, 0.75)
+        for rho in (0.2, 0.4)
+        for seed in range(2)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -800,8 +914,7 @@ def test_phase_transition_cells_hold_success_fractions_and_curves_are_drawn(tran
 
 
 def test_coefficients_scatter_support_points_and_identity(transparent_rc):
-    frame = pd.DataFrame({"true": [1.0, 0.0, -2.0, 0.0], "lasso": [0.5, 0.0, -1.5, 0.1],
-                          "IHT": [1.0, 0.0, -2.0, 0.0]})
+    frame = pd.DataFrame({"true": [1.0, 0.0, -2.0, 0.0], "lasso": [0.5, 0.0, -1.5, 0.1], "IHT": [1.0, 0.0, -2.0, 0.0]})
     fig = plots.coefficients(frame, estimates=("lasso", "IHT"))
     ax = fig.axes[0]
     lasso, iht = ax.collections[:2]
@@ -818,8 +931,15 @@ def test_coefficients_scatter_support_points_and_identity(transparent_rc):
 # ---------------------------------------------------------------------------- sparse matrix factorisation
 def _lu_frames():
     eps = np.array([1.0, 0.1, 0.01, 0.001])
-    path = pd.DataFrame({"eps": eps, "error": eps, "norm": np.sqrt((4 + 2 * eps ** 2) / eps),
-                         "norm_x": np.sqrt(2 / eps), "norm_y": np.sqrt(2 / eps)})
+    path = pd.DataFrame(
+        {
+            "eps": eps,
+            "error": eps,
+            "norm": np.sqrt((4 + 2 * eps**2) / eps),
+            "norm_x": np.sqrt(2 / eps),
+            "norm_y": np.sqrt(2 / eps),
+        }
+    )
     rows = []
     for support in ("LU", "full"):
         for seed in (0, 1):
@@ -827,20 +947,32 @@ def _lu_frames():
                 if support == "LU":
                     error, norm = 1 / (step + 1 + seed), 1 + math.sqrt(step)
                 else:
-                    error, norm = (0.0 if step >= 60 else 0.5 ** step), 2.0 + 0.1 * seed
+                    error, norm = (0.0 if step >= 60 else 0.5**step), 2.0 + 0.1 * seed
                 rows.append({"support": support, "seed": seed, "step": step, "error": error, "norm": norm})
     return path, pd.DataFrame(rows)
 
 
 def test_factorization_styles_are_distinct_within_each_family():
-    families = [("LU", "full"), ("tractable", "general"), ("exact", "als", "gd"),
-                ("balanced", "left_to_right", "right_to_left"), ("DFT", "Hadamard", "DFT (no permutation)"),
-                ("butterfly", "monarch", "fft", "dense", "sparse", "low-rank")]
+    families = [
+        ("LU", "full"),
+        ("tractable", "general"),
+        ("exact", "als", "gd"),
+        ("balanced", "left_to_right", "right_to_left"),
+        ("DFT", "Hadamard", "DFT (no permutation)"),
+        ("butterfly", "monarch", "fft", "dense", "sparse", "low-rank"),
+    ]
     for family in families:
         colours = [plots.FACTORIZATION_STYLES[name]["color"] for name in family]
         assert len(set(colours)) == len(family), family
-    assert {"ill_posedness", "relu_training", "fsmf_gaps", "butterfly_errors", "product_timing",
-            "layer_comparison", "FACTORIZATION_STYLES"} <= set(plots.__all__)
+    assert {
+        "ill_posedness",
+        "relu_training",
+        "fsmf_gaps",
+        "butterfly_errors",
+        "product_timing",
+        "layer_comparison",
+        "FACTORIZATION_STYLES",
+    } <= set(plots.__all__)
 
 
 def test_ill_posedness_path_and_descent_runs(transparent_rc):
@@ -871,8 +1003,13 @@ def test_ill_posedness_path_and_descent_runs(transparent_rc):
 
 
 def test_relu_training_loss_and_bounded_norm(transparent_rc):
-    frame = pd.DataFrame([{"seed": s, "step": t, "loss": 0.1 + 1 / (t + 1 + s), "norm": 3 - 1 / (t + 1)}
-                          for s in (0, 1, 2) for t in range(0, 50, 10)])
+    frame = pd.DataFrame(
+        [
+            {"seed": s, "step": t, "loss": 0.1 + 1 / (t + 1 + s), "norm": 3 - 1 / (t + 1)}
+            for s in (0, 1, 2)
+            for t in range(0, 50, 10)
+        ]
+    )
     fig = plots.relu_training(frame)
     loss_ax, norm_ax = fig.axes
     assert loss_ax.get_yscale() == "log" and norm_ax.get_yscale() == "linear"
@@ -889,13 +1026,33 @@ def test_relu_training_loss_and_bounded_norm(transparent_rc):
 def _gap_frame():
     rows = []
     for support in ("general", "tractable"):
-        rows.append({"support": support, "method": "exact", "start": -1, "error": 1.0, "optimal_error": 1.0,
-                     "gap": 0.0, "relative_error": 0.1, "seconds": 0.01})
+        rows.append(
+            {
+                "support": support,
+                "method": "exact",
+                "start": -1,
+                "error": 1.0,
+                "optimal_error": 1.0,
+                "gap": 0.0,
+                "relative_error": 0.1,
+                "seconds": 0.01,
+            }
+        )
         for method in ("als", "gd"):
             for start in range(6):
                 gap = (1e-13 * start - 1e-16) if support == "tractable" else 0.02 * start * (method == "als")
-                rows.append({"support": support, "method": method, "start": start, "error": 1.0 + gap,
-                             "optimal_error": 1.0, "gap": gap, "relative_error": 0.1, "seconds": 0.01})
+                rows.append(
+                    {
+                        "support": support,
+                        "method": method,
+                        "start": start,
+                        "error": 1.0 + gap,
+                        "optimal_error": 1.0,
+                        "gap": gap,
+                        "relative_error": 0.1,
+                        "seconds": 0.01,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -924,16 +1081,42 @@ def test_fsmf_gaps_strips_clip_at_the_floor(transparent_rc):
 
 
 def _butterfly_frames():
-    exact = pd.DataFrame([{"matrix": m, "N": N, "order": o, "relative_error": e * (1 + 0.1 * j), "seconds": 0.1}
-                          for m, e in (("DFT", 1e-15), ("Hadamard", 0.0), ("DFT (no permutation)", 0.7))
-                          for N in (4, 16, 64) for j, o in enumerate(("balanced", "left_to_right"))])
-    noise = pd.DataFrame([{"noise": n, "order": o, "seed": s, "relative_error": n * (1 + 0.2 * i + 0.01 * s),
-                           "ratio": float("nan") if n == 0 else 1 + 0.2 * i + 0.01 * s}
-                          for n in (0.0, 1e-3, 1e-2, 1e-1)
-                          for i, o in enumerate(("balanced", "left_to_right", "right_to_left")) for s in (0, 1)])
-    dense = pd.DataFrame([{"N": N, "order": o, "seed": s, "relative_error": 0.9 + 0.01 * i + 0.001 * s,
-                           "monarch_relative_error": 0.8 + 0.001 * s}
-                          for N in (16, 64) for i, o in enumerate(("balanced", "left_to_right")) for s in (0, 1, 2)])
+    exact = pd.DataFrame(
+        [
+            {"matrix": m, "N": N, "order": o, "relative_error": e * (1 + 0.1 * j), "seconds": 0.1}
+            for m, e in (("DFT", 1e-15), ("Hadamard", 0.0), ("DFT (no permutation)", 0.7))
+            for N in (4, 16, 64)
+            for j, o in enumerate(("balanced", "left_to_right"))
+        ]
+    )
+    noise = pd.DataFrame(
+        [
+            {
+                "noise": n,
+                "order": o,
+                "seed": s,
+                "relative_error": n * (1 + 0.2 * i + 0.01 * s),
+                "ratio": float("nan") if n == 0 else 1 + 0.2 * i + 0.01 * s,
+            }
+            for n in (0.0, 1e-3, 1e-2, 1e-1)
+            for i, o in enumerate(("balanced", "left_to_right", "right_to_left"))
+            for s in (0, 1)
+        ]
+    )
+    dense = pd.DataFrame(
+        [
+            {
+                "N": N,
+                "order": o,
+                "seed": s,
+                "relative_error": 0.9 + 0.01 * i + 0.001 * s,
+                "monarch_relative_error": 0.8 + 0.001 * s,
+            }
+            for N in (16, 64)
+            for i, o in enumerate(("balanced", "left_to_right"))
+            for s in (0, 1, 2)
+        ]
+    )
     return exact, noise, dense
 
 
@@ -966,11 +1149,23 @@ def test_butterfly_errors_three_panels(transparent_rc):
 
 def test_product_timing_slopes_in_labels_and_guides(transparent_rc):
     kinds = ("butterfly", "dense", "monarch", "fft")
-    frame = pd.DataFrame([{"N": N, "kind": k, "batch": b, "seconds": (N ** 2 if k == "dense" else N * math.log2(N))
-                           * 1e-9 * b * (1 + 0.5 * r)}
-                          for N in (64, 256, 1024) for k in kinds for b in (1, 64) for r in (0, 1)])
-    slopes = pd.DataFrame([{"kind": k, "batch": b, "slope": 2.0 if k == "dense" else 1.12} for k in kinds
-                           for b in (1, 64)])
+    frame = pd.DataFrame(
+        [
+            {
+                "N": N,
+                "kind": k,
+                "batch": b,
+                "seconds": (N**2 if k == "dense" else N * math.log2(N)) * 1e-9 * b * (1 + 0.5 * r),
+            }
+            for N in (64, 256, 1024)
+            for k in kinds
+            for b in (1, 64)
+            for r in (0, 1)
+        ]
+    )
+    slopes = pd.DataFrame(
+        [{"kind": k, "batch": b, "slope": 2.0 if k == "dense" else 1.12} for k in kinds for b in (1, 64)]
+    )
     fig = plots.product_timing(frame, slopes)
     assert [ax.get_title() for ax in fig.axes] == ["batch of 1 vector", "batch of 64 vectors"]
     ax = fig.axes[1]
@@ -981,8 +1176,9 @@ def test_product_timing_slopes_in_labels_and_guides(transparent_rc):
     assert "butterfly (slope 1.12)" in lines
     grid = np.array([64.0, 256.0, 1024.0])
     np.testing.assert_allclose(lines["$\\propto N^2$"].get_ydata(), dense.iloc[0] * (grid / 64) ** 2)
-    np.testing.assert_allclose(lines["$\\propto N \\log N$"].get_ydata(),
-                               dense.iloc[0] * grid * np.log2(grid) / (64 * 6))
+    np.testing.assert_allclose(
+        lines["$\\propto N \\log N$"].get_ydata(), dense.iloc[0] * grid * np.log2(grid) / (64 * 6)
+    )
     bare = plots.product_timing(frame[frame["batch"] == 1], guides=False)
     assert len(bare.axes) == 1 and set(_labelled(bare.axes[0])) == set(kinds)
     with pytest.raises(ValueError, match="slope"):
@@ -992,8 +1188,13 @@ def test_product_timing_slopes_in_labels_and_guides(transparent_rc):
 
 def test_product_timing_adds_a_factorisation_panel(transparent_rc):
     frame = pd.DataFrame([{"N": N, "kind": "butterfly", "batch": 1, "seconds": 1e-6 * N} for N in (64, 256, 1024)])
-    ftime = pd.DataFrame([{"N": N, "order": o, "seconds": c * 1e-8 * N ** 2, "relative_error": 1e-15}
-                          for N in (64, 256, 1024) for o, c in (("balanced", 2.0), ("left_to_right", 1.0))])
+    ftime = pd.DataFrame(
+        [
+            {"N": N, "order": o, "seconds": c * 1e-8 * N**2, "relative_error": 1e-15}
+            for N in (64, 256, 1024)
+            for o, c in (("balanced", 2.0), ("left_to_right", 1.0))
+        ]
+    )
     fslopes = pd.DataFrame({"order": ["balanced", "left_to_right"], "slope": [2.0, 2.0]})
     fig = plots.product_timing(frame, factorization=ftime, factorization_slopes=fslopes)
     assert [ax.get_title() for ax in fig.axes] == ["batch of 1 vector", "butterfly factorisation of the DFT"]
@@ -1008,8 +1209,13 @@ def test_product_timing_adds_a_factorisation_panel(transparent_rc):
 
 def test_layer_comparison_bars_are_means_in_frame_order(transparent_rc):
     models = (("dense", 4096, 0.5), ("butterfly", 768, 0.01), ("monarch", 1024, 0.2), ("low-rank", 768, 0.9))
-    frame = pd.DataFrame([{"model": m, "params": p, "seed": s, "train_mse": 0.1, "test_relative_error": e + 0.01 * s}
-                          for m, p, e in models for s in (0, 1, 2)])
+    frame = pd.DataFrame(
+        [
+            {"model": m, "params": p, "seed": s, "train_mse": 0.1, "test_relative_error": e + 0.01 * s}
+            for m, p, e in models
+            for s in (0, 1, 2)
+        ]
+    )
     fig = plots.layer_comparison(frame)
     ax = fig.axes[0]
     widths = [patch.get_width() for patch in ax.patches[:4]]

@@ -6,13 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import reference_topk
 from torch import nn
 
-from sparselab.pruning import modules as _modules
 from sparselab import pruning as P
 from sparselab.nn import SparseLinear
-
-from conftest import reference_topk
+from sparselab.pruning import modules as _modules
 
 LINEAR_SHAPE = (16, 12)
 CONV_SHAPE = (8, 12, 3, 3)
@@ -69,10 +68,14 @@ def test_unstructured_equals_reference_topk_of_abs():
 
 
 # =========================================================================== hand-computed cases
-W4 = torch.tensor([[1.0, 0.0, 0.0, 0.0],     # row norms 1, 5, 2, 13; column norms see below
-                   [3.0, 4.0, 0.0, 0.0],
-                   [0.0, 0.0, 2.0, 0.0],
-                   [0.0, 5.0, 0.0, 12.0]])
+W4 = torch.tensor(
+    [
+        [1.0, 0.0, 0.0, 0.0],  # row norms 1, 5, 2, 13; column norms see below
+        [3.0, 4.0, 0.0, 0.0],
+        [0.0, 0.0, 2.0, 0.0],
+        [0.0, 5.0, 0.0, 12.0],
+    ]
+)
 
 
 def test_row_mask_hand_computed():
@@ -80,21 +83,21 @@ def test_row_mask_hand_computed():
     mask = P.magnitude_mask(W4, 0.5, structure="row")
     expected = torch.tensor([False, True, False, True])[:, None].expand(4, 4)
     assert torch.equal(mask, expected)
-    assert torch.equal(P.magnitude_mask(W4, 0.25, structure="row"), torch.tensor([0, 0, 0, 1.0])[:, None].bool()
-                       .expand(4, 4))
+    assert torch.equal(
+        P.magnitude_mask(W4, 0.25, structure="row"), torch.tensor([0, 0, 0, 1.0])[:, None].bool().expand(4, 4)
+    )
 
 
 def test_column_mask_hand_computed():
     # column norms: sqrt(10), sqrt(41), 2, 12
-    assert torch.allclose(P.group_norms(W4, "column"), torch.tensor([10 ** 0.5, 41 ** 0.5, 2.0, 12.0]))
+    assert torch.allclose(P.group_norms(W4, "column"), torch.tensor([10**0.5, 41**0.5, 2.0, 12.0]))
     mask = P.magnitude_mask(W4, 0.5, structure="column")
     assert torch.equal(mask, torch.tensor([False, True, False, True])[None, :].expand(4, 4))
 
 
 def test_block_mask_hand_computed():
     # 2x2 tiles: [[1,0],[3,4]] -> sqrt(26); top-right 0; bottom-left sqrt(25)=5; bottom-right sqrt(4+144)
-    assert torch.allclose(P.group_norms(W4, "block", block=(2, 2)),
-                          torch.tensor([[26 ** 0.5, 0.0], [5.0, 148 ** 0.5]]))
+    assert torch.allclose(P.group_norms(W4, "block", block=(2, 2)), torch.tensor([[26**0.5, 0.0], [5.0, 148**0.5]]))
     mask = P.magnitude_mask(W4, 0.5, structure="block", block=(2, 2))
     expected = torch.tensor([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]]).bool()
     assert torch.equal(mask, expected)
@@ -137,24 +140,27 @@ def test_block_that_does_not_divide_raises_with_shape_and_divisors():
         P.group_soft_threshold(torch.randn(6, 6), 0.1, structure="block", block=(4, 4))
 
 
-@pytest.mark.parametrize("kwargs,exc,pattern", [
-    (dict(density=0.5, structure="diagonal"), ValueError, "structure must be one of 'unstructured'"),
-    (dict(density=0.0), ValueError, r"density must be in \(0, 1\]"),
-    (dict(density=1.5), ValueError, r"density must be in \(0, 1\]"),
-    (dict(density="0.5"), TypeError, "density must be a real number"),
-    (dict(density=0.5, sparsity=0.5), ValueError, "either density or sparsity"),
-    (dict(sparsity=1.0), ValueError, r"sparsity must be in \[0, 1\)"),
-    (dict(), ValueError, "pass density"),
-    (dict(structure="nm", n=2, m=3), ValueError, "m=3 must divide the input dimension"),
-    (dict(structure="nm", n=5, m=4), ValueError, r"n must be an integer in \[1, 4\]"),
-    (dict(structure="nm", n=0, m=4), ValueError, r"n must be an integer in \[1, 4\]"),
-    (dict(structure="nm", n=2, m=0), ValueError, r"m must be an integer in \[1, inf\]"),
-    (dict(structure="nm", density=0.25), ValueError, "density must be None or n/m"),
-    (dict(density=0.5, structure="block", block=(4,)), TypeError, "block must be a pair"),
-    (dict(density=0.5, structure="block", block=(0, 4)), ValueError, r"block\[0\]"),
-    (dict(density=0.5, scores=torch.ones(3, 3)), ValueError, "scores must have the shape"),
-    (dict(density=0.01), ValueError, "density"),  # keeps round(0.01*32)=0 entries
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,pattern",
+    [
+        (dict(density=0.5, structure="diagonal"), ValueError, "structure must be one of 'unstructured'"),
+        (dict(density=0.0), ValueError, r"density must be in \(0, 1\]"),
+        (dict(density=1.5), ValueError, r"density must be in \(0, 1\]"),
+        (dict(density="0.5"), TypeError, "density must be a real number"),
+        (dict(density=0.5, sparsity=0.5), ValueError, "either density or sparsity"),
+        (dict(sparsity=1.0), ValueError, r"sparsity must be in \[0, 1\)"),
+        (dict(), ValueError, "pass density"),
+        (dict(structure="nm", n=2, m=3), ValueError, "m=3 must divide the input dimension"),
+        (dict(structure="nm", n=5, m=4), ValueError, r"n must be an integer in \[1, 4\]"),
+        (dict(structure="nm", n=0, m=4), ValueError, r"n must be an integer in \[1, 4\]"),
+        (dict(structure="nm", n=2, m=0), ValueError, r"m must be an integer in \[1, inf\]"),
+        (dict(structure="nm", density=0.25), ValueError, "density must be None or n/m"),
+        (dict(density=0.5, structure="block", block=(4,)), TypeError, "block must be a pair"),
+        (dict(density=0.5, structure="block", block=(0, 4)), ValueError, r"block\[0\]"),
+        (dict(density=0.5, scores=torch.ones(3, 3)), ValueError, "scores must have the shape"),
+        (dict(density=0.01), ValueError, "density"),  # keeps round(0.01*32)=0 entries
+    ],
+)
 def test_magnitude_mask_bad_arguments(kwargs, exc, pattern):
     with pytest.raises(exc, match=pattern):
         P.magnitude_mask(torch.randn(4, 8), **kwargs)
@@ -177,8 +183,8 @@ def _two_scale_model():
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 10))
     with torch.no_grad():
-        model[0].weight.mul_(10.0)   # large-scale layer, 200 weights
-        model[2].weight.mul_(0.1)    # small-scale layer, 200 weights
+        model[0].weight.mul_(10.0)  # large-scale layer, 200 weights
+        model[2].weight.mul_(0.1)  # small-scale layer, 200 weights
     return model
 
 
@@ -351,7 +357,7 @@ def test_gradient_norms_least_squares_closed_form():
     mask = torch.tensor([[True, False, True, False, True, True]])
     P.attach_mask(model, mask)
     w_eff = (model.weight_orig * mask).detach()
-    G = 2.0 / n * (X @ w_eff.T - y).T @ X          # d/dW of mean((X Wᵀ - y)²) at the effective W
+    G = 2.0 / n * (X @ w_eff.T - y).T @ X  # d/dW of mean((X Wᵀ - y)²) at the effective W
     grads = P.dense_gradients(model, X, y, F.mse_loss)
     assert torch.allclose(grads[""], G, atol=1e-5)
     res = P.gradient_norms(model, X, y, F.mse_loss)
@@ -365,8 +371,9 @@ def test_gradient_norms_least_squares_closed_form():
 
 def test_dense_gradients_match_reference_on_conv_and_sparselinear_model():
     torch.manual_seed(4)
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), SparseLinear(18, 5, density=0.5),
-                          nn.ReLU(), nn.Linear(5, 3))
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), SparseLinear(18, 5, density=0.5), nn.ReLU(), nn.Linear(5, 3)
+    )
     P.prune_model(model, 0.5)
     X, y = torch.randn(4, 1, 5, 5), torch.randint(0, 3, (4,))
     grads = P.dense_gradients(model, X, y, F.cross_entropy)
@@ -401,11 +408,16 @@ def test_group_soft_threshold_hand_computed_rows():
 
 def test_group_soft_threshold_columns_blocks_and_conv():
     w = torch.tensor([[3.0, 0.1], [4.0, 0.1]])
-    assert torch.allclose(P.group_soft_threshold(w, 1.0, structure="column"),
-                          torch.tensor([[2.4, 0.0], [3.2, 0.0]]))
-    assert torch.allclose(P.group_soft_threshold(W4, 5.0, structure="block", block=(2, 2)),
-                          torch.cat([torch.cat([W4[:2, :2] * (1 - 5 / 26 ** 0.5), torch.zeros(2, 2)], 1),
-                                     torch.cat([torch.zeros(2, 2), W4[2:, 2:] * (1 - 5 / 148 ** 0.5)], 1)]))
+    assert torch.allclose(P.group_soft_threshold(w, 1.0, structure="column"), torch.tensor([[2.4, 0.0], [3.2, 0.0]]))
+    assert torch.allclose(
+        P.group_soft_threshold(W4, 5.0, structure="block", block=(2, 2)),
+        torch.cat(
+            [
+                torch.cat([W4[:2, :2] * (1 - 5 / 26**0.5), torch.zeros(2, 2)], 1),
+                torch.cat([torch.zeros(2, 2), W4[2:, 2:] * (1 - 5 / 148**0.5)], 1),
+            ]
+        ),
+    )
     conv = torch.zeros(2, 1, 2, 2)
     conv[0] = 1.0  # norm 2
     conv[1] = 0.1  # norm 0.2

@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from sparselab import metrics
-from sparselab._memory import measure_peak_memory
 from sparselab import recovery as R
+from sparselab._memory import measure_peak_memory
 from sparselab.recovery import lifted
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -21,6 +20,7 @@ def explicit_A(X, H):
 
 
 # ----------------------------------------------------------------------------- teacher
+
 
 def test_planted_network_has_exact_nnz_and_labels():
     P = R.planted_network(in_features=7, width=4, nnz=11, n_train=30, n_test=20, seed=3)
@@ -43,13 +43,16 @@ def test_planted_network_vector_output_and_inputs():
     assert U.abs().max() <= math.sqrt(3) and abs(U.var().item() - 1) < 0.05
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(nnz=41), r"nnz must be an integer in \[1, 40\]"),
-    (dict(width=0), "width"),
-    (dict(signs="mixed"), "signs must be one of"),
-    (dict(inputs="laplace"), "inputs must be one of"),
-    (dict(correlation=1.0), "correlation"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(nnz=41), r"nnz must be an integer in \[1, 40\]"),
+        (dict(width=0), "width"),
+        (dict(signs="mixed"), "signs must be one of"),
+        (dict(inputs="laplace"), "inputs must be one of"),
+        (dict(correlation=1.0), "correlation"),
+    ],
+)
 def test_planted_network_rejects_bad_parameters(kwargs, match):
     base = dict(in_features=10, width=4, nnz=8)
     base.update(kwargs)
@@ -58,6 +61,7 @@ def test_planted_network_rejects_bad_parameters(kwargs, match):
 
 
 # ----------------------------------------------------------------------------- operator
+
 
 @pytest.mark.parametrize("chunk", [1, 3, 256])
 def test_matrix_free_products_equal_explicit_A(chunk):
@@ -129,6 +133,7 @@ def test_hard_threshold_pass_keeps_exactly_s_largest_entries():
 
 # ----------------------------------------------------------------------------- IHT
 
+
 def test_iht_recovers_a_planted_network_exactly():
     P = R.planted_network(in_features=20, width=5, nnz=20, n_train=2000, n_test=1000, seed=2)
     fit = R.iht(P.X_train, P.y_train, nnz=20, width=5, steps=40, restarts=4, seed=0)
@@ -198,15 +203,18 @@ def test_iht_restarts_return_the_best_training_residual():
     assert 1 <= len(res) <= 3 and fit.history["residual"][-1] == min(res)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(nnz=61), ValueError, r"nnz must be in \[1, 60\]"),
-    (dict(nnz=0), ValueError, "nnz"),
-    (dict(nnz=3, mode="lasso"), ValueError, "mode must be one of"),
-    (dict(nnz=3, empty_neurons="drop"), ValueError, "empty_neurons must be one of"),
-    (dict(nnz=3, steps=0), ValueError, "steps"),
-    (dict(nnz=3, restarts=0), ValueError, "restarts"),
-    (dict(nnz=2.5), TypeError, "nnz must be an integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(nnz=61), ValueError, r"nnz must be in \[1, 60\]"),
+        (dict(nnz=0), ValueError, "nnz"),
+        (dict(nnz=3, mode="lasso"), ValueError, "mode must be one of"),
+        (dict(nnz=3, empty_neurons="drop"), ValueError, "empty_neurons must be one of"),
+        (dict(nnz=3, steps=0), ValueError, "steps"),
+        (dict(nnz=3, restarts=0), ValueError, "restarts"),
+        (dict(nnz=2.5), TypeError, "nnz must be an integer"),
+    ],
+)
 def test_iht_rejects_bad_parameters(kwargs, error, match):
     X, y = torch.randn(20, 6, dtype=torch.float64), torch.randn(20, dtype=torch.float64)
     with pytest.raises(error, match=match):
@@ -233,11 +241,13 @@ def test_iht_rejects_bad_data():
 
 # ----------------------------------------------------------------------------- IMP baseline
 
+
 def test_imp_baseline_reaches_exact_nnz_and_fits():
     P = R.planted_network(in_features=10, width=3, nnz=9, n_train=400, seed=0)
     fit = R.imp_baseline(P.X_train, P.y_train, nnz=9, width=6, alpha=0.5, epochs=200, lr=3e-2, seed=0)
     assert fit.nnz == 9
     from sparselab.pruning import effective_weight
+
     assert int((effective_weight(fit.model.fc1) != 0).sum()) == 9
     assert fit.model.fc1.bias is None and fit.model.out.bias is None
     assert len(fit.result.densities) == 1 + math.ceil(math.log(9 / 60) / math.log(0.5))
@@ -261,6 +271,7 @@ def test_imp_baseline_classification_and_errors():
 
 
 # ----------------------------------------------------------------------------- metrics
+
 
 def test_psnr_and_relative_error_by_hand():
     y = np.array([2.0, -4.0, 1.0, 0.0])
@@ -295,6 +306,7 @@ def test_support_metrics_up_to_a_permutation_of_neurons():
 
 # ----------------------------------------------------------------------------- memory
 
+
 def test_iht_state_grows_linearly_in_nnz_not_width():
     P = R.planted_network(in_features=16, width=8, nnz=16, n_train=300, seed=0)
     sizes = {}
@@ -302,7 +314,7 @@ def test_iht_state_grows_linearly_in_nnz_not_width():
         fit = R.iht(P.X_train, P.y_train, nnz=s, width=p, steps=2, mode="convex", seed=0)
         sizes[s, p] = fit.state_bytes
     # flat (8 B) + value (8 B) per entry, plus a 16-double generator and an 8-byte id per active neuron
-    for (s, p), b in sizes.items():
+    for (s, _), b in sizes.items():
         assert b <= s * (8 + 8 + 8 + 16 * 8)
 
 
@@ -314,8 +326,9 @@ def test_peak_memory_of_iht_grows_at_most_linearly_in_nnz_at_fixed_width():
     y = torch.randn(n, generator=g, dtype=torch.float64)
     peaks = {}
     for s in (50, 200, 800):
-        _, peak, method = measure_peak_memory(R.iht, X, y, nnz=s, width=width, steps=2, refine_steps=2,
-                                                mode="convex", seed=0)
+        _, peak, method = measure_peak_memory(
+            R.iht, X, y, nnz=s, width=width, steps=2, refine_steps=2, mode="convex", seed=0
+        )
         peaks[s] = peak
     assert method == "rss_hwm"
     # the support's columns A_S are n x s doubles: the peak must grow, but no faster than a few

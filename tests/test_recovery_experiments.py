@@ -1,4 +1,4 @@
-"""Tests of sparselab.recovery_experiments: the grids of the chapter "Exact recovery of planted sparse
+"""Tests of sparselab.chapters.recovery: the grids of the chapter "Exact recovery of planted sparse
 networks by iterative hard thresholding".
 
 Everything runs at tiny sizes (inputs of dimension 6, a few hundred samples, IMP for a few epochs), so
@@ -29,11 +29,21 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def sweep():
-    return rx.recovery_sweep([1, 2], [2, 5, 20], in_features=6, n_train=200, n_test=100, seeds=[0, 1],
-                             iht_options=IHT, imp_options=IMP, progress=False)
+    return rx.recovery_sweep(
+        [1, 2],
+        [2, 5, 20],
+        in_features=6,
+        n_train=200,
+        n_test=100,
+        seeds=[0, 1],
+        iht_options=IHT,
+        imp_options=IMP,
+        progress=False,
+    )
 
 
 # ----------------------------------------------------------------------------- phase diagrams
+
 
 def test_recovery_sweep_rows_columns_and_skipped_cells(sweep):
     assert list(sweep.columns) == list(rx.SWEEP_COLUMNS)
@@ -60,21 +70,50 @@ def test_recovery_sweep_success_is_the_psnr_threshold(sweep):
 
 
 def test_recovery_sweep_is_deterministic(sweep):
-    again = rx.recovery_sweep([1, 2], [2, 5, 20], in_features=6, n_train=200, n_test=100, seeds=[0, 1],
-                              iht_options=IHT, imp_options=IMP, progress=False)
+    again = rx.recovery_sweep(
+        [1, 2],
+        [2, 5, 20],
+        in_features=6,
+        n_train=200,
+        n_test=100,
+        seeds=[0, 1],
+        iht_options=IHT,
+        imp_options=IMP,
+        progress=False,
+    )
     pd.testing.assert_frame_equal(sweep.drop(columns=MEASURED), again.drop(columns=MEASURED))
 
 
 def test_recovery_sweep_width_factor_and_threshold():
-    frame = rx.recovery_sweep([2], [4], in_features=6, n_train=200, n_test=100, seeds=[3], methods=["IHT"],
-                              width_factor=3, iht_options=IHT, success_db=1.0, progress=False)
+    frame = rx.recovery_sweep(
+        [2],
+        [4],
+        in_features=6,
+        n_train=200,
+        n_test=100,
+        seeds=[3],
+        methods=["IHT"],
+        width_factor=3,
+        iht_options=IHT,
+        success_db=1.0,
+        progress=False,
+    )
     assert len(frame) == 1 and frame["fit_width"].item() == 6 and frame["method"].item() == "IHT"
     assert frame["success"].item() == (frame["psnr_test"].item() >= 1.0)
 
 
 def test_samples_sweep_grid():
-    frame = rx.samples_sweep([30, 150], [2, 4, 13], width=2, in_features=6, n_test=100, seeds=[0],
-                             methods=["IHT"], iht_options=IHT, progress=False)
+    frame = rx.samples_sweep(
+        [30, 150],
+        [2, 4, 13],
+        width=2,
+        in_features=6,
+        n_test=100,
+        seeds=[0],
+        methods=["IHT"],
+        iht_options=IHT,
+        progress=False,
+    )
     assert list(frame.columns) == list(rx.SWEEP_COLUMNS)
     assert len(frame) == 2 * 2  # nnz = 13 > 2 * 6 is skipped
     assert set(frame["n_train"]) == {30, 150} and set(frame["nnz"]) == {2, 4}
@@ -84,10 +123,21 @@ def test_samples_sweep_grid():
 
 # ----------------------------------------------------------------------------- cost
 
+
 def test_cost_scaling_rows_and_columns():
-    frame = rx.cost_scaling([2, 5, 50], [1, 3], fixed_width=4, fixed_nnz=5, in_features=6, n_train=300,
-                            planted_width=2, planted_nnz=4, iht_options=dict(steps=2, chunk=2),
-                            imp_options=dict(epochs=1), progress=False)
+    frame = rx.cost_scaling(
+        [2, 5, 50],
+        [1, 3],
+        fixed_width=4,
+        fixed_nnz=5,
+        in_features=6,
+        n_train=300,
+        planted_width=2,
+        planted_nnz=4,
+        iht_options=dict(steps=2, chunk=2),
+        imp_options=dict(epochs=1),
+        progress=False,
+    )
     assert list(frame.columns) == list(rx.COST_COLUMNS)
     # nnz sweep at width 4: 50 > 4 * 6 is skipped; width sweep at nnz 5: width 1 (6 weights) fits
     points = [("nnz", 2, 4), ("nnz", 5, 4), ("width", 5, 1), ("width", 5, 3)]
@@ -100,9 +150,9 @@ def test_cost_scaling_rows_and_columns():
 
 # ----------------------------------------------------------------------------- classification
 
+
 def test_classification_digits():
-    frame = rx.classification([10, 40, 1000], width=4, seeds=[0], iht_options=IHT, imp_options=IMP,
-                              progress=False)
+    frame = rx.classification([10, 40, 1000], width=4, seeds=[0], iht_options=IHT, imp_options=IMP, progress=False)
     assert list(frame.columns) == list(rx.CLASSIFICATION_COLUMNS)
     # 1000 > 64 * 4 is skipped: 2 tasks x 2 budgets x 2 methods
     assert len(frame) == 8
@@ -117,18 +167,42 @@ def test_classification_digits():
 def test_classification_reads_mnist_when_given(tmp_path):
     g = np.random.default_rng(0)
     path = tmp_path / "mnist.npz"
-    np.savez(path, x_train=g.integers(0, 256, (60, 6, 6), dtype=np.uint8), y_train=np.arange(60) % 10,
-             x_test=g.integers(0, 256, (20, 6, 6), dtype=np.uint8), y_test=np.arange(20) % 10)
-    frame = rx.classification([8], width=2, seeds=[0], methods=["IHT"], tasks=["digits 0 vs 1"],
-                              iht_options=IHT, mnist_path=str(path), mnist_limit_train=None, progress=False)
+    np.savez(
+        path,
+        x_train=g.integers(0, 256, (60, 6, 6), dtype=np.uint8),
+        y_train=np.arange(60) % 10,
+        x_test=g.integers(0, 256, (20, 6, 6), dtype=np.uint8),
+        y_test=np.arange(20) % 10,
+    )
+    frame = rx.classification(
+        [8],
+        width=2,
+        seeds=[0],
+        methods=["IHT"],
+        tasks=["digits 0 vs 1"],
+        iht_options=IHT,
+        mnist_path=str(path),
+        mnist_limit_train=None,
+        progress=False,
+    )
     assert list(frame["task"]) == ["digits 0 vs 1", "MNIST 0 vs 1", "MNIST 10-class"]
 
 
 # ----------------------------------------------------------------------------- INR
 
+
 def test_inr_experiment_frame_and_reconstructions():
-    frame, images, target = rx.inr_experiment([4, 16, 10_000], size=8, n_frequencies=4, scale=1.0, width=4,
-                                              seeds=[0, 1], iht_options=IHT, imp_options=IMP, progress=False)
+    frame, images, target = rx.inr_experiment(
+        [4, 16, 10_000],
+        size=8,
+        n_frequencies=4,
+        scale=1.0,
+        width=4,
+        seeds=[0, 1],
+        iht_options=IHT,
+        imp_options=IMP,
+        progress=False,
+    )
     assert list(frame.columns) == list(rx.INR_COLUMNS)
     assert len(frame) == 2 * 2 * 2  # 10 000 > 4 * 8 skipped; seeds x budgets x methods
     assert target.shape == (8, 8) and 0 <= target.min() and target.max() <= 1
@@ -139,9 +213,20 @@ def test_inr_experiment_frame_and_reconstructions():
 
 # ----------------------------------------------------------------------------- width and assumptions
 
+
 def test_width_mismatch_rows():
-    frame = rx.width_mismatch([1, 3], width=2, nnz=4, in_features=6, n_train=200, n_test=100, seeds=[0, 1],
-                              restarts=2, iht_options=IHT, progress=False)
+    frame = rx.width_mismatch(
+        [1, 3],
+        width=2,
+        nnz=4,
+        in_features=6,
+        n_train=200,
+        n_test=100,
+        seeds=[0, 1],
+        restarts=2,
+        iht_options=IHT,
+        progress=False,
+    )
     assert list(frame.columns) == list(rx.WIDTH_COLUMNS)
     assert len(frame) == 2 * 2 * len(rx.WIDTH_VARIANTS)
     assert list(frame["variant"].unique()) == list(rx.WIDTH_VARIANTS)
@@ -151,8 +236,17 @@ def test_width_mismatch_rows():
 
 
 def test_assumption_failures_rows_and_reference():
-    frame = rx.assumption_failures(width=2, nnz=4, in_features=6, n_train=300, n_test=100, seeds=[0],
-                                   few_samples=5, iht_options=IHT, progress=False)
+    frame = rx.assumption_failures(
+        width=2,
+        nnz=4,
+        in_features=6,
+        n_train=300,
+        n_test=100,
+        seeds=[0],
+        few_samples=5,
+        iht_options=IHT,
+        progress=False,
+    )
     assert list(frame.columns) == list(rx.ASSUMPTION_COLUMNS)
     assert list(frame["condition"]) == list(rx.CONDITIONS)
     rows = frame.set_index("condition")
@@ -163,8 +257,19 @@ def test_assumption_failures_rows_and_reference():
 
 
 def test_dead_neuron_condition_is_never_active():
-    pn = rx._condition_network("dead neuron", seed=0, in_features=6, width=3, nnz=8, n_train=500, n_test=50,
-                               few_samples=5, noise=0.0, correlation=0.0, perturbation=0.05)
+    pn = rx._condition_network(
+        "dead neuron",
+        seed=0,
+        in_features=6,
+        width=3,
+        nnz=8,
+        n_train=500,
+        n_test=50,
+        few_samples=5,
+        noise=0.0,
+        correlation=0.0,
+        perturbation=0.05,
+    )
     assert (pn.X_train >= 0).all()
     assert (pn.first_layer[0] <= 0).all() and (pn.first_layer[0] != 0).any()
     assert (torch.relu(pn.X_train @ pn.first_layer[0]) == 0).all()
@@ -172,8 +277,19 @@ def test_dead_neuron_condition_is_never_active():
 
 
 def test_near_parallel_condition_copies_the_support():
-    pn = rx._condition_network("near-parallel neurons", seed=1, in_features=6, width=3, nnz=8, n_train=50,
-                               n_test=50, few_samples=5, noise=0.0, correlation=0.0, perturbation=0.05)
+    pn = rx._condition_network(
+        "near-parallel neurons",
+        seed=1,
+        in_features=6,
+        width=3,
+        nnz=8,
+        n_train=50,
+        n_test=50,
+        few_samples=5,
+        noise=0.0,
+        correlation=0.0,
+        perturbation=0.05,
+    )
     u0, u1 = pn.first_layer[0], pn.first_layer[1]
     assert torch.equal(u0 != 0, u1 != 0)
     assert 0 < float((u1 - u0).norm()) < 0.5 * float(u0.norm())
@@ -182,13 +298,14 @@ def test_near_parallel_condition_copies_the_support():
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def test_geometric_rate_and_loglog_slope():
-    assert rx.geometric_rate([0.5 ** t for t in range(10)]) == pytest.approx(0.5)
+    assert rx.geometric_rate([0.5**t for t in range(10)]) == pytest.approx(0.5)
     # values at or below the floor are left out of the fit
     assert rx.geometric_rate([1.0, 0.1, 0.01, 1e-15]) == pytest.approx(0.1)
     assert math.isnan(rx.geometric_rate([1.0]))
     x = np.array([1.0, 2.0, 4.0, 8.0])
-    assert rx.loglog_slope(x, 3 * x ** 2) == pytest.approx(2.0)
+    assert rx.loglog_slope(x, 3 * x**2) == pytest.approx(2.0)
     assert rx.loglog_slope(x, np.ones(4)) == pytest.approx(0.0, abs=1e-12)
     assert math.isnan(rx.loglog_slope([1.0], [2.0]))
     with pytest.raises(ValueError, match="same length"):
@@ -216,30 +333,38 @@ def test_imp_fused_matches_the_network():
 
 # ----------------------------------------------------------------------------- validation
 
-@pytest.mark.parametrize("call, kind, words", [
-    (lambda: rx.recovery_sweep([0], [1], progress=False), ValueError, ["widths[0]"]),
-    (lambda: rx.recovery_sweep([1], [1, 1], progress=False), ValueError, ["nnzs", "repeat"]),
-    (lambda: rx.recovery_sweep("12", [1], progress=False), TypeError, ["widths"]),
-    (lambda: rx.recovery_sweep([1], [50], in_features=6, progress=False), ValueError, ["nnz <= width"]),
-    (lambda: rx.recovery_sweep([1], [1], methods=["SGD"], progress=False), ValueError, ["methods[0]", "IHT"]),
-    (lambda: rx.recovery_sweep([1], [1], iht_options={"step": 3}, progress=False), ValueError, ["iht_options", "step"]),
-    (lambda: rx.recovery_sweep([1], [1], iht_options={"mode": "fast"}, progress=False), ValueError, ["mode"]),
-    (lambda: rx.recovery_sweep([1], [1], success_db=0, progress=False), ValueError, ["success_db"]),
-    (lambda: rx.recovery_sweep([1], [1], progress="yes"), TypeError, ["progress"]),
-    (lambda: rx.samples_sweep([0], [1], progress=False), ValueError, ["n_trains[0]"]),
-    (lambda: rx.cost_scaling([1], [1], planted_nnz=500, progress=False), ValueError, ["planted_nnz"]),
-    (lambda: rx.classification([1], tasks=["MNIST"], progress=False), ValueError, ["tasks[0]"]),
-    (lambda: rx.classification([1], mnist_limit_train=0, progress=False), ValueError, ["mnist_limit_train"]),
-    (lambda: rx.inr_experiment([1], image="lena", progress=False), ValueError, ["image"]),
-    (lambda: rx.inr_experiment([1], holdout=0.0, progress=False), ValueError, ["holdout"]),
-    (lambda: rx.inr_experiment([10**6], width=1, n_frequencies=1, progress=False), ValueError, ["nnzs"]),
-    (lambda: rx.width_mismatch([1], variants=["lazy"], progress=False), ValueError, ["variants[0]"]),
-    (lambda: rx.width_mismatch([1], iht_options={"restarts": 2}, progress=False), ValueError, ["restarts"]),
-    (lambda: rx.width_mismatch([1], width=1, nnz=50, in_features=6, progress=False), ValueError, ["nnz"]),
-    (lambda: rx.assumption_failures(["sunny"], progress=False), ValueError, ["conditions[0]"]),
-    (lambda: rx.assumption_failures(width=1, nnz=2, progress=False), ValueError, ["near-parallel", "width"]),
-    (lambda: rx.assumption_failures(correlation=1.0, progress=False), ValueError, ["correlation"]),
-])
+
+@pytest.mark.parametrize(
+    "call, kind, words",
+    [
+        (lambda: rx.recovery_sweep([0], [1], progress=False), ValueError, ["widths[0]"]),
+        (lambda: rx.recovery_sweep([1], [1, 1], progress=False), ValueError, ["nnzs", "repeat"]),
+        (lambda: rx.recovery_sweep("12", [1], progress=False), TypeError, ["widths"]),
+        (lambda: rx.recovery_sweep([1], [50], in_features=6, progress=False), ValueError, ["nnz <= width"]),
+        (lambda: rx.recovery_sweep([1], [1], methods=["SGD"], progress=False), ValueError, ["methods[0]", "IHT"]),
+        (
+            lambda: rx.recovery_sweep([1], [1], iht_options={"step": 3}, progress=False),
+            ValueError,
+            ["iht_options", "step"],
+        ),
+        (lambda: rx.recovery_sweep([1], [1], iht_options={"mode": "fast"}, progress=False), ValueError, ["mode"]),
+        (lambda: rx.recovery_sweep([1], [1], success_db=0, progress=False), ValueError, ["success_db"]),
+        (lambda: rx.recovery_sweep([1], [1], progress="yes"), TypeError, ["progress"]),
+        (lambda: rx.samples_sweep([0], [1], progress=False), ValueError, ["n_trains[0]"]),
+        (lambda: rx.cost_scaling([1], [1], planted_nnz=500, progress=False), ValueError, ["planted_nnz"]),
+        (lambda: rx.classification([1], tasks=["MNIST"], progress=False), ValueError, ["tasks[0]"]),
+        (lambda: rx.classification([1], mnist_limit_train=0, progress=False), ValueError, ["mnist_limit_train"]),
+        (lambda: rx.inr_experiment([1], image="lena", progress=False), ValueError, ["image"]),
+        (lambda: rx.inr_experiment([1], holdout=0.0, progress=False), ValueError, ["holdout"]),
+        (lambda: rx.inr_experiment([10**6], width=1, n_frequencies=1, progress=False), ValueError, ["nnzs"]),
+        (lambda: rx.width_mismatch([1], variants=["lazy"], progress=False), ValueError, ["variants[0]"]),
+        (lambda: rx.width_mismatch([1], iht_options={"restarts": 2}, progress=False), ValueError, ["restarts"]),
+        (lambda: rx.width_mismatch([1], width=1, nnz=50, in_features=6, progress=False), ValueError, ["nnz"]),
+        (lambda: rx.assumption_failures(["sunny"], progress=False), ValueError, ["conditions[0]"]),
+        (lambda: rx.assumption_failures(width=1, nnz=2, progress=False), ValueError, ["near-parallel", "width"]),
+        (lambda: rx.assumption_failures(correlation=1.0, progress=False), ValueError, ["correlation"]),
+    ],
+)
 def test_bad_arguments_raise_naming_them(call, kind, words):
     with pytest.raises(kind) as info:
         call()

@@ -1,4 +1,4 @@
-"""Tests of sparselab.schedules: the cubic schedule, gradual/one-shot pruning and iterative magnitude pruning."""
+"""Tests of sparselab.pruning.schedules: the cubic schedule, gradual/one-shot pruning and iterative magnitude pruning."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ from torch import nn
 from sparselab import pruning
 from sparselab.data import make_regression
 from sparselab.masks import keep_count
-from sparselab.pruning import (GradualPruning, OneShotPruning, cubic_sparsity, imp_alpha, imp_density,
-                                 iterative_magnitude_pruning, rewind_weights, snapshot_weights)
+from sparselab.pruning import (
+    GradualPruning,
+    OneShotPruning,
+    cubic_sparsity,
+    imp_alpha,
+    imp_density,
+    iterative_magnitude_pruning,
+    rewind_weights,
+    snapshot_weights,
+)
 from sparselab.training import TrainConfig, train
 
 
@@ -43,8 +51,9 @@ class Recorder:
         self.step_state = None
 
     def on_train_begin(self, model, optimizer):
-        self.begin.append((snapshot_weights(model),
-                           {n: pruning.current_mask(m).clone() for n, m in pruning.prunable_layers(model)}))
+        self.begin.append(
+            (snapshot_weights(model), {n: pruning.current_mask(m).clone() for n, m in pruning.prunable_layers(model)})
+        )
 
     def on_step_end(self, step, model, optimizer, batch):
         if self.at_step is not None and step == self.at_step and self.step_state is None:
@@ -68,8 +77,7 @@ def test_cubic_sparsity_endpoints():
     assert cubic_sparsity(30, **SCHED) == pytest.approx(0.8, abs=1e-15)  # s_f at t0 + n dt
     assert cubic_sparsity(31, **SCHED) == 0.8
     assert cubic_sparsity(10_000, **SCHED) == 0.8
-    assert cubic_sparsity(3, final_sparsity=0.5, initial_sparsity=0.2, start_step=5, n_updates=2,
-                          update_every=1) == 0.2
+    assert cubic_sparsity(3, final_sparsity=0.5, initial_sparsity=0.2, start_step=5, n_updates=2, update_every=1) == 0.2
 
 
 def test_cubic_sparsity_hand_computed_midpoints_and_piecewise_constant():
@@ -95,13 +103,16 @@ def test_cubic_sparsity_one_shot_when_no_updates():
     assert cubic_sparsity(7, **kw) == 0.9
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(final_sparsity=1.0), "final_sparsity"),
-    (dict(final_sparsity=0.5, initial_sparsity=0.6), "initial_sparsity"),
-    (dict(final_sparsity=0.5, update_every=0), "update_every"),
-    (dict(final_sparsity=0.5, n_updates=-1), "n_updates"),
-    (dict(final_sparsity=0.5, start_step=-1), "start_step"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(final_sparsity=1.0), "final_sparsity"),
+        (dict(final_sparsity=0.5, initial_sparsity=0.6), "initial_sparsity"),
+        (dict(final_sparsity=0.5, update_every=0), "update_every"),
+        (dict(final_sparsity=0.5, n_updates=-1), "n_updates"),
+        (dict(final_sparsity=0.5, start_step=-1), "start_step"),
+    ],
+)
 def test_cubic_sparsity_bad_arguments(kwargs, name):
     args = {**dict(n_updates=2, update_every=1), **kwargs}
     with pytest.raises(ValueError, match=name):
@@ -132,8 +143,7 @@ def test_imp_densities_exact_and_rewind_to_init():
     init = snapshot_weights(model)
     rec = Recorder()
     alpha, rounds = 0.2, 3
-    res = iterative_magnitude_pruning(model, data, CONFIG, alpha=alpha, rounds=rounds, callbacks=(rec,),
-                                      progress=False)
+    res = iterative_magnitude_pruning(model, data, CONFIG, alpha=alpha, rounds=rounds, callbacks=(rec,), progress=False)
     expected = [keep_count(N_WEIGHTS, (1 - alpha) ** r) / N_WEIGHTS for r in range(rounds + 1)]
     assert expected == [1.0, 115 / 144, 92 / 144, 74 / 144]
     assert res.densities == expected
@@ -166,8 +176,17 @@ def test_imp_final_density_layer_scope_and_late_rewinding():
     data = tiny_data()
     model = tiny_model(1)
     rec = Recorder(at_step=3)
-    res = iterative_magnitude_pruning(model, data, CONFIG, final_density=0.25, rounds=2, rewind_step=3,
-                                      scope="layer", callbacks=(rec,), progress=False)
+    res = iterative_magnitude_pruning(
+        model,
+        data,
+        CONFIG,
+        final_density=0.25,
+        rounds=2,
+        rewind_step=3,
+        scope="layer",
+        callbacks=(rec,),
+        progress=False,
+    )
     assert res.alpha == pytest.approx(0.5)
     assert res.target_densities == [1.0, 0.5, 0.25]
     # layer scope: every layer keeps exactly keep_count(numel, d)
@@ -190,15 +209,18 @@ def test_imp_prunes_only_named_layers():
     assert res.densities == [1.0, 0.5]
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(final_density=0.1, alpha=0.2), "final_density"),
-    (dict(), "alpha"),
-    (dict(alpha=1.0), "alpha"),
-    (dict(alpha=0.2, rewind_step=9), "rewind_step"),
-    (dict(alpha=0.2, scope="tensor"), "scope"),
-    (dict(alpha=0.2, layers=["nope"]), "layers"),
-    (dict(final_density=1.0), "final_density"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(final_density=0.1, alpha=0.2), "final_density"),
+        (dict(), "alpha"),
+        (dict(alpha=1.0), "alpha"),
+        (dict(alpha=0.2, rewind_step=9), "rewind_step"),
+        (dict(alpha=0.2, scope="tensor"), "scope"),
+        (dict(alpha=0.2, layers=["nope"]), "layers"),
+        (dict(final_density=1.0), "final_density"),
+    ],
+)
 def test_imp_bad_arguments(kwargs, name):
     model = tiny_model()
     before = snapshot_weights(model)
@@ -215,9 +237,10 @@ def test_gradual_pruning_follows_the_cubic_schedule_and_ends_exact():
     train(model, tiny_data(), TrainConfig(epochs=4, batch_size=32, device="cpu", progress=False), callbacks=(cb,))
     assert [s for s, _, _ in cb.log] == [2, 4, 6]
     targets = [t for _, t, _ in cb.log]
-    for (step, target, _) in cb.log[:-1]:
-        assert target == pytest.approx(1 - cubic_sparsity(step, final_sparsity=0.7, start_step=2, n_updates=2,
-                                                          update_every=2), abs=1e-12)
+    for step, target, _ in cb.log[:-1]:
+        assert target == pytest.approx(
+            1 - cubic_sparsity(step, final_sparsity=0.7, start_step=2, n_updates=2, update_every=2), abs=1e-12
+        )
     assert targets[0] == 1.0  # s_i = 0 at t0: nothing pruned yet
     assert targets[1] == pytest.approx(1 - (0.7 - 0.7 * 0.125), abs=1e-12)  # 0.3875
     assert targets[-1] == 0.3
@@ -267,19 +290,22 @@ def test_gradual_pruning_structured_rows_exact():
     assert cb.log[-1][1:] == (0.25, 0.25)
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(final_density=0.0), "final_density"),
-    (dict(final_density=0.5, initial_density=0.4), "initial_density"),
-    (dict(final_density=0.5, end_step=7), "end_step"),
-    (dict(final_density=0.5, end_step=1), "end_step"),
-    (dict(final_density=0.5, update_every=0), "update_every"),
-    (dict(final_density=0.5, scope="tensor"), "scope"),
-    (dict(final_density=0.5, structure="diagonal"), "structure"),
-    (dict(final_density=0.5, layers="0"), "layers"),
-    (dict(final_density=0.5, structure="row"), "scope"),
-    (dict(final_density=0.5, structure="nm"), "nm"),
-    (dict(final_density=0.5, scope="layer", structure="block", blok=(2, 2)), "structure option"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(final_density=0.0), "final_density"),
+        (dict(final_density=0.5, initial_density=0.4), "initial_density"),
+        (dict(final_density=0.5, end_step=7), "end_step"),
+        (dict(final_density=0.5, end_step=1), "end_step"),
+        (dict(final_density=0.5, update_every=0), "update_every"),
+        (dict(final_density=0.5, scope="tensor"), "scope"),
+        (dict(final_density=0.5, structure="diagonal"), "structure"),
+        (dict(final_density=0.5, layers="0"), "layers"),
+        (dict(final_density=0.5, structure="row"), "scope"),
+        (dict(final_density=0.5, structure="nm"), "nm"),
+        (dict(final_density=0.5, scope="layer", structure="block", blok=(2, 2)), "structure option"),
+    ],
+)
 def test_gradual_pruning_bad_arguments(kwargs, name):
     args = {**dict(start_step=2, end_step=6, update_every=2), **kwargs}
     with pytest.raises(ValueError, match=name):

@@ -6,14 +6,13 @@ import torch
 
 from sparselab import sensing as S
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def instance(m, N, k, *, noise=0.0, seed=0, batch=()):
     """Gaussian A with N(0, 1/m) entries, a k-sparse Gaussian x and y = A x + noise * e."""
     g = torch.Generator().manual_seed(seed)
-    A = torch.randn(*batch, m, N, generator=g, dtype=torch.float64) / m ** 0.5
+    A = torch.randn(*batch, m, N, generator=g, dtype=torch.float64) / m**0.5
     x = torch.zeros(*batch, N, dtype=torch.float64)
     for row in x.view(-1, N):
         idx = torch.randperm(N, generator=g)[:k]
@@ -29,6 +28,7 @@ def lasso_instance():
 
 
 # ----------------------------------------------------------------------------- lasso: ISTA and FISTA
+
 
 def test_ista_and_fista_reach_the_lasso_optimum_and_agree():
     A, _, y, lam = lasso_instance()
@@ -153,6 +153,7 @@ def test_float32_inputs_stay_float32():
 
 # ----------------------------------------------------------------------------- IHT
 
+
 def test_normalised_iht_recovers_an_exactly_sparse_signal():
     A, x, y = instance(60, 200, 5, seed=0)
     r = S.iht(A, y, k=5)
@@ -203,6 +204,7 @@ def test_iht_batched_over_matrices_with_a_budget_per_problem():
 
 # ----------------------------------------------------------------------------- debiasing
 
+
 def test_debias_is_least_squares_on_the_support():
     A, _, y, lam = lasso_instance()
     sol = S.fista(A, y, lam=lam).x
@@ -216,8 +218,7 @@ def test_debias_is_least_squares_on_the_support():
     # the debiased coefficients are larger in magnitude: the lasso had shrunk them
     assert (xd[supp].abs() > sol[supp].abs()).all()
     # the residual of least squares is orthogonal to the chosen columns
-    assert torch.allclose(A[:, supp].T @ (y - A @ xd), torch.zeros(int(supp.sum()), dtype=torch.float64),
-                          atol=1e-10)
+    assert torch.allclose(A[:, supp].T @ (y - A @ xd), torch.zeros(int(supp.sum()), dtype=torch.float64), atol=1e-10)
     assert torch.equal(S.debias(A, y, torch.zeros(100, dtype=torch.bool)), torch.zeros(100, dtype=torch.float64))
     # batched masks
     both = S.debias(A, torch.stack([y, 2 * y]), torch.stack([supp, supp]))
@@ -226,10 +227,11 @@ def test_debias_is_least_squares_on_the_support():
 
 # ----------------------------------------------------------------------------- group lasso
 
+
 def group_instance():
     g = torch.Generator().manual_seed(1)
     m, N = 40, 60
-    A = torch.randn(m, N, generator=g, dtype=torch.float64) / m ** 0.5
+    A = torch.randn(m, N, generator=g, dtype=torch.float64) / m**0.5
     groups = torch.arange(N) // 5  # 12 groups of 5
     x = torch.zeros(N, dtype=torch.float64)
     x[5:10] = torch.randn(5, generator=g, dtype=torch.float64)
@@ -244,13 +246,13 @@ def test_group_lasso_zeroes_whole_groups_and_is_optimal():
     for accelerated in (True, False):
         r = S.group_lasso(A, y, lam=lam, groups=groups, accelerated=accelerated)
         assert r.converged
-        blocks = (r.x.view(12, 5) != 0)
+        blocks = r.x.view(12, 5) != 0
         assert (blocks.all(1) | ~blocks.any(1)).all()  # every group all zero or all non-zero
         assert blocks.any(1).nonzero().flatten().tolist() == [1, 6]  # the planted groups
         # the optimality condition by hand
         c = A.T @ (y - A @ r.x)
         for gi in range(12):
-            cg, xg = c[5 * gi:5 * gi + 5], r.x[5 * gi:5 * gi + 5]
+            cg, xg = c[5 * gi : 5 * gi + 5], r.x[5 * gi : 5 * gi + 5]
             if (xg == 0).all():
                 assert float(cg.norm()) <= lam + 1e-6
             else:
@@ -262,7 +264,7 @@ def test_group_lasso_zeroes_whole_groups_and_is_optimal():
 def test_group_lasso_lambda_max_warm_start_and_singletons():
     A, x, y, groups, lam = group_instance()
     gmax = float(S.group_lambda_max(A, y, groups))
-    assert gmax == pytest.approx(max(float((A[:, 5 * g:5 * g + 5].T @ y).norm()) for g in range(12)))
+    assert gmax == pytest.approx(max(float((A[:, 5 * g : 5 * g + 5].T @ y).norm()) for g in range(12)))
     assert torch.equal(S.group_lasso(A, y, lam=gmax, groups=groups).x, torch.zeros(60, dtype=torch.float64))
     assert (S.group_lasso(A, y, lam=0.99 * gmax, groups=groups).x != 0).any()
     sol = S.group_lasso(A, y, lam=lam, groups=groups).x
@@ -270,17 +272,19 @@ def test_group_lasso_lambda_max_warm_start_and_singletons():
     assert again.converged and again.iterations <= 2
     # groups as a list of index blocks and with weights sqrt(|g|) = sqrt(5) == lam * sqrt(5)
     blocks = [torch.arange(5 * g, 5 * g + 5) for g in range(12)]
-    weighted = S.group_lasso(A, y, lam=lam / 5 ** 0.5, groups=blocks, weights=[5 ** 0.5] * 12)
+    weighted = S.group_lasso(A, y, lam=lam / 5**0.5, groups=blocks, weights=[5**0.5] * 12)
     assert torch.allclose(weighted.x, sol, atol=1e-8)
     # singleton groups: the lasso
     A2, _, y2, lam2 = lasso_instance()
     gl = S.group_lasso(A2, y2, lam=lam2, groups=torch.arange(100))
     assert torch.allclose(gl.x, S.fista(A2, y2, lam=lam2).x, atol=1e-8)
     assert float(S.group_lasso_objective(A2, y2, gl.x, lam2, torch.arange(100))) == pytest.approx(
-        float(S.lasso_objective(A2, y2, gl.x, lam2)), rel=1e-12)
+        float(S.lasso_objective(A2, y2, gl.x, lam2)), rel=1e-12
+    )
 
 
 # ----------------------------------------------------------------------------- bad inputs
+
 
 def _bad_calls():
     A, _, y, _ = lasso_instance()
@@ -297,8 +301,11 @@ def _bad_calls():
         (lambda: S.iht(A, infy, k=3), ValueError, r"y contains 1 NaN or infinite"),
         (lambda: S.fista(A, y, lam=-0.1), ValueError, r"lam must be a finite number in \[0.0, inf\]"),
         (lambda: S.fista(A, y, lam=float("inf")), ValueError, "lam must be a finite number"),
-        (lambda: S.ista(A, torch.stack([y, y]), lam=torch.tensor([0.1, 0.2, 0.3])), ValueError,
-         r"batch shapes of A, y and lam do not broadcast: A and y \(2,\), lam \(3,\)"),
+        (
+            lambda: S.ista(A, torch.stack([y, y]), lam=torch.tensor([0.1, 0.2, 0.3])),
+            ValueError,
+            r"batch shapes of A, y and lam do not broadcast: A and y \(2,\), lam \(3,\)",
+        ),
         (lambda: S.iht(A, y, k=0), ValueError, r"k must be an integer in \[1, 100\], got 0"),
         (lambda: S.iht(A, y, k=101), ValueError, r"k must be an integer in \[1, 100\], got 101"),
         (lambda: S.iht(A, y, k=3, step_size="armijo"), ValueError, "step_size must be one of 'normalized'"),
@@ -308,8 +315,11 @@ def _bad_calls():
         (lambda: S.ista(A.tolist(), y, lam=0.1), TypeError, "A must be a torch.Tensor or numpy.ndarray"),
         (lambda: S.group_lasso(A, y, lam=0.1, groups=groups[:50]), ValueError, "groups must be a 1-D tensor of 100"),
         (lambda: S.group_lasso(A, y, lam=0.1, groups=[torch.arange(50)]), ValueError, "cover every index"),
-        (lambda: S.group_lasso(A, y, lam=0.1, groups=groups, weights=[1.0] * 3), ValueError,
-         r"weights must have one entry per group \(G = 10\)"),
+        (
+            lambda: S.group_lasso(A, y, lam=0.1, groups=groups, weights=[1.0] * 3),
+            ValueError,
+            r"weights must have one entry per group \(G = 10\)",
+        ),
         (lambda: S.group_lasso(A, y, lam=0.1, groups=groups, weights=[0.0] * 10), ValueError, "weights must be"),
         (lambda: S.debias(A, y, torch.ones(100, dtype=torch.bool)), ValueError, "at most m = 40 entries"),
         (lambda: S.debias(A, y, torch.tensor([0, 100])), ValueError, r"support indices must be in \[0, 99\]"),
@@ -338,7 +348,9 @@ def test_least_squares_is_minimum_norm_and_bitwise_repeatable():
     ref = np.linalg.lstsq(M.numpy(), b.numpy(), rcond=None)[0]
     runs = []
     for i in range(5):
-        _ = [torch.empty(1000 * i + 7) for _ in range(3)]  # shift allocations: lstsq's CPU driver is alignment-sensitive
+        _ = [
+            torch.empty(1000 * i + 7) for _ in range(3)
+        ]  # shift allocations: lstsq's CPU driver is alignment-sensitive
         runs.append(S.least_squares(M.clone(), b.clone()))
     assert all(torch.equal(r, runs[0]) for r in runs)
     assert np.allclose(runs[0].numpy(), ref, atol=1e-12)

@@ -1,4 +1,4 @@
-"""Tests of sparselab.sensing_experiments: the grids of the chapter "Hard vs soft thresholding, compressed
+"""Tests of sparselab.chapters.thresholding: the grids of the chapter "Hard vs soft thresholding, compressed
 sensing, and why sparse models generalise".
 
 Everything runs at tiny sizes (signals of length 40-60, a few hundred solver steps), so the module takes a
@@ -20,16 +20,16 @@ import torch
 from sparselab.chapters import thresholding as sx
 from sparselab.sensing import irrepresentable
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def test_derive_seed_is_deterministic_and_separates_cells():
     assert sx.derive_seed(0, 1, 2) == sx.derive_seed(0, 1, 2)
     seeds = {sx.derive_seed(s, i) for s in range(3) for i in range(3)}
-    assert len(seeds) == 9 and all(0 <= s < 2 ** 31 for s in seeds)
+    assert len(seeds) == 9 and all(0 <= s < 2**31 for s in seeds)
 
 
 def test_universal_lambda():
@@ -79,6 +79,7 @@ def test_sparse_linear_rademacher_and_margin_bound():
 
 # ----------------------------------------------------------------------------- shrinkage
 
+
 def test_shrinkage_instance_lasso_is_biased_debiasing_and_iht_are_not():
     frame, info = sx.shrinkage_instance(N=60, m=40, k=5, noise=0.0, lam=0.1, seed=0)
     assert list(frame.columns) == list(sx.SHRINKAGE_INSTANCE_COLUMNS) and len(frame) == 60
@@ -95,8 +96,9 @@ def test_shrinkage_instance_lasso_is_biased_debiasing_and_iht_are_not():
 
 
 def test_shrinkage_sweep_rows_and_ranges():
-    frame = sx.shrinkage_sweep([0.05, 0.3], [3, 5], N=60, m=40, k=5, noise=0.01, steps=200, seeds=[0, 1],
-                               progress=False)
+    frame = sx.shrinkage_sweep(
+        [0.05, 0.3], [3, 5], N=60, m=40, k=5, noise=0.01, steps=200, seeds=[0, 1], progress=False
+    )
     assert list(frame.columns) == list(sx.SHRINKAGE_COLUMNS)
     assert len(frame) == 2 * (2 * 2 + 2)  # seeds x (2 lambdas x {lasso, debiased} + 2 ks)
     assert set(frame["method"]) == {"lasso", "debiased lasso", "IHT"}
@@ -114,6 +116,7 @@ def test_shrinkage_sweep_rows_and_ranges():
 
 
 # ----------------------------------------------------------------------------- phase transitions
+
 
 @pytest.mark.parametrize("ensemble", sx.ENSEMBLES)
 def test_phase_transition_rows_success_and_determinism(ensemble):
@@ -152,6 +155,7 @@ def test_phase_transition_bad_parameters():
 
 # ----------------------------------------------------------------------------- noise, groups, correlation
 
+
 def test_noise_robustness_error_grows_with_noise_and_oracle_is_the_floor():
     frame = sx.noise_robustness([0.0, 0.1], N=60, m=40, k=4, steps=300, seeds=[0, 1], progress=False)
     assert list(frame.columns) == list(sx.NOISE_COLUMNS) and len(frame) == 2 * 2 * 4
@@ -178,8 +182,9 @@ def test_group_sweep_group_lasso_needs_fewer_measurements():
 
 
 def test_correlation_sweep_irrepresentable_grows_and_recovery_fails_above_one():
-    frame = sx.correlation_sweep([0.0, 0.9], n=50, N=40, k=4, noise=0.0, n_lams=12, steps=300, seeds=[0, 1],
-                                 progress=False)
+    frame = sx.correlation_sweep(
+        [0.0, 0.9], n=50, N=40, k=4, noise=0.0, n_lams=12, steps=300, seeds=[0, 1], progress=False
+    )
     assert list(frame.columns) == list(sx.CORRELATION_COLUMNS) and len(frame) == 4
     by = frame.groupby("correlation").mean(numeric_only=True)
     assert by.loc[0.0, "irrepresentable"] < 1 < by.loc[0.9, "irrepresentable"]
@@ -193,6 +198,7 @@ def test_correlation_sweep_irrepresentable_grows_and_recovery_fails_above_one():
 
 # ----------------------------------------------------------------------------- selection and generalisation
 
+
 def test_selection_comparison_a_optimal_has_the_smallest_trace():
     frame = sx.selection_comparison([8, 16], rows=80, d=8, noise_draws=20, seeds=[0, 1], progress=False)
     assert list(frame.columns) == list(sx.SELECTION_COLUMNS) and len(frame) == 2 * 2 * 3
@@ -202,8 +208,9 @@ def test_selection_comparison_a_optimal_has_the_smallest_trace():
     largest = frame[frame["method"] == "largest norm"]
     assert (largest["overlap_with_largest_norm"] == 1.0).all()
     assert frame["overlap_with_largest_norm"].between(0, 1).all() and (frame["mse"] > 0).all()
-    pd.testing.assert_frame_equal(frame, sx.selection_comparison([8, 16], rows=80, d=8, noise_draws=20,
-                                                                 seeds=[0, 1], progress=False))
+    pd.testing.assert_frame_equal(
+        frame, sx.selection_comparison([8, 16], rows=80, d=8, noise_draws=20, seeds=[0, 1], progress=False)
+    )
     with pytest.raises(ValueError, match=r"ks\[0\]"):
         sx.selection_comparison([4], rows=80, d=8, progress=False)
 

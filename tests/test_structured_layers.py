@@ -26,7 +26,15 @@ def dense_forward(layer, x):
 
 def monarch_sizes():
     # (N, blocks, m, n): default sqrt(N) and explicit non-square splits
-    return [(4, None, 2, 2), (16, None, 4, 4), (64, None, 8, 8), (8, 2, 2, 4), (12, 3, 3, 4), (12, 4, 4, 3), (7, 7, 7, 1)]
+    return [
+        (4, None, 2, 2),
+        (16, None, 4, 4),
+        (64, None, 8, 8),
+        (8, 2, 2, 4),
+        (12, 3, 3, 4),
+        (12, 4, 4, 3),
+        (7, 7, 7, 1),
+    ]
 
 
 # --------------------------------------------------------------------------- forward == x W^T + b
@@ -63,7 +71,7 @@ def test_butterfly_dense_weight_is_product_of_butterfly_factors_with_permutation
         assert int((D != 0).sum()) == 2 * N
         assert not bool(D[~S].any())
     B = torch.linalg.multi_dot(dense_factors)
-    P = torch.eye(N, dtype=F64)[perm]                # (P x)_j = x_{perm[j]}
+    P = torch.eye(N, dtype=F64)[perm]  # (P x)_j = x_{perm[j]}
     torch.testing.assert_close(layer.dense_weight(), B @ P, rtol=0, atol=1e-12)
     x = torch.randn(3, N, dtype=F64)
     torch.testing.assert_close(layer(x), x[:, perm] @ B.T + layer.bias, rtol=0, atol=1e-12)
@@ -83,7 +91,7 @@ def test_monarch_forward_equals_dense(N, blocks, m, n, init):
     assert not bool(X[~BF.kronecker_support(1, m, m, n)].any())
     assert not bool(Y[~BF.kronecker_support(m, n, n, 1)].any())
     torch.testing.assert_close(layer.dense_weight(), X @ Y, rtol=0, atol=1e-12)
-    r, s, k, i = m - 1, 0, n - 1, m - 1                 # spot-check the documented index maps
+    r, s, k, i = m - 1, 0, n - 1, m - 1  # spot-check the documented index maps
     assert X[r * n + k, s * n + k] == layer.left[k, r, s]
     assert Y[i * n + 0, i * n + n - 1] == layer.right[i, 0, n - 1]
 
@@ -97,7 +105,7 @@ def test_butterfly_orthogonal_and_identity_inits(permutation):
     blocks = ButterflyLinear(N, dtype=F64, seed=0).twiddle.detach()
     dets = torch.linalg.det(blocks)
     assert torch.allclose(dets.abs(), torch.ones_like(dets), atol=1e-12)
-    assert bool((dets > 0).any()) and bool((dets < 0).any())   # both rotations and reflections
+    assert bool((dets > 0).any()) and bool((dets < 0).any())  # both rotations and reflections
     I = ButterflyLinear(N, dtype=F64, init="identity").dense_weight()
     assert torch.equal(I, torch.eye(N, dtype=F64))
 
@@ -107,13 +115,14 @@ def test_butterfly_gaussian_init_variance_preserves_norm():
     layer = ButterflyLinear(N, dtype=F64, init="gaussian", bias=False, seed=0)
     tw = layer.twiddle.detach()
     assert tw.shape == (10, 512, 2, 2)
-    assert tw.var().item() == pytest.approx(0.5, rel=0.03)      # 20480 N(0, 1/2) samples
+    assert tw.var().item() == pytest.approx(0.5, rel=0.03)  # 20480 N(0, 1/2) samples
     assert tw.mean().item() == pytest.approx(0.0, abs=0.02)
     # E||W x||^2 = ||x||^2: average over many independent layers on a fixed unit vector
     x = torch.randn(64, dtype=F64)
     x /= x.norm()
-    ratios = [ButterflyLinear(64, dtype=F64, init="gaussian", bias=False, seed=s)(x).norm().item() ** 2
-              for s in range(400)]
+    ratios = [
+        ButterflyLinear(64, dtype=F64, init="gaussian", bias=False, seed=s)(x).norm().item() ** 2 for s in range(400)
+    ]
     assert sum(ratios) / len(ratios) == pytest.approx(1.0, abs=0.25)
 
 
@@ -121,7 +130,7 @@ def test_monarch_inits():
     W = MonarchLinear(12, blocks=3, dtype=F64, seed=0).dense_weight().detach()
     torch.testing.assert_close(W @ W.T, torch.eye(12, dtype=F64), rtol=0, atol=1e-12)
     assert torch.equal(MonarchLinear(16, dtype=F64, init="identity").dense_weight(), torch.eye(16, dtype=F64))
-    g = MonarchLinear(256, blocks=8, dtype=F64, init="gaussian", seed=0)   # m = 8, n = 32
+    g = MonarchLinear(256, blocks=8, dtype=F64, init="gaussian", seed=0)  # m = 8, n = 32
     assert g.left.detach().var().item() == pytest.approx(1 / 8, rel=0.05)
     assert g.right.detach().var().item() == pytest.approx(1 / 32, rel=0.05)
 
@@ -137,7 +146,7 @@ def test_seeding_and_reset_parameters(cls):
     with torch.no_grad():
         for p in a.parameters():
             p.zero_()
-    a.reset_parameters()                                    # seeded: the same values again
+    a.reset_parameters()  # seeded: the same values again
     assert all(torch.equal(v, sb[k]) for k, v in a.state_dict().items())
     # seed=None draws from the global RNG, like nn.Linear
     torch.manual_seed(123)
@@ -174,8 +183,10 @@ def test_butterfly_gradients_match_dense_equivalent():
     torch.testing.assert_close(gb, C.sum((0, 1)), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls, kwargs", [(ButterflyLinear, {"permutation": "bit_reversal"}),
-                                         (ButterflyLinear, {}), (MonarchLinear, {"blocks": 2})])
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [(ButterflyLinear, {"permutation": "bit_reversal"}), (ButterflyLinear, {}), (MonarchLinear, {"blocks": 2})],
+)
 def test_gradcheck(cls, kwargs):
     layer = cls(8, dtype=F64, init="gaussian", seed=0, **kwargs)
     names = [n for n, _ in layer.named_parameters()]
@@ -237,7 +248,7 @@ def test_from_dense_random_matches_butterfly_factorize(order):
     assert layer.init_error == pytest.approx(res.error, rel=1e-10)
     assert layer.init_relative_error == pytest.approx(res.relative_error, rel=1e-10)
     assert layer.init_error == pytest.approx(float(torch.linalg.norm(A - layer.dense_weight().detach())), rel=1e-10)
-    assert 0.5 < layer.init_relative_error < 1.0           # 2NL = 320 of 1024 numbers: a rough fit
+    assert 0.5 < layer.init_relative_error < 1.0  # 2NL = 320 of 1024 numbers: a rough fit
     torch.testing.assert_close(layer.dense_weight(), res.to_dense(), rtol=0, atol=1e-12)
     assert layer.bias is None
 
@@ -355,9 +366,9 @@ def test_batched_and_unbatched_inputs(cls):
     y = layer(x)
     assert y.shape == (3, 5, 16)
     torch.testing.assert_close(y, dense_forward(layer, x), rtol=0, atol=1e-12)
-    torch.testing.assert_close(layer(x[1, 2]), y[1, 2], rtol=0, atol=1e-13)      # a single vector (N,)
+    torch.testing.assert_close(layer(x[1, 2]), y[1, 2], rtol=0, atol=1e-13)  # a single vector (N,)
     assert layer(torch.randn(0, 16, dtype=F64)).shape == (0, 16)
-    assert layer(x.transpose(0, 1)).shape == (5, 3, 16)                           # non-contiguous input
+    assert layer(x.transpose(0, 1)).shape == (5, 3, 16)  # non-contiguous input
 
 
 @pytest.mark.parametrize("cls", [ButterflyLinear, MonarchLinear])
@@ -366,7 +377,7 @@ def test_float32_and_factory_kwargs(cls):
     layer = cls(64, device="cpu", dtype=torch.float32, init="gaussian", seed=0)
     assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in layer.parameters())
     for (_, p), (_, q) in zip(layer.named_parameters(), ref.named_parameters()):
-        assert torch.equal(p, q.float())                                         # same seed, same values
+        assert torch.equal(p, q.float())  # same seed, same values
     x = torch.randn(8, 64)
     y = layer(x)
     assert y.dtype == torch.float32
@@ -395,14 +406,20 @@ def test_state_dict_round_trip():
 
 def test_extra_repr():
     r = repr(ButterflyLinear(16, bias=False, permutation="bit_reversal", seed=3))
-    assert r == ("ButterflyLinear(in_features=16, out_features=16, bias=False, levels=4, "
-                 "permutation='bit_reversal', init='orthogonal', seed=3)")
+    assert r == (
+        "ButterflyLinear(in_features=16, out_features=16, bias=False, levels=4, "
+        "permutation='bit_reversal', init='orthogonal', seed=3)"
+    )
     assert repr(MonarchLinear(12, blocks=3, init="gaussian")) == (
-        "MonarchLinear(in_features=12, out_features=12, bias=True, blocks=3, block_size=4, init='gaussian')")
+        "MonarchLinear(in_features=12, out_features=12, bias=True, blocks=3, block_size=4, init='gaussian')"
+    )
 
 
-@pytest.mark.parametrize("make", [lambda: ButterflyLinear(32, seed=0), lambda: MonarchLinear(32, blocks=4, seed=0)],
-                         ids=["butterfly", "monarch"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: ButterflyLinear(32, seed=0), lambda: MonarchLinear(32, blocks=4, seed=0)],
+    ids=["butterfly", "monarch"],
+)
 def test_training_in_sequential_reduces_loss(make):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(256, 32, generator=g)

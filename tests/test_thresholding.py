@@ -4,10 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from sparselab import masks
 from sparselab import pruning
 from sparselab import thresholding as T
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -17,6 +15,7 @@ def t(values, dtype=torch.float64):
 
 
 # ----------------------------------------------------------------------------- H_k
+
 
 def test_hard_threshold_k_hand_case():
     x = t([3.0, -1.0, 2.0, -5.0, 0.5])
@@ -39,8 +38,7 @@ def test_hard_threshold_k_ties_keep_exact_count_lower_index_first():
 
 
 def test_hard_threshold_k_batched_rows_dim_and_per_row_budget():
-    x = t([[3.0, -4.0, 1.0, 0.0],
-           [0.1, 0.2, -0.3, 0.4]])
+    x = t([[3.0, -4.0, 1.0, 0.0], [0.1, 0.2, -0.3, 0.4]])
     assert torch.equal(T.hard_threshold_k(x, 2), t([[3.0, -4.0, 0.0, 0.0], [0.0, 0.0, -0.3, 0.4]]))
     # along dim 0: in every column keep the larger of the two entries
     assert torch.equal(T.hard_threshold_k(x, 1, dim=0), t([[3.0, -4.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.4]]))
@@ -67,6 +65,7 @@ def test_hard_threshold_k_gradient_is_the_keep_mask_and_device_dtype_kept():
 
 # ----------------------------------------------------------------------------- H_lambda and S_lambda
 
+
 def test_hard_threshold_level_hand_case_and_tie_is_zeroed():
     x = t([0.5, -1.5, 1.0, 2.0, -1.0])
     assert torch.equal(T.hard_threshold(x, 1.0), t([0.0, -1.5, 0.0, 2.0, 0.0]))
@@ -80,7 +79,7 @@ def test_hard_threshold_is_the_l0_prox():
     # argmin_z 0.5 (z - x)^2 + lam^2/2 [z != 0]: keep x iff x^2/2 > lam^2/2
     lam = 0.7
     for xi in np.linspace(-2, 2, 41):
-        keep_cost, zero_cost = lam ** 2 / 2, xi ** 2 / 2
+        keep_cost, zero_cost = lam**2 / 2, xi**2 / 2
         expected = xi if zero_cost > keep_cost else 0.0
         assert float(T.hard_threshold(t([xi]), lam)) == pytest.approx(expected)
 
@@ -96,8 +95,9 @@ def test_soft_threshold_hand_case_and_shrinkage():
     assert torch.equal((h - s)[h != 0], t([1.0, -1.0]))
     # per-row thresholds
     rows = torch.stack([x, x])
-    assert torch.equal(T.soft_threshold(rows, t([[0.5], [2.5]])),
-                       t([[2.5, 0.0, -1.5, 0.5, 0.0], [0.5, 0.0, 0.0, 0.0, 0.0]]))
+    assert torch.equal(
+        T.soft_threshold(rows, t([[0.5], [2.5]])), t([[2.5, 0.0, -1.5, 0.5, 0.0], [0.5, 0.0, 0.0, 0.0, 0.0]])
+    )
     # same rule as the one in masks
     g = torch.Generator().manual_seed(1)
     z = torch.randn(5, 7, generator=g, dtype=torch.float64)
@@ -122,6 +122,7 @@ def test_soft_threshold_gradients_in_x_and_lambda():
 
 # ----------------------------------------------------------------------------- group soft threshold
 
+
 def test_group_soft_threshold_two_groups_by_hand():
     x = t([3.0, 4.0, 1.0, 0.0])
     # group 0 = (3, 4), norm 5 -> scaled by 1 - 2.5/5 = 0.5; group 1 = (1, 0), norm 1 <= 2.5 -> zero
@@ -138,8 +139,7 @@ def test_group_soft_threshold_two_groups_by_hand():
 
 
 def test_group_soft_threshold_batched_per_group_lambda_and_special_cases():
-    x = t([[3.0, 4.0, 1.0, 0.0],
-           [0.0, 0.0, 6.0, 8.0]])
+    x = t([[3.0, 4.0, 1.0, 0.0], [0.0, 0.0, 6.0, 8.0]])
     ids = torch.tensor([0, 0, 1, 1])
     # per-row lambda (B, 1)
     out = T.group_soft_threshold(x, t([[2.5], [5.0]]), ids)
@@ -194,23 +194,30 @@ def test_group_index_relabels_and_validates_partitions():
 
 # ----------------------------------------------------------------------------- bad inputs
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda x: T.hard_threshold_k(x, 0), ValueError, r"k must be an integer in \[1, 4\], got 0"),
-    (lambda x: T.hard_threshold_k(x, 5), ValueError, r"k must be an integer in \[1, 4\], got 5"),
-    (lambda x: T.hard_threshold_k(x, 2.0), TypeError, "k must be an integer"),
-    (lambda x: T.hard_threshold_k(x, torch.tensor([0])), ValueError, r"k must be an integer in \[1, 4\]"),
-    (lambda x: T.hard_threshold_k(x, 1, dim=1), ValueError, r"dim must be an integer in \[-1, 0\]"),
-    (lambda x: T.hard_threshold(x, -0.1), ValueError, r"lam must be a finite number in \[0.0, inf\]"),
-    (lambda x: T.soft_threshold(x, float("nan")), ValueError, "lam must be a finite number"),
-    (lambda x: T.soft_threshold(x, torch.tensor([-1.0])), ValueError, "lam must be a finite number"),
-    (lambda x: T.soft_threshold(x, torch.tensor([float("inf")])), ValueError, "lam must be finite"),
-    (lambda x: T.soft_threshold(x.tolist(), 1.0), TypeError, "x must be a torch.Tensor"),
-    (lambda x: T.soft_threshold(x.long(), 1.0), TypeError, "floating-point"),
-    (lambda x: T.group_soft_threshold(x, -1.0, torch.tensor([0, 0, 1, 1])), ValueError, "lam must be"),
-    (lambda x: T.group_soft_threshold(x, 1.0, torch.tensor([0, 1])), ValueError, "groups must be a 1-D tensor"),
-    (lambda x: T.group_soft_threshold(x, t([1.0, 2.0, 3.0]), torch.tensor([0, 0, 1, 1])), ValueError,
-     r"broadcastable to \(..., G\)"),
-])
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda x: T.hard_threshold_k(x, 0), ValueError, r"k must be an integer in \[1, 4\], got 0"),
+        (lambda x: T.hard_threshold_k(x, 5), ValueError, r"k must be an integer in \[1, 4\], got 5"),
+        (lambda x: T.hard_threshold_k(x, 2.0), TypeError, "k must be an integer"),
+        (lambda x: T.hard_threshold_k(x, torch.tensor([0])), ValueError, r"k must be an integer in \[1, 4\]"),
+        (lambda x: T.hard_threshold_k(x, 1, dim=1), ValueError, r"dim must be an integer in \[-1, 0\]"),
+        (lambda x: T.hard_threshold(x, -0.1), ValueError, r"lam must be a finite number in \[0.0, inf\]"),
+        (lambda x: T.soft_threshold(x, float("nan")), ValueError, "lam must be a finite number"),
+        (lambda x: T.soft_threshold(x, torch.tensor([-1.0])), ValueError, "lam must be a finite number"),
+        (lambda x: T.soft_threshold(x, torch.tensor([float("inf")])), ValueError, "lam must be finite"),
+        (lambda x: T.soft_threshold(x.tolist(), 1.0), TypeError, "x must be a torch.Tensor"),
+        (lambda x: T.soft_threshold(x.long(), 1.0), TypeError, "floating-point"),
+        (lambda x: T.group_soft_threshold(x, -1.0, torch.tensor([0, 0, 1, 1])), ValueError, "lam must be"),
+        (lambda x: T.group_soft_threshold(x, 1.0, torch.tensor([0, 1])), ValueError, "groups must be a 1-D tensor"),
+        (
+            lambda x: T.group_soft_threshold(x, t([1.0, 2.0, 3.0]), torch.tensor([0, 0, 1, 1])),
+            ValueError,
+            r"broadcastable to \(..., G\)",
+        ),
+    ],
+)
 def test_bad_inputs_raise_errors_naming_the_parameter(call, error, match):
     with pytest.raises(error, match=match):
         call(t([1.0, -2.0, 3.0, 0.5]))

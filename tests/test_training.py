@@ -8,27 +8,36 @@ import stat
 
 import pytest
 import torch
+from conftest import history_without_timing
 
 from sparselab import History, SparseLinear, SparseMLP, TrainConfig, make_regression, metrics, train
 from sparselab import masks as M
 from sparselab.data import RegressionData
 from sparselab.training import load_checkpoint, resolve_device, save_checkpoint
 
-from conftest import history_without_timing
-
 FAST = dict(progress=False, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def small_linear():
-    return make_regression("linear", n_train=256, n_test=64, in_features=8, out_features=2, density=0.25,
-                           noise=0.05, seed=1)
+    return make_regression(
+        "linear", n_train=256, n_test=64, in_features=8, out_features=2, density=0.25, noise=0.05, seed=1
+    )
 
 
 @pytest.fixture(scope="module")
 def small_nonlinear():
-    return make_regression("nonlinear", n_train=512, n_test=128, in_features=16, hidden_features=16,
-                           out_features=1, density=0.25, noise=0.05, seed=0)
+    return make_regression(
+        "nonlinear",
+        n_train=512,
+        n_test=128,
+        in_features=16,
+        hidden_features=16,
+        out_features=1,
+        density=0.25,
+        noise=0.05,
+        seed=0,
+    )
 
 
 def _mlp(kind, seed, **kwargs):
@@ -254,11 +263,26 @@ def test_resolve_device_rejects_nonsense():
         resolve_device("gpu-please")
 
 
-@pytest.mark.parametrize("field,value", [("epochs", 0), ("epochs", 2.5), ("lr", -1), ("lr", 0.0),
-                                         ("lr", float("inf")), ("batch_size", 1.5), ("batch_size", 0),
-                                         ("score_lr", -1.0), ("weight_decay", -0.1), ("seed", -1),
-                                         ("temperature_start", 0.0), ("temperature_end", -1.0),
-                                         ("checkpoint_every", 0), ("stop_after", 0), ("device", 0)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("epochs", 0),
+        ("epochs", 2.5),
+        ("lr", -1),
+        ("lr", 0.0),
+        ("lr", float("inf")),
+        ("batch_size", 1.5),
+        ("batch_size", 0),
+        ("score_lr", -1.0),
+        ("weight_decay", -0.1),
+        ("seed", -1),
+        ("temperature_start", 0.0),
+        ("temperature_end", -1.0),
+        ("checkpoint_every", 0),
+        ("stop_after", 0),
+        ("device", 0),
+    ],
+)
 def test_bad_config_values_raise_naming_the_field(field, value):
     with pytest.raises((TypeError, ValueError), match=field):
         TrainConfig(**{field: value})
@@ -303,8 +327,18 @@ def test_bf16_on_cpu_warns_and_trains_in_fp32(small_linear):
 def test_history_frame(small_linear):
     h = train(_mlp("sigmoid", seed=0), small_linear, epochs=3, temperature_start=2.0, temperature_end=0.5, **FAST)
     frame = h.to_frame()
-    assert list(frame.columns) == ["epoch", "train_loss", "test_mse", "test_loss", "test_accuracy", "steps",
-                                   "mask_flips", "flip_rate", "temperature", "seconds"]
+    assert list(frame.columns) == [
+        "epoch",
+        "train_loss",
+        "test_mse",
+        "test_loss",
+        "test_accuracy",
+        "steps",
+        "mask_flips",
+        "flip_rate",
+        "temperature",
+        "seconds",
+    ]
     assert frame["test_loss"].tolist() == frame["test_mse"].tolist()
     assert frame["test_accuracy"].isna().all()  # regression has no accuracy
     assert frame["epoch"].tolist() == [0, 1, 2]
@@ -407,7 +441,8 @@ def test_classification_uses_cross_entropy_and_reports_accuracy():
     assert h.train_loss[-1] < h.train_loss[0]
     pred = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
     assert float(task_loss(pred, torch.tensor([0, 1]), "classification")) == pytest.approx(
-        float(torch.nn.functional.cross_entropy(pred, torch.tensor([0, 1]))))
+        float(torch.nn.functional.cross_entropy(pred, torch.tensor([0, 1])))
+    )
     with pytest.raises(ValueError, match="task must be one of"):
         task_loss(pred, torch.tensor([0, 1]), "ranking")
 

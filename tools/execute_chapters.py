@@ -38,8 +38,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="papermill-execute the book's chapters")
     p.add_argument("notebooks", nargs="*", type=Path, help="default: every book/*.ipynb")
     p.add_argument("--out", type=Path, default=ROOT / "_build" / "src")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="parameter for every notebook (value parsed as YAML, as papermill -y does)")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="parameter for every notebook (value parsed as YAML, as papermill -y does)",
+    )
     p.add_argument("-f", "--parameters-file", type=Path, help="YAML file of parameters for every notebook")
     p.add_argument("-k", "--kernel", default="python3")
     args = p.parse_args(argv)
@@ -56,8 +63,15 @@ def main(argv=None) -> int:
         target = args.out / nb.relative_to(ROOT)
         print(f"executing {nb.relative_to(ROOT)}", flush=True)
         t0 = time.perf_counter()
-        pm.execute_notebook(str(nb), str(target), parameters=params, kernel_name=args.kernel, cwd=str(nb.parent),
-                            progress_bar=False, log_output=False)
+        pm.execute_notebook(
+            str(nb),
+            str(target),
+            parameters=params,
+            kernel_name=args.kernel,
+            cwd=str(nb.parent),
+            progress_bar=False,
+            log_output=False,
+        )
         timings[str(nb.relative_to(ROOT))] = round(time.perf_counter() - t0, 1)
         print(f"  done in {timings[str(nb.relative_to(ROOT))]} s", flush=True)
     with atomic_write(args.out / "timings.json", "w") as fh:

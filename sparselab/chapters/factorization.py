@@ -3,9 +3,9 @@ r"""The experiments of the chapter "Sparse matrix factorisation, ill-posedness a
 Every function here runs a small grid of seeded problems and returns a long-format
 :class:`pandas.DataFrame` (one row per run or per recorded step) with the columns in the module
 constants ``*_COLUMNS``. The algorithms are in :mod:`sparselab.factorization` (fixed-support
-factorisation, the LU counter-example, sparse ReLU training) and :mod:`sparselab.butterfly`
+factorisation, the LU counter-example, sparse ReLU training) and :mod:`sparselab.factorization.butterfly`
 (Kronecker-sparse and butterfly matrices, the hierarchical butterfly factorisation, Monarch
-projections); the structured layers in :mod:`sparselab.layers`; the drawing in :mod:`sparselab.plots`.
+projections); the structured layers in :mod:`sparselab.nn`; the drawing in :mod:`sparselab.chapters.plots`.
 
 1. :func:`lu_path_frame` -- the LU counter-example: error :math:`\varepsilon` at norm :math:`\sim 2/\sqrt\varepsilon`;
 2. :func:`descent_on_supports` -- gradient descent on the LU support (no minimiser: the error goes to 0 while
@@ -27,7 +27,7 @@ projections); the structured layers in :mod:`sparselab.layers`; the drawing in :
 
 Shared conventions. Everything runs on the CPU; the numerics are float64 (the layers in
 :func:`structured_layer_digits` train in float32, the dtype of the data). Every random draw comes
-from a local generator seeded by :func:`sparselab.sensing_experiments.derive_seed` of ``seed`` and
+from a local generator seeded by :func:`sparselab.chapters.thresholding.derive_seed` of ``seed`` and
 the run's cell, so two calls with the same arguments return bitwise the same frame, except the
 columns named ``"seconds"``.
 """
@@ -44,21 +44,53 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sparselab._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
-    check_int_list
-from sparselab.factorization import monarch_blocks
+from sparselab._validation import (
+    check_bool,
+    check_choice,
+    check_choice_list,
+    check_float,
+    check_float_list,
+    check_int,
+    check_int_list,
+)
 from sparselab.chapters.thresholding import derive_seed
+from sparselab.factorization import monarch_blocks
 from sparselab.masks import random_support
 from sparselab.training import resolve_device
 
 __all__ = [
-    "LU_PATH_COLUMNS", "DESCENT_COLUMNS", "RELU_COLUMNS", "STARTS_COLUMNS", "EXACTNESS_COLUMNS", "NOISE_COLUMNS",
-    "DENSE_RANDOM_COLUMNS", "FACTORIZATION_TIMING_COLUMNS", "PRODUCT_TIMING_COLUMNS", "SLOPE_COLUMNS",
-    "LAYER_TASK_COLUMNS", "LAYER_DIGITS_COLUMNS", "ORDERS", "SUPPORTS", "FSMF_METHODS", "EXACTNESS_MATRICES",
-    "PRODUCT_KINDS", "LAYER_MODELS", "LAYER_TARGETS",
-    "lu_path_frame", "descent_on_supports", "relu_scalar_training", "fsmf_starts", "butterfly_exactness",
-    "butterfly_noise", "dense_random", "factorization_timing", "product_timing", "loglog_slope",
-    "structured_layer", "structured_layer_task", "structured_layer_digits",
+    "LU_PATH_COLUMNS",
+    "DESCENT_COLUMNS",
+    "RELU_COLUMNS",
+    "STARTS_COLUMNS",
+    "EXACTNESS_COLUMNS",
+    "NOISE_COLUMNS",
+    "DENSE_RANDOM_COLUMNS",
+    "FACTORIZATION_TIMING_COLUMNS",
+    "PRODUCT_TIMING_COLUMNS",
+    "SLOPE_COLUMNS",
+    "LAYER_TASK_COLUMNS",
+    "LAYER_DIGITS_COLUMNS",
+    "ORDERS",
+    "SUPPORTS",
+    "FSMF_METHODS",
+    "EXACTNESS_MATRICES",
+    "PRODUCT_KINDS",
+    "LAYER_MODELS",
+    "LAYER_TARGETS",
+    "lu_path_frame",
+    "descent_on_supports",
+    "relu_scalar_training",
+    "fsmf_starts",
+    "butterfly_exactness",
+    "butterfly_noise",
+    "dense_random",
+    "factorization_timing",
+    "product_timing",
+    "loglog_slope",
+    "structured_layer",
+    "structured_layer_task",
+    "structured_layer_digits",
 ]
 
 LU_PATH_COLUMNS = ("eps", "error", "norm", "norm_x", "norm_y")
@@ -82,7 +114,7 @@ PRODUCT_KINDS = ("butterfly", "dense", "monarch", "fft")
 LAYER_MODELS = ("dense", "butterfly", "monarch", "sparse", "low-rank")
 LAYER_TARGETS = ("hadamard", "dct")
 
-_MIN_TIMED = 2e-3        # product_timing: each measurement runs the product often enough to last >= 2 ms
+_MIN_TIMED = 2e-3  # product_timing: each measurement runs the product often enough to last >= 2 ms
 
 
 def _bar(total: int, desc: str, unit: str, progress) -> tqdm:
@@ -140,8 +172,9 @@ def lu_path_frame(eps_values=(1.0, 0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3, 3e-4, 1e-4)
 # ----------------------------------------------------------------------------- 2. descent on LU vs full
 
 
-def descent_on_supports(*, steps: int = 3000, seeds=(0, 1, 2), record_every: int = 10, init_scale: float = 0.5,
-                        progress: bool = False) -> pd.DataFrame:
+def descent_on_supports(
+    *, steps: int = 3000, seeds=(0, 1, 2), record_every: int = 10, init_scale: float = 0.5, progress: bool = False
+) -> pd.DataFrame:
     r"""Gradient descent on the LU counter-example and on the full support, from the same starts.
 
     Both problems fit the anti-diagonal :math:`A = \begin{pmatrix}0&1\\1&0\end{pmatrix}` by
@@ -187,8 +220,16 @@ def descent_on_supports(*, steps: int = 3000, seeds=(0, 1, 2), record_every: int
     bar = _bar(len(problems) * len(seeds), "descent", "run", progress)
     for support, I, J in problems:
         for seed in seeds:
-            fit = fsmf_gd(A, I, J, steps=steps, seed=derive_seed(seed, 2), init_scale=init_scale,
-                          record_every=record_every, tol=0.0)
+            fit = fsmf_gd(
+                A,
+                I,
+                J,
+                steps=steps,
+                seed=derive_seed(seed, 2),
+                init_scale=init_scale,
+                record_every=record_every,
+                tol=0.0,
+            )
             h = fit.history
             rows += [(support, seed, int(s), float(e), float(n)) for s, e, n in zip(h["step"], h["error"], h["norm"])]
             bar.update()
@@ -199,9 +240,19 @@ def descent_on_supports(*, steps: int = 3000, seeds=(0, 1, 2), record_every: int
 # ----------------------------------------------------------------------------- 3. sparse ReLU, scalar output
 
 
-def relu_scalar_training(*, samples: int = 200, in_features: int = 8, hidden: int = 16, density: float = 0.25,
-                         steps: int = 3000, lr: float = 0.2, seeds=(0, 1, 2), noise: float = 0.1,
-                         record_every: int = 10, progress: bool = False) -> pd.DataFrame:
+def relu_scalar_training(
+    *,
+    samples: int = 200,
+    in_features: int = 8,
+    hidden: int = 16,
+    density: float = 0.25,
+    steps: int = 3000,
+    lr: float = 0.2,
+    seeds=(0, 1, 2),
+    noise: float = 0.1,
+    record_every: int = 10,
+    progress: bool = False,
+) -> pd.DataFrame:
     r"""Full-batch training of a sparse one-hidden-layer ReLU network with scalar output.
 
     Inputs :math:`x_i \sim \mathcal N(0, I_d)`; targets from a random *dense* ReLU teacher with the
@@ -279,9 +330,19 @@ def _class_sizes(rank: int) -> list[int]:
     return sizes
 
 
-def fsmf_starts(*, size: int = 12, rank: int = 6, density: float = 0.4, starts: int = 30, steps: int = 300,
-                seed: int = 0, methods=("als", "gd"), supports=("tractable", "general"),
-                general_target: str = "planted", progress: bool = False) -> pd.DataFrame:
+def fsmf_starts(
+    *,
+    size: int = 12,
+    rank: int = 6,
+    density: float = 0.4,
+    starts: int = 30,
+    steps: int = 300,
+    seed: int = 0,
+    methods=("als", "gd"),
+    supports=("tractable", "general"),
+    general_target: str = "planted",
+    progress: bool = False,
+) -> pd.DataFrame:
     r"""ALS and gradient descent from many random starts on a tractable and on a general support.
 
     :math:`A` is a ``size`` :math:`\times` ``size`` Gaussian matrix; :math:`X, Y` have ``rank`` columns.
@@ -355,8 +416,10 @@ def fsmf_starts(*, size: int = 12, rank: int = 6, density: float = 0.4, starts: 
             if not is_tractable(I, J):
                 break
         else:
-            raise ValueError(f"random_supports({size}, {size}, {rank}, density={density}) gave only tractable "
-                             "supports in 1000 draws; raise rank or density for the 'general' support")
+            raise ValueError(
+                f"random_supports({size}, {size}, {rank}, density={density}) gave only tractable "
+                "supports in 1000 draws; raise rank or density for the 'general' support"
+            )
         pairs["general"] = (I, J)
         if general_target == "planted":
             gen = torch.Generator().manual_seed(seed)
@@ -385,11 +448,13 @@ def fsmf_starts(*, size: int = 12, rank: int = 6, density: float = 0.4, starts: 
             runs.insert(0, ("exact", -1, exact.error, time.perf_counter() - t0))
             optimal = exact.error
         elif general_target == "planted":
-            optimal = 0.0                                              # A = X* Y*^T is feasible
+            optimal = 0.0  # A = X* Y*^T is feasible
         else:
             optimal = min(r[2] for r in runs)
-        rows += [(support, method, start, err, optimal, (err - optimal) / normA, err / normA, sec)
-                 for method, start, err, sec in runs]
+        rows += [
+            (support, method, start, err, optimal, (err - optimal) / normA, err / normA, sec)
+            for method, start, err, sec in runs
+        ]
     bar.close()
     return _frame(rows, STARTS_COLUMNS)
 
@@ -404,14 +469,15 @@ def _check_sizes(sizes, name: str = "sizes") -> list[int]:
     return [check_power_of_two(N, f"{name}[{i}]") for i, N in enumerate(sizes)]
 
 
-def butterfly_exactness(sizes=(4, 16, 64, 256, 1024), *, orders=("balanced", "left_to_right"),
-                        progress: bool = False) -> pd.DataFrame:
+def butterfly_exactness(
+    sizes=(4, 16, 64, 256, 1024), *, orders=("balanced", "left_to_right"), progress: bool = False
+) -> pd.DataFrame:
     r"""The hierarchical butterfly factorisation recovers the DFT and the Hadamard matrix exactly.
 
     The DFT matrix with its columns in bit-reversed order is a butterfly matrix (this is the
     radix-2 Cooley--Tukey FFT: :math:`F_N P = B_1 \cdots B_L`), and so is the Sylvester--Hadamard
     matrix :math:`H_N = H_2^{\otimes L}` without permutation. Every split of the hierarchical
-    algorithm (:func:`sparselab.butterfly.butterfly_factorize`) is then a batch of *exactly* rank-one
+    algorithm (:func:`sparselab.factorization.butterfly_factorize`) is then a batch of *exactly* rank-one
     blocks, so the factorisation is exact up to rounding (relative error :math:`\sim 10^{-15}`) in
     every order. Without the bit reversal the DFT is far from a butterfly (``"DFT (no
     permutation)"``): its blocks are not rank one and the error is of order one.
@@ -448,12 +514,18 @@ def butterfly_exactness(sizes=(4, 16, 64, 256, 1024), *, orders=("balanced", "le
     return _frame(rows, EXACTNESS_COLUMNS)
 
 
-def butterfly_noise(N: int = 256, noise_levels=(0, 1e-4, 1e-3, 1e-2, 1e-1), *, seeds=(0, 1, 2),
-                    orders=("balanced", "left_to_right", "right_to_left"), progress: bool = False) -> pd.DataFrame:
+def butterfly_noise(
+    N: int = 256,
+    noise_levels=(0, 1e-4, 1e-3, 1e-2, 1e-1),
+    *,
+    seeds=(0, 1, 2),
+    orders=("balanced", "left_to_right", "right_to_left"),
+    progress: bool = False,
+) -> pd.DataFrame:
     r"""Stability of the hierarchical factorisation: a noisy butterfly is fitted to the noise level.
 
     :math:`A = B + E` with :math:`B = B_1 \cdots B_L` a random Gaussian butterfly
-    (:func:`sparselab.butterfly.random_butterfly`) and :math:`E` a Gaussian matrix scaled so that
+    (:func:`sparselab.factorization.random_butterfly`) and :math:`E` a Gaussian matrix scaled so that
     :math:`\|E\|_F = \text{noise}\cdot\|B\|_F`. Since :math:`B` is feasible, the best butterfly
     approximation has error at most :math:`\|E\|_F`; the hierarchical algorithm is not optimal but
     its error is within a constant factor of the best (Le et al. 2022, 2024), so
@@ -503,13 +575,18 @@ def butterfly_noise(N: int = 256, noise_levels=(0, 1e-4, 1e-3, 1e-2, 1e-1), *, s
     return _frame(rows, NOISE_COLUMNS)
 
 
-def dense_random(sizes=(16, 64, 256), *, seeds=(0, 1, 2), orders=("balanced", "left_to_right", "right_to_left"),
-                 progress: bool = False) -> pd.DataFrame:
+def dense_random(
+    sizes=(16, 64, 256),
+    *,
+    seeds=(0, 1, 2),
+    orders=("balanced", "left_to_right", "right_to_left"),
+    progress: bool = False,
+) -> pd.DataFrame:
     r"""What a butterfly cannot fit: the best structured approximation of a Gaussian matrix.
 
     A Gaussian :math:`N \times N` matrix has no structure: a butterfly has :math:`2N\log_2 N` of
     its :math:`N^2` degrees of freedom, a Monarch matrix :math:`2N^{3/2}`
-    (:func:`sparselab.butterfly.monarch_project`, optimal in Frobenius norm). The relative error
+    (:func:`sparselab.factorization.monarch_project`, optimal in Frobenius norm). The relative error
     :math:`\|A - \hat A\|_F / \|A\|_F` of the hierarchical butterfly factorisation is close to 1
     and grows with :math:`N` (about 0.70, 0.90, 0.97 for :math:`N = 16, 64, 256`); the optimal Monarch
     projection, with more parameters, keeps a bit more (about 0.59, 0.79, 0.89). A dense layer whose weights are
@@ -555,18 +632,24 @@ def dense_random(sizes=(16, 64, 256), *, seeds=(0, 1, 2), orders=("balanced", "l
     return _frame(rows, DENSE_RANDOM_COLUMNS)
 
 
-def factorization_timing(sizes=(64, 256, 1024, 4096), *, orders=("balanced", "left_to_right"), repeats: int = 1,
-                         device: str = "cpu", progress: bool = False) -> pd.DataFrame:
+def factorization_timing(
+    sizes=(64, 256, 1024, 4096),
+    *,
+    orders=("balanced", "left_to_right"),
+    repeats: int = 1,
+    device: str = "cpu",
+    progress: bool = False,
+) -> pd.DataFrame:
     r"""Wall time of the hierarchical butterfly factorisation of the bit-reversed DFT against :math:`N`.
 
     Every split reads all the entries of its node once and fits a batch of rank-one
-    approximations of :math:`h \times w` blocks (:func:`sparselab.butterfly.rank_one_blocks`:
+    approximations of :math:`h \times w` blocks (:func:`sparselab.factorization.rank_one_blocks`:
     Gram matrix and eigendecomposition of the smaller side, :math:`O(hw\min(h, w))` per block). In
     the left-to-right order every split has :math:`h = 2`: :math:`O(N^2)` per level and
     :math:`O(N^2\log N)` in all. The balanced order's first split fits :math:`N` blocks of
     :math:`\sqrt N \times \sqrt N`: :math:`O(N^{5/2})`, which dominates for large :math:`N`. Both are
     far below the :math:`O(N^3)` of a dense SVD of :math:`A`. ``seconds`` is the median over
-    ``repeats`` runs of :attr:`sparselab.butterfly.ButterflyFactorization.seconds`; the relative
+    ``repeats`` runs of :attr:`sparselab.factorization.butterfly.ButterflyFactorization.seconds`; the relative
     error (:math:`\sim 10^{-15}`) is a check that each run is exact.
 
     Parameters
@@ -608,8 +691,10 @@ def factorization_timing(sizes=(64, 256, 1024, 4096), *, orders=("balanced", "le
 
 # ----------------------------------------------------------------------------- 9. product timing
 
+_CPU = torch.device("cpu")
 
-def _time(fn, repeats: int, device: torch.device = torch.device("cpu")) -> float:
+
+def _time(fn, repeats: int, device: torch.device = _CPU) -> float:
     """Median seconds per call of ``fn`` over ``repeats`` measurements, after one warm-up.
 
     Each measurement runs ``fn`` as often as needed to last about :data:`_MIN_TIMED` seconds (the
@@ -632,17 +717,23 @@ def _time(fn, repeats: int, device: torch.device = torch.device("cpu")) -> float
     return float(statistics.median(times))
 
 
-def product_timing(sizes=(64, 256, 1024, 4096), *, batches=(1, 64), repeats: int = 5,
-                   kinds=("butterfly", "dense", "monarch", "fft"), device: str = "cpu",
-                   progress: bool = False) -> pd.DataFrame:
+def product_timing(
+    sizes=(64, 256, 1024, 4096),
+    *,
+    batches=(1, 64),
+    repeats: int = 5,
+    kinds=("butterfly", "dense", "monarch", "fft"),
+    device: str = "cpu",
+    progress: bool = False,
+) -> pd.DataFrame:
     r"""Wall time of one product with an :math:`N \times N` structured matrix against :math:`N`.
 
     On a batch of ``batch`` float64 vectors :math:`x \in \mathbb R^N`:
 
-    * ``"butterfly"``: :func:`sparselab.butterfly.butterfly_apply`, :math:`\log_2 N` Kronecker-sparse
+    * ``"butterfly"``: :func:`sparselab.factorization.butterfly_apply`, :math:`\log_2 N` Kronecker-sparse
       factors, :math:`2N\log_2 N` multiply-adds per vector;
     * ``"dense"``: ``x @ W.T``, :math:`N^2`;
-    * ``"monarch"``: :func:`sparselab.butterfly.monarch_apply` with :math:`\sqrt N` blocks (:math:`N = 4^k`;
+    * ``"monarch"``: :func:`sparselab.factorization.monarch_apply` with :math:`\sqrt N` blocks (:math:`N = 4^k`;
       otherwise the divisor closest below :math:`\sqrt N`), :math:`2N^{3/2}`;
     * ``"fft"``: :func:`torch.fft.fft` on the complex vectors (the optimised :math:`O(N \log N)`
       reference, complex128).
@@ -712,8 +803,9 @@ def product_timing(sizes=(64, 256, 1024, 4096), *, batches=(1, 64), repeats: int
     return _frame(rows, PRODUCT_TIMING_COLUMNS)
 
 
-def loglog_slope(frame: pd.DataFrame, x: str = "N", y: str = "seconds", by=("kind", "batch"),
-                 min_x=None) -> pd.DataFrame:
+def loglog_slope(
+    frame: pd.DataFrame, x: str = "N", y: str = "seconds", by=("kind", "batch"), min_x=None
+) -> pd.DataFrame:
     r"""Least-squares slope of :math:`\log y` against :math:`\log x` in every group of ``frame``.
 
     For each group (the distinct values of the columns ``by``) with points :math:`(x_i, y_i)`,
@@ -791,10 +883,12 @@ class _LowRankLinear(nn.Module):
 
     def __init__(self, features: int, rank: int, bias: bool, g: torch.Generator, dtype):
         super().__init__()
-        self.V = nn.Parameter((torch.randn(features, rank, generator=g, dtype=torch.float64)
-                               / math.sqrt(features)).to(dtype))
-        self.U = nn.Parameter((torch.randn(features, rank, generator=g, dtype=torch.float64)
-                               / math.sqrt(rank)).to(dtype))
+        self.V = nn.Parameter(
+            (torch.randn(features, rank, generator=g, dtype=torch.float64) / math.sqrt(features)).to(dtype)
+        )
+        self.U = nn.Parameter(
+            (torch.randn(features, rank, generator=g, dtype=torch.float64) / math.sqrt(rank)).to(dtype)
+        )
         self.bias = nn.Parameter(torch.zeros(features, dtype=dtype)) if bias else None
 
     def forward(self, x):
@@ -802,13 +896,14 @@ class _LowRankLinear(nn.Module):
         return y if self.bias is None else y + self.bias
 
 
-def structured_layer(model: str, N: int, *, bias: bool = False, seed: int = 0,
-                     dtype=torch.float64) -> tuple[nn.Module, int]:
+def structured_layer(
+    model: str, N: int, *, bias: bool = False, seed: int = 0, dtype=torch.float64
+) -> tuple[nn.Module, int]:
     r"""A square :math:`N \to N` linear layer of the kind ``model`` and the number of its weights.
 
     * ``"dense"``: :class:`torch.nn.Linear`, :math:`N^2` weights;
-    * ``"butterfly"``: :class:`sparselab.layers.ButterflyLinear` (orthogonal init), :math:`2N\log_2 N`;
-    * ``"monarch"``: :class:`sparselab.layers.MonarchLinear` (orthogonal init, :math:`\sqrt N` blocks
+    * ``"butterfly"``: :class:`sparselab.nn.ButterflyLinear` (orthogonal init), :math:`2N\log_2 N`;
+    * ``"monarch"``: :class:`sparselab.nn.MonarchLinear` (orthogonal init, :math:`\sqrt N` blocks
       when :math:`N` is a perfect square), :math:`N(m + n)`;
     * ``"sparse"``: a fixed uniformly random unstructured mask with :math:`2N\log_2 N` entries (the
       butterfly's count; every row non-empty), weights :math:`\mathcal N(0, 1/\text{fan-in})`;
@@ -839,8 +934,7 @@ def structured_layer(model: str, N: int, *, bias: bool = False, seed: int = 0,
         params = butterfly_nnz(N)
     elif model == "monarch":
         blocks = monarch_blocks(N)
-        layer = MonarchLinear(N, bias=bias, dtype=dtype, blocks=blocks, init="orthogonal",
-                              seed=derive_seed(seed, 14))
+        layer = MonarchLinear(N, bias=bias, dtype=dtype, blocks=blocks, init="orthogonal", seed=derive_seed(seed, 14))
         params = N * (blocks + N // blocks)
     elif model == "sparse":
         params = butterfly_nnz(N)
@@ -864,15 +958,24 @@ def _target_matrix(target: str, N: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(dct(np.eye(N), type=2, norm="ortho", axis=0)))
 
 
-def _train(model: nn.Module, loss_fn, X: torch.Tensor, Y: torch.Tensor, *, epochs: int, lr: float, batch_size: int,
-           g: torch.Generator) -> None:
+def _train(
+    model: nn.Module,
+    loss_fn,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    g: torch.Generator,
+) -> None:
     """Adam on minibatches drawn by a seeded permutation every epoch."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = X.shape[0]
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g)
         for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
+            idx = perm[start : start + batch_size]
             opt.zero_grad(set_to_none=True)
             loss_fn(model(X[idx]), Y[idx]).backward()
             opt.step()
@@ -882,10 +985,21 @@ def _check_models(models) -> list[str]:
     return check_choice_list(models, "models", LAYER_MODELS)
 
 
-def structured_layer_task(*, N: int = 64, samples: int = 32, test_samples: int = 1024, target: str = "hadamard",
-                          models=("dense", "butterfly", "monarch", "sparse", "low-rank"), epochs: int = 400,
-                          lr: float = 3e-2, batch_size: int = 64, seeds=(0, 1, 2), noise: float = 0.0,
-                          device: str = "cpu", progress: bool = False) -> pd.DataFrame:
+def structured_layer_task(
+    *,
+    N: int = 64,
+    samples: int = 32,
+    test_samples: int = 1024,
+    target: str = "hadamard",
+    models=("dense", "butterfly", "monarch", "sparse", "low-rank"),
+    epochs: int = 400,
+    lr: float = 3e-2,
+    batch_size: int = 64,
+    seeds=(0, 1, 2),
+    noise: float = 0.0,
+    device: str = "cpu",
+    progress: bool = False,
+) -> pd.DataFrame:
     r"""Learn the linear map :math:`x \mapsto Tx` with one structured layer (no bias).
 
     :math:`T` is the normalised Hadamard matrix :math:`H_N/\sqrt N` (``target="hadamard"``, an
@@ -965,8 +1079,16 @@ def structured_layer_task(*, N: int = 64, samples: int = 32, test_samples: int =
         for model in models:
             layer, params = structured_layer(model, N, bias=False, seed=seed)
             layer = layer.to(dev)
-            _train(layer, nn.functional.mse_loss, X, Y, epochs=epochs, lr=lr, batch_size=batch_size,
-                   g=torch.Generator().manual_seed(derive_seed(seed, 16)))
+            _train(
+                layer,
+                nn.functional.mse_loss,
+                X,
+                Y,
+                epochs=epochs,
+                lr=lr,
+                batch_size=batch_size,
+                g=torch.Generator().manual_seed(derive_seed(seed, 16)),
+            )
             with torch.no_grad():
                 train_mse = float(nn.functional.mse_loss(layer(X), Y))
                 test_rel = _fro(layer(Xt) - Yt) / _fro(Yt)
@@ -976,9 +1098,16 @@ def structured_layer_task(*, N: int = 64, samples: int = 32, test_samples: int =
     return _frame(rows, LAYER_TASK_COLUMNS)
 
 
-def structured_layer_digits(*, models=("dense", "butterfly", "monarch", "sparse", "low-rank"), epochs: int = 20,
-                            lr: float = 1e-2, batch_size: int = 64, seeds=(0, 1, 2), device: str = "cpu",
-                            progress: bool = False) -> pd.DataFrame:
+def structured_layer_digits(
+    *,
+    models=("dense", "butterfly", "monarch", "sparse", "low-rank"),
+    epochs: int = 20,
+    lr: float = 1e-2,
+    batch_size: int = 64,
+    seeds=(0, 1, 2),
+    device: str = "cpu",
+    progress: bool = False,
+) -> pd.DataFrame:
     r"""Structured layers inside a small classifier of the 8x8 digits.
 
     :func:`sparselab.data.load_digits` (64 pixels in :math:`[0, 1]`, 10 classes, a stratified 75/25
@@ -1028,8 +1157,9 @@ def structured_layer_digits(*, models=("dense", "butterfly", "monarch", "sparse"
             head = nn.Linear(N, data.n_classes, dtype=torch.float32)
             bound = 1 / math.sqrt(N)
             with torch.no_grad():
-                head.weight.copy_(((2 * torch.rand(head.weight.shape, generator=g, dtype=torch.float64) - 1)
-                                   * bound).float())
+                head.weight.copy_(
+                    ((2 * torch.rand(head.weight.shape, generator=g, dtype=torch.float64) - 1) * bound).float()
+                )
                 head.bias.zero_()
             net = nn.Sequential(layer, nn.ReLU(), head).to(dev)
             _train(net, nn.functional.cross_entropy, X, y, epochs=epochs, lr=lr, batch_size=batch_size, g=g)

@@ -66,12 +66,22 @@ from sparselab import metrics
 from sparselab import training as _training
 from sparselab._validation import check_choice, check_float, check_int, resolve_density
 from sparselab.data import TARGET_KINDS, RegressionData, make_regression
-from sparselab.nn import SparseMLP
 from sparselab.masks import MASK_KINDS, topk_threshold
+from sparselab.nn import SparseMLP
 from sparselab.training import TrainConfig
 
-__all__ = ["METHODS", "method_label", "run_one", "grid", "sweep", "summarise", "t_quantile", "lookup", "interval_table",
-           "predict"]
+__all__ = [
+    "METHODS",
+    "method_label",
+    "run_one",
+    "grid",
+    "sweep",
+    "summarise",
+    "t_quantile",
+    "lookup",
+    "interval_table",
+    "predict",
+]
 
 #: The mask recipes compared in the book, by label: keyword arguments of :func:`run_one`.
 METHODS = {
@@ -89,9 +99,30 @@ MODEL_KEYS = ("hidden_features", "temperature", "bias")
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name != "seed")
 
 #: Columns of a row, in order (``history``, ``model`` and ``data`` are added with ``keep=True``).
-ROW_COLUMNS = ("target", "method", "mask", "straight_through", "density", "sparsity", "seed", "k", "nnz",
-               "train_loss", "test_mse", "flip_rate", "total_flips", "late_flip_share", "init_overlap",
-               "precision", "recall", "f1", "threshold", "budget_threshold", "epochs", "seconds")
+ROW_COLUMNS = (
+    "target",
+    "method",
+    "mask",
+    "straight_through",
+    "density",
+    "sparsity",
+    "seed",
+    "k",
+    "nnz",
+    "train_loss",
+    "test_mse",
+    "flip_rate",
+    "total_flips",
+    "late_flip_share",
+    "init_overlap",
+    "precision",
+    "recall",
+    "f1",
+    "threshold",
+    "budget_threshold",
+    "epochs",
+    "seconds",
+)
 
 
 def method_label(mask: str, straight_through: bool = True) -> str:
@@ -121,9 +152,19 @@ def _check_bool(value, name: str) -> bool:
     return bool(value)
 
 
-def run_one(*, target: str, mask: str = "hard", seed: int = 0, density: float | None = None,
-            sparsity: float | None = None, straight_through: bool = True, data: dict | None = None,
-            model: dict | None = None, train: dict | None = None, keep: bool = False) -> dict:
+def run_one(
+    *,
+    target: str,
+    mask: str = "hard",
+    seed: int = 0,
+    density: float | None = None,
+    sparsity: float | None = None,
+    straight_through: bool = True,
+    data: dict | None = None,
+    model: dict | None = None,
+    train: dict | None = None,
+    keep: bool = False,
+) -> dict:
     r"""Train one :class:`~sparselab.SparseMLP` on one planted problem and return a flat row.
 
     Parameters
@@ -168,12 +209,23 @@ def run_one(*, target: str, mask: str = "hard", seed: int = 0, density: float | 
     keep = _check_bool(keep, "keep")
     if mask != "hard":
         straight_through = False  # the soft and sigmoid masks are differentiable: no estimator involved
-    data_opts = _check_options(data, "data", DATA_KEYS, {
-        "kind": "the teacher is the target argument", "seed": "the seed argument seeds the data"})
-    model_opts = _check_options(model, "model", MODEL_KEYS, {
-        "density": "pass the model's density or sparsity to run_one; data['density'] is the teacher's",
-        "sparsity": "pass it to run_one itself", "mask": "pass it to run_one itself",
-        "straight_through": "pass it to run_one itself"})
+    data_opts = _check_options(
+        data,
+        "data",
+        DATA_KEYS,
+        {"kind": "the teacher is the target argument", "seed": "the seed argument seeds the data"},
+    )
+    model_opts = _check_options(
+        model,
+        "model",
+        MODEL_KEYS,
+        {
+            "density": "pass the model's density or sparsity to run_one; data['density'] is the teacher's",
+            "sparsity": "pass it to run_one itself",
+            "mask": "pass it to run_one itself",
+            "straight_through": "pass it to run_one itself",
+        },
+    )
     train_opts = _check_options(train, "train", TRAIN_KEYS, {"seed": "the seed argument seeds training"})
     train_opts.setdefault("progress", False)
     config = TrainConfig(seed=seed, **train_opts)  # validates the training options before any work
@@ -182,8 +234,15 @@ def run_one(*, target: str, mask: str = "hard", seed: int = 0, density: float | 
     teacher_width = data_opts.get("hidden_features", make_regression.__kwdefaults__["hidden_features"])
     hidden = model_opts.pop("hidden_features", teacher_width)
     torch.manual_seed(seed)
-    net = SparseMLP(problem.in_features, hidden, problem.out_features, density=model_density, mask=mask,
-                    straight_through=straight_through, **model_opts)
+    net = SparseMLP(
+        problem.in_features,
+        hidden,
+        problem.out_features,
+        density=model_density,
+        mask=mask,
+        straight_through=straight_through,
+        **model_opts,
+    )
     initial = net.sparse.mask().cpu()
     start = time.perf_counter()
     history = _training.train(net, problem, config)
@@ -194,7 +253,7 @@ def run_one(*, target: str, mask: str = "hard", seed: int = 0, density: float | 
     learned = layer.mask().cpu()
     match = metrics.planted_support_match(learned, problem)
     total_flips = int(sum(history.mask_flips))
-    late = int(sum(history.mask_flips[len(history.mask_flips) // 2:]))
+    late = int(sum(history.mask_flips[len(history.mask_flips) // 2 :]))
     threshold = budget = float("nan")
     if mask == "soft":
         with torch.no_grad():
@@ -203,15 +262,28 @@ def run_one(*, target: str, mask: str = "hard", seed: int = 0, density: float | 
             budget = 0.0 if layer.k >= n else float(topk_threshold(layer.weight.abs(), layer.k + 1))
 
     row = {
-        "target": target, "method": method_label(mask, straight_through), "mask": mask,
-        "straight_through": straight_through, "density": model_density, "sparsity": model_sparsity,
-        "seed": seed, "k": layer.k, "nnz": int(learned.sum()),
-        "train_loss": history.train_loss[-1], "test_mse": history.test_mse[-1],
-        "flip_rate": history.flip_rate[-1], "total_flips": total_flips,
+        "target": target,
+        "method": method_label(mask, straight_through),
+        "mask": mask,
+        "straight_through": straight_through,
+        "density": model_density,
+        "sparsity": model_sparsity,
+        "seed": seed,
+        "k": layer.k,
+        "nnz": int(learned.sum()),
+        "train_loss": history.train_loss[-1],
+        "test_mse": history.test_mse[-1],
+        "flip_rate": history.flip_rate[-1],
+        "total_flips": total_flips,
         "late_flip_share": late / total_flips if total_flips else float("nan"),
         "init_overlap": int((initial & learned).sum()) / int(initial.sum()),
-        "precision": match["precision"], "recall": match["recall"], "f1": match["f1"],
-        "threshold": threshold, "budget_threshold": budget, "epochs": config.epochs, "seconds": seconds,
+        "precision": match["precision"],
+        "recall": match["recall"],
+        "f1": match["f1"],
+        "threshold": threshold,
+        "budget_threshold": budget,
+        "epochs": config.epochs,
+        "seconds": seconds,
     }
     if keep:
         row.update(history=history, model=net, data=problem)

@@ -32,8 +32,16 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["Param", "Parameters", "check_parameters", "LEARNED_MASKS", "PRUNING", "RECOVERY", "THRESHOLDING",
-           "FACTORIZATION"]
+__all__ = [
+    "Param",
+    "Parameters",
+    "check_parameters",
+    "LEARNED_MASKS",
+    "PRUNING",
+    "RECOVERY",
+    "THRESHOLDING",
+    "FACTORIZATION",
+]
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class Param:
     low_inclusive: bool = True
     high_inclusive: bool = True
     choices: tuple | None = None
-    item: "Param | None" = None
+    item: Param | None = None
     min_len: int = 0
     max_len: int | None = None
     unique: bool = False
@@ -119,10 +127,10 @@ def _check_one(name: str, value, param: Param):
     if matched is None:
         hint = ""
         if isinstance(value, str) and list in kinds:
-            hint = (f" (papermill's -p passes text; give a list as YAML, e.g. "
-                    f"-y \"{name}: [0, 1, 2]\")")
-        raise TypeError(f"parameter {name!r} must be {param.describe()}, got {value!r} of type "
-                        f"{type(value).__name__}{hint}")
+            hint = f' (papermill\'s -p passes text; give a list as YAML, e.g. -y "{name}: [0, 1, 2]")'
+        raise TypeError(
+            f"parameter {name!r} must be {param.describe()}, got {value!r} of type {type(value).__name__}{hint}"
+        )
     if matched is type(None) or matched is bool:
         return value
     if matched in (int, float):
@@ -139,15 +147,15 @@ def _check_one(name: str, value, param: Param):
         return value
     if matched is str:
         if param.choices is not None and value not in param.choices:
-            raise ValueError(f"parameter {name!r} must be one of {', '.join(map(repr, param.choices))}; "
-                             f"got {value!r}")
+            raise ValueError(f"parameter {name!r} must be one of {', '.join(map(repr, param.choices))}; got {value!r}")
         return value
     if matched is list:
         n = len(value)
         if n < param.min_len or (param.max_len is not None and n > param.max_len):
             hi = "any number of" if param.max_len is None else f"at most {param.max_len}"
-            raise ValueError(f"parameter {name!r} must have at least {param.min_len} and {hi} elements, "
-                             f"got {n}: {value!r}")
+            raise ValueError(
+                f"parameter {name!r} must have at least {param.min_len} and {hi} elements, got {n}: {value!r}"
+            )
         items = list(value)
         if param.item is not None:
             items = [_check_one(f"{name}[{i}]", v, param.item) for i, v in enumerate(items)]
@@ -202,8 +210,9 @@ LEARNED_MASKS = {
     "seed": _seed,
     "seeds": Param(list, item=_seed, min_len=1, unique=True),
     "sparsities": Param(list, item=_sparsity, min_len=1, unique=True),
-    "sweep_methods": Param(list, item=Param(str, choices=("hard+STE", "hard, no STE", "soft", "sigmoid")),
-                           min_len=1, unique=True),
+    "sweep_methods": Param(
+        list, item=Param(str, choices=("hard+STE", "hard, no STE", "soft", "sigmoid")), min_len=1, unique=True
+    ),
 }
 
 _width = Param(int, 1, None)
@@ -213,10 +222,11 @@ _density = Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
 PRUNING = {
     # experiment design
     "seeds": Param(list, item=_seed, min_len=1, unique=True),
-    "sparsities": Param(list, item=Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False), min_len=1,
-                        unique=True),
+    "sparsities": Param(
+        list, item=Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False), min_len=1, unique=True
+    ),
     "focus_sparsity": Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False),
-    # the MLP recipes (sparselab.comparison.compare)
+    # the MLP recipes (sparselab.chapters.pruning.compare)
     "epochs": Param(int, 1, None),
     "lr": Param(float, 0.0, None, low_inclusive=False),
     "batch_size": Param(int, 1, None),
@@ -226,7 +236,7 @@ PRUNING = {
     "rewind_step": Param(int, 0, None),
     "update_every": Param(int, 1, None),
     "drop_fraction": Param(float, 0.0, 1.0, low_inclusive=False),
-    # the CNN of the structured comparison (sparselab.comparison.structured_sweep)
+    # the CNN of the structured comparison (sparselab.chapters.pruning.structured_sweep)
     "cnn_channels": Param(list, item=_width, min_len=2, max_len=2),
     "cnn_densities": Param(list, item=_density, min_len=1, unique=True),
     "cnn_epochs": Param(int, 1, None),
@@ -283,8 +293,25 @@ RECOVERY = {
     "mnist_path": Param((str, type(None))),
     "mnist_limit_train": Param((int, type(None)), 1, None),
     # implicit neural representation
-    "inr_image": Param(str, choices=("camera", "astronaut", "cat", "coffee", "coins", "moon", "brick", "grass",
-                                     "gravel", "text", "rocket", "clock", "checkerboard", "shepp_logan_phantom")),
+    "inr_image": Param(
+        str,
+        choices=(
+            "camera",
+            "astronaut",
+            "cat",
+            "coffee",
+            "coins",
+            "moon",
+            "brick",
+            "grass",
+            "gravel",
+            "text",
+            "rocket",
+            "clock",
+            "checkerboard",
+            "shepp_logan_phantom",
+        ),
+    ),
     "inr_size": Param(int, 4, 512),
     "inr_frequencies": _positive,
     "inr_scale": Param(float, 0.0, None, low_inclusive=False),
@@ -403,8 +430,9 @@ FACTORIZATION = {
     "digits_epochs": _positive,
     "layer_lr": _positive_float,
     "layer_batch_size": _positive,
-    "layer_models": Param(list, item=Param(str, choices=("dense", "butterfly", "monarch", "sparse", "low-rank")),
-                          min_len=1, unique=True),
+    "layer_models": Param(
+        list, item=Param(str, choices=("dense", "butterfly", "monarch", "sparse", "low-rank")), min_len=1, unique=True
+    ),
     # execution
     "threads": Param((int, type(None)), 1, None),
     "device": Param(str, choices=("auto", "cpu", "cuda", "mps")),

@@ -20,7 +20,7 @@ deviation against nnz, one panel per task), :func:`image_grid`, :func:`width_mis
 and :func:`assumption_failures`. They take the long-format frames of the chapter (one
 row per run) and raise :class:`ValueError` on an empty frame or a missing column.
 
-Sparse matrix factorisation (:mod:`sparselab.factorization`, :mod:`sparselab.butterfly`, the
+Sparse matrix factorisation (:mod:`sparselab.factorization`, :mod:`sparselab.factorization.butterfly`, the
 factorisation chapter): :func:`ill_posedness` (error against parameter norm on the LU support),
 :func:`relu_training`, :func:`fsmf_gaps` (end points of local solvers from random starts),
 :func:`butterfly_errors`, :func:`product_timing` (log–log, with :math:`N^2` and
@@ -50,12 +50,40 @@ from sparselab._io import atomic_write
 from sparselab.training import History
 
 __all__ = [
-    "PALETTE", "AGREEMENT_CODES", "use_style", "context", "loss_curve", "flip_rate", "weight_heatmaps",
-    "predictions", "metric_vs_sparsity", "METHOD_STYLES", "method_comparison", "cost_vs_error", "imp_schedule",
-    "density_schedules", "gradient_norms", "structured_tradeoff", "phase_diagram", "recovered_weights",
-    "convergence", "cost_scaling", "metric_vs_nnz", "image_grid", "width_mismatch", "assumption_failures", "save",
-    "phase_transition", "coefficients", "FACTORIZATION_STYLES", "ill_posedness", "relu_training", "fsmf_gaps",
-    "butterfly_errors", "product_timing", "layer_comparison",
+    "PALETTE",
+    "AGREEMENT_CODES",
+    "use_style",
+    "context",
+    "loss_curve",
+    "flip_rate",
+    "weight_heatmaps",
+    "predictions",
+    "metric_vs_sparsity",
+    "METHOD_STYLES",
+    "method_comparison",
+    "cost_vs_error",
+    "imp_schedule",
+    "density_schedules",
+    "gradient_norms",
+    "structured_tradeoff",
+    "phase_diagram",
+    "recovered_weights",
+    "convergence",
+    "cost_scaling",
+    "metric_vs_nnz",
+    "image_grid",
+    "width_mismatch",
+    "assumption_failures",
+    "save",
+    "phase_transition",
+    "coefficients",
+    "FACTORIZATION_STYLES",
+    "ill_posedness",
+    "relu_training",
+    "fsmf_gaps",
+    "butterfly_errors",
+    "product_timing",
+    "layer_comparison",
 ]
 
 #: Okabe–Ito colour-blind-safe palette (blue, orange, bluish green, vermillion,
@@ -65,25 +93,39 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#0
 #: Codes of the agreement map drawn by :func:`weight_heatmaps` (the image's array values).
 AGREEMENT_CODES = {"neither": 0, "true positive": 1, "false positive": 2, "missed": 3}
 
-_PAPER = "#FFFFFF"      # figure and axes background (opaque)
-_INK = "#222222"        # text, ticks, spines
-_OFF = "#F2F2F2"        # "absent" cells in boolean heatmaps
-_PRUNED = "#D0D0D0"     # pruned entries in the weight heatmap (neutral grey, distinct from small weights)
+_PAPER = "#FFFFFF"  # figure and axes background (opaque)
+_INK = "#222222"  # text, ticks, spines
+_OFF = "#F2F2F2"  # "absent" cells in boolean heatmaps
+_PRUNED = "#D0D0D0"  # pruned entries in the weight heatmap (neutral grey, distinct from small weights)
 _AGREEMENT_COLOURS = [_OFF, PALETTE[0], PALETTE[1], PALETTE[4]]  # neither, TP, FP, missed
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 _LINESTYLES = ["-", "--", ":", "-."]
 _NICE = {"train_loss": "train loss", "test_mse": "test MSE", "train_mse": "train MSE", "flip_rate": "flip rate"}
 
 _RC = {
-    "figure.facecolor": _PAPER, "figure.edgecolor": _PAPER,
-    "axes.facecolor": _PAPER, "axes.edgecolor": "#444444", "axes.labelcolor": _INK, "axes.titlecolor": _INK,
-    "savefig.facecolor": _PAPER, "savefig.edgecolor": _PAPER, "savefig.transparent": False, "savefig.dpi": 150,
-    "text.color": _INK, "xtick.color": _INK, "ytick.color": _INK,
-    "legend.facecolor": _PAPER, "legend.edgecolor": "#BBBBBB", "legend.framealpha": 1.0,
+    "figure.facecolor": _PAPER,
+    "figure.edgecolor": _PAPER,
+    "axes.facecolor": _PAPER,
+    "axes.edgecolor": "#444444",
+    "axes.labelcolor": _INK,
+    "axes.titlecolor": _INK,
+    "savefig.facecolor": _PAPER,
+    "savefig.edgecolor": _PAPER,
+    "savefig.transparent": False,
+    "savefig.dpi": 150,
+    "text.color": _INK,
+    "xtick.color": _INK,
+    "ytick.color": _INK,
+    "legend.facecolor": _PAPER,
+    "legend.edgecolor": "#BBBBBB",
+    "legend.framealpha": 1.0,
     "grid.color": "#E3E3E3",
-    "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "sans-serif"],
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "sans-serif"],
     "mathtext.fontset": "dejavusans",
-    "figure.dpi": 100, "image.interpolation": "nearest", "axes.titleweight": "normal",
+    "figure.dpi": 100,
+    "image.interpolation": "nearest",
+    "axes.titleweight": "normal",
 }
 
 
@@ -116,10 +158,12 @@ def context():
 
 def _styled(func):
     """Run a plotting function inside :func:`context`."""
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         with context():
             return func(*args, **kwargs)
+
     return wrapper
 
 
@@ -198,8 +242,16 @@ def loss_curve(histories, *, ax=None, metrics=("train_loss", "test_mse"), logy=T
                 continue
             positive &= bool(np.all(values[np.isfinite(values)] > 0))
             name = _nice(metric) if label is None else f"{label}: {_nice(metric)}"
-            ax.plot(h.epoch[:len(values)], values, color=colour, linestyle=_LINESTYLES[j % len(_LINESTYLES)],
-                    marker="o" if len(values) <= 3 else None, markersize=4, linewidth=1.8, label=name)
+            ax.plot(
+                h.epoch[: len(values)],
+                values,
+                color=colour,
+                linestyle=_LINESTYLES[j % len(_LINESTYLES)],
+                marker="o" if len(values) <= 3 else None,
+                markersize=4,
+                linewidth=1.8,
+                label=name,
+            )
     if logy:
         if positive:
             ax.set_yscale("log")
@@ -228,8 +280,15 @@ def flip_rate(histories, *, ax=None) -> Figure:
         rate = np.asarray(h.flip_rate, dtype=float)
         if rate.size and np.any(rate > 0):
             smallest = min(smallest, float(rate[rate > 0].min()))
-        ax.plot(h.epoch[:len(rate)], rate, color=PALETTE[i % len(PALETTE)], marker="o", markersize=3,
-                linewidth=1.6, label=label if label is not None else "flip rate")
+        ax.plot(
+            h.epoch[: len(rate)],
+            rate,
+            color=PALETTE[i % len(PALETTE)],
+            marker="o",
+            markersize=3,
+            linewidth=1.6,
+            label=label if label is not None else "flip rate",
+        )
     linthresh = 10 ** math.floor(math.log10(smallest)) if math.isfinite(smallest) else 1e-4
     ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
     ax.yaxis.set_major_locator(SymmetricalLogLocator(linthresh=linthresh, base=10, subs=[1.0, 2.0, 5.0]))
@@ -310,7 +369,7 @@ def weight_heatmaps(layer, planted_support=None, *, match_rows=True, max_rows=No
     ``max_rows`` shows only the first rows (metrics still use all of them).
     The title gives nnz, density and, with a planted support, precision/recall.
 
-    ``layer`` is a :class:`~sparselab.layers.SparseLinear` (its exported mask, in
+    ``layer`` is a :class:`~sparselab.nn.SparseLinear` (its exported mask, in
     evaluation mode) or a pair ``(weight, mask)`` of tensors or arrays.
     """
     weight, mask = _layer_arrays(layer)
@@ -322,8 +381,9 @@ def weight_heatmaps(layer, planted_support=None, *, match_rows=True, max_rows=No
         planted = _numpy(planted_support).astype(bool)
         if planted.ndim != 2 or planted.shape[1] != cols:
             raise ValueError(f"planted_support must be 2-D with {cols} columns, got shape {planted.shape}")
-        match = _metrics.support_match(torch.from_numpy(mask), torch.from_numpy(planted),
-                                      match="overlap" if match_rows else None)
+        match = _metrics.support_match(
+            torch.from_numpy(mask), torch.from_numpy(planted), match="overlap" if match_rows else None
+        )
         if match_rows:
             assignment = match["row_assignment"]
             pairs = [(p, assignment.get(p)) for p in range(len(planted))]
@@ -366,22 +426,33 @@ def weight_heatmaps(layer, planted_support=None, *, match_rows=True, max_rows=No
     ax = axes[0]
     ax.imshow(shown_mask.astype(int), cmap=bool_cmap, vmin=0, vmax=1, aspect=aspect, interpolation="nearest")
     _heatmap_axes(ax, "learned mask" + clipped, ylabel, boundary)
-    ax.legend(handles=[Patch(facecolor=PALETTE[0], label="kept"),
-                       Patch(facecolor=_OFF, edgecolor="#999999", label="pruned")],
-              loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=3.3, ncol=2, fontsize="small",
-              frameon=False)
+    ax.legend(
+        handles=[Patch(facecolor=PALETTE[0], label="kept"), Patch(facecolor=_OFF, edgecolor="#999999", label="pruned")],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        borderaxespad=3.3,
+        ncol=2,
+        fontsize="small",
+        frameon=False,
+    )
 
     ax = axes[1]
     kept_values = np.abs(shown_weight[shown_mask])
     vmax = float(kept_values.max()) if kept_values.size and kept_values.max() > 0 else 1.0
     cmap = mpl.colormaps["RdBu_r"].with_extremes(bad=_PRUNED)
-    image = ax.imshow(np.ma.masked_array(shown_weight, mask=~shown_mask), cmap=cmap, vmin=-vmax, vmax=vmax,
-                      aspect=aspect, interpolation="nearest")
+    image = ax.imshow(
+        np.ma.masked_array(shown_weight, mask=~shown_mask),
+        cmap=cmap,
+        vmin=-vmax,
+        vmax=vmax,
+        aspect=aspect,
+        interpolation="nearest",
+    )
     _heatmap_axes(ax, "surviving weights $W_\\mathrm{eff}$ (grey = pruned)", ylabel, boundary)
     fig.colorbar(image, ax=ax, location="right", shrink=0.8, aspect=25, pad=0.02, label="surviving weight")
 
     if planted is not None:
-        shown_planted = take(planted, 0, False)[:len(pairs)]
+        shown_planted = take(planted, 0, False)[: len(pairs)]
         ax = axes[2]
         ax.imshow(shown_planted.astype(int), cmap=bool_cmap, vmin=0, vmax=1, aspect=aspect, interpolation="nearest")
         _heatmap_axes(ax, "planted support", ylabel, boundary)
@@ -391,15 +462,28 @@ def weight_heatmaps(layer, planted_support=None, *, match_rows=True, max_rows=No
         codes[shown_mask & ~shown_planted] = AGREEMENT_CODES["false positive"]
         codes[~shown_mask & shown_planted] = AGREEMENT_CODES["missed"]
         ax = axes[3]
-        ax.imshow(codes, cmap=ListedColormap(_AGREEMENT_COLOURS), vmin=-0.5, vmax=3.5, aspect=aspect,
-                  interpolation="nearest")
+        ax.imshow(
+            codes, cmap=ListedColormap(_AGREEMENT_COLOURS), vmin=-0.5, vmax=3.5, aspect=aspect, interpolation="nearest"
+        )
         _heatmap_axes(ax, "agreement", ylabel, boundary)
         counts = {name: int((codes == code).sum()) for name, code in AGREEMENT_CODES.items()}
-        ax.legend(handles=[Patch(facecolor=_AGREEMENT_COLOURS[c], edgecolor="#999999" if c == 0 else None,
-                                 label=f"{name} ({counts[name]})")
-                           for name, c in AGREEMENT_CODES.items() if c != 0],
-                  loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=3.3, ncol=3, fontsize="small",
-              frameon=False)
+        ax.legend(
+            handles=[
+                Patch(
+                    facecolor=_AGREEMENT_COLOURS[c],
+                    edgecolor="#999999" if c == 0 else None,
+                    label=f"{name} ({counts[name]})",
+                )
+                for name, c in AGREEMENT_CODES.items()
+                if c != 0
+            ],
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            borderaxespad=3.3,
+            ncol=3,
+            fontsize="small",
+            frameon=False,
+        )
     fig.suptitle(head if title is None else f"{title}\n{head}")
     return _paint(fig)
 
@@ -430,8 +514,15 @@ def predictions(y_true, y_pred, *, ax=None, label=None) -> Figure:
     fig, ax = _new_axes(ax, (5.0, 5.0))
     alpha = float(np.clip(200 / max(len(y), 1), 0.08, 0.8))
     name = f"R² = {r2:.3f}, MSE = {mse:.3g}"
-    ax.scatter(y, p, s=10 if len(y) > 500 else 18, alpha=alpha, color=PALETTE[0], edgecolors="none",
-               label=name if label is None else f"{label}: {name}")
+    ax.scatter(
+        y,
+        p,
+        s=10 if len(y) > 500 else 18,
+        alpha=alpha,
+        color=PALETTE[0],
+        edgecolors="none",
+        label=name if label is None else f"{label}: {name}",
+    )
     lo, hi = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
     pad = 0.05 * (hi - lo or 1.0)
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color=_INK, linestyle="--", linewidth=1, label="identity")
@@ -459,8 +550,9 @@ def _t_interval(values: np.ndarray, level: float) -> float:
 
 
 @_styled
-def metric_vs_sparsity(frame, *, x="sparsity", y="test_mse", hue="target", style=None, ax=None, logy=True,
-                       ci=95, dodge=True) -> Figure:
+def metric_vs_sparsity(
+    frame, *, x="sparsity", y="test_mse", hue="target", style=None, ax=None, logy=True, ci=95, dodge=True
+) -> Figure:
     """A metric against sparsity: mean over runs (seeds) with a ``ci`` % confidence interval.
 
     ``frame`` is a :class:`pandas.DataFrame` with one row per run. Rows are grouped by
@@ -506,8 +598,16 @@ def metric_vs_sparsity(frame, *, x="sparsity", y="test_mse", hue="target", style
         means = np.array([v.mean() for v in runs])
         label = ", ".join(str(values[k]) for k in keys) if keys else _nice(y)
         colour = PALETTE[h % len(PALETTE)]
-        ax.plot(xs, means, color=colour, marker=_MARKERS[s % len(_MARKERS)], markersize=6,
-                linestyle=_LINESTYLES[s % len(_LINESTYLES)], linewidth=1.6, label=label)
+        ax.plot(
+            xs,
+            means,
+            color=colour,
+            marker=_MARKERS[s % len(_MARKERS)],
+            markersize=6,
+            linestyle=_LINESTYLES[s % len(_LINESTYLES)],
+            linewidth=1.6,
+            label=label,
+        )
         if ci is not None:
             half = np.array([_t_interval(v, ci) for v in runs])
             lower = half.copy()
@@ -516,8 +616,9 @@ def metric_vs_sparsity(frame, *, x="sparsity", y="test_mse", hue="target", style
                 lower = np.where(means - half > 0, half, np.maximum(means - floor, 0))
             ok = np.isfinite(half)
             if ok.any():
-                ax.errorbar(xs[ok], means[ok], yerr=[lower[ok], half[ok]], fmt="none", ecolor=colour, elinewidth=1.2,
-                            capsize=3)
+                ax.errorbar(
+                    xs[ok], means[ok], yerr=[lower[ok], half[ok]], fmt="none", ecolor=colour, elinewidth=1.2, capsize=3
+                )
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("sparsity (1 - density)" if x == "sparsity" else _nice(x))
@@ -525,16 +626,20 @@ def metric_vs_sparsity(frame, *, x="sparsity", y="test_mse", hue="target", style
     n_runs = frame.groupby(keys + [x]).size() if keys else frame.groupby(x).size()
     runs_text = f"{n_runs.min()}" if n_runs.min() == n_runs.max() else f"{n_runs.min()}–{n_runs.max()}"
     interval = f"mean ± {ci}% t-interval" if ci is not None else "mean"
-    ax.set_title(f"{_nice(y)} vs sparsity ({interval}, {runs_text} run(s) per point)" if x == "sparsity"
-                 else f"{_nice(y)} vs {_nice(x)} ({interval}, {runs_text} run(s) per point)", fontsize="medium")
+    ax.set_title(
+        f"{_nice(y)} vs sparsity ({interval}, {runs_text} run(s) per point)"
+        if x == "sparsity"
+        else f"{_nice(y)} vs {_nice(x)} ({interval}, {runs_text} run(s) per point)",
+        fontsize="medium",
+    )
     if keys:
         ax.legend(title=", ".join(keys), fontsize="small")
     return _paint(fig, ax)
 
 
 # ---------------------------------------------------------------------------- pruning recipes
-#: Colour, marker and line style of each recipe of :data:`sparselab.comparison.METHODS` and of each
-#: structure of :data:`sparselab.comparison.STRUCTURES`, shared by every figure so that a recipe looks the
+#: Colour, marker and line style of each recipe of :data:`sparselab.chapters.pruning.METHODS` and of each
+#: structure of :data:`sparselab.chapters.pruning.STRUCTURES`, shared by every figure so that a recipe looks the
 #: same everywhere. Line styles group families: magnitude pruning solid, its controls dotted, learned masks
 #: dashed, dynamic sparse training dash-dotted. ``IHT`` (iterative hard thresholding, :mod:`sparselab.recovery`)
 #: is an indigo solid line with circles, apart from ``IMP`` (bluish green, triangles) that it is compared with.
@@ -578,8 +683,11 @@ def _style(name, index: int) -> dict:
     """The :data:`METHOD_STYLES` entry of ``name``, or a palette colour, marker and line style by ``index``."""
     if name in METHOD_STYLES:
         return dict(METHOD_STYLES[name])
-    return dict(color=PALETTE[index % len(PALETTE)], marker=_MARKERS[index % len(_MARKERS)],
-                linestyle=_LINESTYLES[index % len(_LINESTYLES)])
+    return dict(
+        color=PALETTE[index % len(PALETTE)],
+        marker=_MARKERS[index % len(_MARKERS)],
+        linestyle=_LINESTYLES[index % len(_LINESTYLES)],
+    )
 
 
 def _check_frame(frame, columns) -> None:
@@ -632,8 +740,15 @@ def _draw_interval(ax, xs, means, half, colour, logy) -> None:
         lower = np.where(means - half > 0, half, np.maximum(means - floor, 0))
     ok = np.isfinite(half)
     if ok.any():
-        ax.errorbar(np.asarray(xs, dtype=float)[ok], means[ok], yerr=[lower[ok], half[ok]], fmt="none",
-                    ecolor=colour, elinewidth=1.2, capsize=3)
+        ax.errorbar(
+            np.asarray(xs, dtype=float)[ok],
+            means[ok],
+            yerr=[lower[ok], half[ok]],
+            fmt="none",
+            ecolor=colour,
+            elinewidth=1.2,
+            capsize=3,
+        )
 
 
 def _reference_band(ax, values, ci, label, colour="#555555") -> None:
@@ -672,12 +787,24 @@ def _sparsity_axis(ax, sparsities) -> None:
 
 
 @_styled
-def method_comparison(frame, *, task=None, y="test_error", methods=None, reference="dense", ax=None, ci=95,
-                      logy=True, dodge=True, ylabel=None, legend=True) -> Figure:
+def method_comparison(
+    frame,
+    *,
+    task=None,
+    y="test_error",
+    methods=None,
+    reference="dense",
+    ax=None,
+    ci=95,
+    logy=True,
+    dodge=True,
+    ylabel=None,
+    legend=True,
+) -> Figure:
     r"""Final error against sparsity, one line per recipe: mean over seeds with a Student-t interval.
 
     ``frame`` has one row per run with columns ``method``, ``sparsity`` (the nominal final
-    sparsity) and ``y`` — the frame of :func:`sparselab.comparison.compare`; with several
+    sparsity) and ``y`` — the frame of :func:`sparselab.chapters.pruning.compare`; with several
     tasks in it, pick one with ``task``. Each recipe of ``methods`` (default: all but
     ``reference``, in the order of :data:`METHOD_STYLES`) is drawn at :math:`x = 1 - s`
     on a log axis that runs right-wards to higher sparsity (ticks labelled by :math:`s`),
@@ -698,9 +825,13 @@ def method_comparison(frame, *, task=None, y="test_error", methods=None, referen
     sparse = sparse[sparse["method"].isin(methods)]
     fig, ax = _new_axes(ax, (7.0, 4.6))
     if reference is not None and (frame["method"] == reference).any():
-        _reference_band(ax, frame.loc[frame["method"] == reference, y], ci,
-                        f"{reference} (mean and {ci}% interval)" if ci is not None else reference,
-                        METHOD_STYLES.get(reference, {}).get("color", "#555555"))
+        _reference_band(
+            ax,
+            frame.loc[frame["method"] == reference, y],
+            ci,
+            f"{reference} (mean and {ci}% interval)" if ci is not None else reference,
+            METHOD_STYLES.get(reference, {}).get("color", "#555555"),
+        )
     factors = _log_dodge(len(methods), 1.0 - sparse["sparsity"].to_numpy(dtype=float), dodge)
     counts = []
     for i, method in enumerate(methods):
@@ -710,8 +841,16 @@ def method_comparison(frame, *, task=None, y="test_error", methods=None, referen
         summary = [_mean_interval(v, ci) for v in stats]
         counts += [len(v) for v in stats]
         means = np.array([m for m, _ in summary])
-        ax.plot(xs, means, color=style["color"], marker=style["marker"], linestyle=style["linestyle"],
-                markersize=6, linewidth=1.5, label=method)
+        ax.plot(
+            xs,
+            means,
+            color=style["color"],
+            marker=style["marker"],
+            linestyle=style["linestyle"],
+            markersize=6,
+            linewidth=1.5,
+            label=method,
+        )
         _draw_interval(ax, xs, means, [h for _, h in summary], style["color"], logy)
     if logy:
         ax.set_yscale("log")
@@ -727,8 +866,22 @@ def method_comparison(frame, *, task=None, y="test_error", methods=None, referen
 
 
 @_styled
-def cost_vs_error(frame, *, sparsity, task=None, x="steps", y="test_error", methods=None, reference="dense",
-                  ax=None, ci=95, logy=True, ylabel=None, legend=True, width=0.75) -> Figure:
+def cost_vs_error(
+    frame,
+    *,
+    sparsity,
+    task=None,
+    x="steps",
+    y="test_error",
+    methods=None,
+    reference="dense",
+    ax=None,
+    ci=95,
+    logy=True,
+    ylabel=None,
+    legend=True,
+    width=0.75,
+) -> Figure:
     r"""Training cost against final error at one sparsity: one point per recipe (means over seeds).
 
     ``frame`` as for :func:`method_comparison`. The recipes at final sparsity
@@ -741,8 +894,10 @@ def cost_vs_error(frame, *, sparsity, task=None, x="steps", y="test_error", meth
     """
     _check_frame(frame, ["method", "sparsity", x, y])
     frame = _one_task(frame, task).dropna(subset=[y])
-    at = frame[np.isclose(frame["sparsity"].to_numpy(dtype=float), float(sparsity), rtol=0.0, atol=1e-9)
-               & (frame["method"] != reference)]
+    at = frame[
+        np.isclose(frame["sparsity"].to_numpy(dtype=float), float(sparsity), rtol=0.0, atol=1e-9)
+        & (frame["method"] != reference)
+    ]
     if at.empty:
         raise ValueError(f"no run at sparsity {sparsity!r}; the frame has {sorted(frame['sparsity'].unique())}")
     levels = list(dict.fromkeys(at["method"]))
@@ -766,8 +921,15 @@ def cost_vs_error(frame, *, sparsity, task=None, x="steps", y="test_error", meth
         style = _style(method, i)
         mean, half = _mean_interval(rows[y], ci)
         label = f"{method} (sparsity 0)" if method == reference else method
-        ax.plot([positions[i]], [mean], color=style["color"], marker=style["marker"], linestyle="none",
-                markersize=8, label=label)
+        ax.plot(
+            [positions[i]],
+            [mean],
+            color=style["color"],
+            marker=style["marker"],
+            linestyle="none",
+            markersize=8,
+            label=label,
+        )
         _draw_interval(ax, [positions[i]], [mean], [half], style["color"], logy)
     for j in range(1, len(categories)):
         ax.axvline(j - 0.5, color="#BBBBBB", linewidth=0.8)
@@ -791,7 +953,7 @@ def imp_schedule(schedules, *, task=None, ax=None) -> Figure:
     r"""Iterative magnitude pruning: the measured density after each round against :math:`(1 - \alpha)^r`.
 
     ``schedules`` maps ``(task, sparsity, seed)`` to ``(densities, target_densities, alpha)``
-    (the second value returned by :func:`sparselab.comparison.compare`); with several tasks
+    (the second value returned by :func:`sparselab.chapters.pruning.compare`); with several tasks
     pick one with ``task``. For each final sparsity: the measured densities
     :math:`d_r` (round :math:`r = 0` is the dense training; mean over seeds) as markers,
     and :math:`(1 - \alpha)^r` for :math:`r = 0, \dots, S` as a line, on a log axis where
@@ -817,10 +979,24 @@ def imp_schedule(schedules, *, task=None, ax=None) -> Figure:
         alpha = runs[0][1]
         rounds = np.arange(len(measured))
         colour = PALETTE[i % len(PALETTE)]
-        ax.plot(rounds, (1.0 - alpha) ** rounds, color=colour, linestyle="-", linewidth=1.4,
-                label=f"sparsity {s:g}, $\\alpha$ = {alpha:.3f}")
-        ax.plot(rounds, measured, color=colour, linestyle="none", marker=_MARKERS[i % len(_MARKERS)],
-                markersize=8, markerfacecolor="none", markeredgewidth=1.6)
+        ax.plot(
+            rounds,
+            (1.0 - alpha) ** rounds,
+            color=colour,
+            linestyle="-",
+            linewidth=1.4,
+            label=f"sparsity {s:g}, $\\alpha$ = {alpha:.3f}",
+        )
+        ax.plot(
+            rounds,
+            measured,
+            color=colour,
+            linestyle="none",
+            marker=_MARKERS[i % len(_MARKERS)],
+            markersize=8,
+            markerfacecolor="none",
+            markeredgewidth=1.6,
+        )
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _plain_log(ax.yaxis)
@@ -846,11 +1022,20 @@ def density_schedules(curves, *, ax=None, logy=True, styles=None) -> Figure:
     for i, (label, (steps, densities)) in enumerate(curves.items()):
         steps, densities = np.asarray(steps, dtype=float), np.asarray(densities, dtype=float)
         if steps.shape != densities.shape or steps.ndim != 1:
-            raise ValueError(f"curve {label!r}: steps and densities must be 1-D of one length, "
-                             f"got {steps.shape} and {densities.shape}")
+            raise ValueError(
+                f"curve {label!r}: steps and densities must be 1-D of one length, "
+                f"got {steps.shape} and {densities.shape}"
+            )
         style = {**_style(str(label), i), **((styles or {}).get(label, {}))}
-        ax.plot(steps, densities, color=style["color"], linestyle=style["linestyle"], linewidth=1.8,
-                drawstyle="steps-post", label=str(label))
+        ax.plot(
+            steps,
+            densities,
+            color=style["color"],
+            linestyle=style["linestyle"],
+            linewidth=1.8,
+            drawstyle="steps-post",
+            label=str(label),
+        )
     if logy:
         ax.set_yscale("log")
         _plain_log(ax.yaxis)
@@ -868,15 +1053,17 @@ def _norm_frame(log):
     try:
         return tuple(np.asarray(log[c], dtype=float) for c in ("epoch", "active", "pruned"))
     except (KeyError, TypeError, IndexError):
-        raise TypeError("a gradient-norm log must be a GradientNormLog or have 'epoch', 'active' and 'pruned' "
-                        f"columns, got {type(log).__name__}") from None
+        raise TypeError(
+            "a gradient-norm log must be a GradientNormLog or have 'epoch', 'active' and 'pruned' "
+            f"columns, got {type(log).__name__}"
+        ) from None
 
 
 @_styled
 def gradient_norms(logs, *, ax=None, logy=True) -> Figure:
     r"""The projected-gradient picture: :math:`\|G \odot M\|_2` and :math:`\|G \odot (1 - M)\|_2` per epoch.
 
-    ``logs`` is a :class:`sparselab.comparison.GradientNormLog` (or its ``to_frame()``,
+    ``logs`` is a :class:`sparselab.chapters.pruning.GradientNormLog` (or its ``to_frame()``,
     or any mapping with ``epoch``, ``active`` and ``pruned``), or a dict label -> such a
     log. One colour per run; the active part (the gradient the masked model follows) solid,
     the pruned part (what the pruned weights would receive) dashed.
@@ -893,10 +1080,26 @@ def gradient_norms(logs, *, ax=None, logy=True) -> Figure:
     for i, (label, (epoch, active, pruned)) in enumerate(runs.items()):
         colour = PALETTE[i % len(PALETTE)]
         prefix = "" if label is None else f"{label}: "
-        ax.plot(epoch, active, color=colour, linestyle="-", marker="o", markersize=3, linewidth=1.8,
-                label=prefix + r"active $\|G \odot M\|_2$")
-        ax.plot(epoch, pruned, color=colour, linestyle="--", marker="s", markersize=3, linewidth=1.8,
-                label=prefix + r"pruned $\|G \odot (1 - M)\|_2$")
+        ax.plot(
+            epoch,
+            active,
+            color=colour,
+            linestyle="-",
+            marker="o",
+            markersize=3,
+            linewidth=1.8,
+            label=prefix + r"active $\|G \odot M\|_2$",
+        )
+        ax.plot(
+            epoch,
+            pruned,
+            color=colour,
+            linestyle="--",
+            marker="s",
+            markersize=3,
+            linewidth=1.8,
+            label=prefix + r"pruned $\|G \odot (1 - M)\|_2$",
+        )
     if logy:
         ax.set_yscale("log")
         _plain_log(ax.yaxis)
@@ -912,7 +1115,7 @@ def gradient_norms(logs, *, ax=None, logy=True) -> Figure:
 def structured_tradeoff(frame, *, axes=None, ci=95, logy=True, ylabel="test error") -> Figure:
     r"""Structured vs unstructured pruning at equal density: the error each costs, and what each saves.
 
-    ``frame`` is the frame of :func:`sparselab.comparison.structured_sweep` (one row per
+    ``frame`` is the frame of :func:`sparselab.chapters.pruning.structured_sweep` (one row per
     seed, structure and density, plus ``dense`` rows). Three panels against the density
     of the pruned layer (log axis, sparser to the right), one line per structure (a
     structure of fixed density, such as 2:4, is one point):
@@ -947,8 +1150,9 @@ def structured_tradeoff(frame, *, axes=None, ci=95, logy=True, ylabel="test erro
             raise ValueError(f"axes must be three axes, got {len(axes)}")
         fig = axes[0].figure
     error_ax, params_ax, flops_ax = axes
-    _reference_band(error_ax, dense["test_error"], ci,
-                    f"dense (mean and {ci}% interval)" if ci is not None else "dense")
+    _reference_band(
+        error_ax, dense["test_error"], ci, f"dense (mean and {ci}% interval)" if ci is not None else "dense"
+    )
     factors = _log_dodge(len(structures), pruned["density"].to_numpy(dtype=float), True, spread=0.06)
     dense_params = float(dense["params"].mean())
     dense_flops = float(dense["flops"].mean())
@@ -960,18 +1164,31 @@ def structured_tradeoff(frame, *, axes=None, ci=95, logy=True, ylabel="test erro
         summary = [_mean_interval(groups.get_group(d)["test_error"], ci) for d in densities]
         means = np.array([m for m, _ in summary])
         xs = densities * factors[i]
-        line = dict(color=style["color"], marker=style["marker"], linestyle=style["linestyle"], markersize=6,
-                    linewidth=1.5, label=name)
+        line = dict(
+            color=style["color"],
+            marker=style["marker"],
+            linestyle=style["linestyle"],
+            markersize=6,
+            linewidth=1.5,
+            label=name,
+        )
         error_ax.plot(xs, means, **line)
         _draw_interval(error_ax, xs, means, [h for _, h in summary], style["color"], logy)
         params_ax.plot(xs, [groups.get_group(d)["params"].mean() / dense_params for d in densities], **line)
         flops_ax.plot(xs, [groups.get_group(d)["flops"].mean() / dense_flops for d in densities], **line)
     reference = pruned[pruned["structure"] == "unstructured"]
     if not reference.empty:
-        nonzero = (reference.groupby("density", sort=True)["nonzero_params"].mean()
-                   / float(dense["nonzero_params"].mean()))
-        params_ax.plot(nonzero.index.to_numpy(dtype=float), nonzero.to_numpy(), color="#777777", linestyle=":",
-                       linewidth=2.0, label="non-zeros (unstructured, masked)")
+        nonzero = reference.groupby("density", sort=True)["nonzero_params"].mean() / float(
+            dense["nonzero_params"].mean()
+        )
+        params_ax.plot(
+            nonzero.index.to_numpy(dtype=float),
+            nonzero.to_numpy(),
+            color="#777777",
+            linestyle=":",
+            linewidth=2.0,
+            label="non-zeros (unstructured, masked)",
+        )
     ticks = sorted(pruned["density"].unique())
     for ax in axes:
         ax.set_xscale("log")
@@ -1006,11 +1223,20 @@ def structured_tradeoff(frame, *, axes=None, ci=95, logy=True, ylabel="test erro
 # ---------------------------------------------------------------------------- recovery of planted networks
 #: Axis labels of the recovery chapter's columns (others: the column name with spaces).
 _RECOVERY_NICE = {
-    "psnr_test": "test PSNR (dB)", "psnr_train": "train PSNR (dB)", "nnz": "non-zeros $s$",
-    "width": "width $m$ (hidden neurons)", "n_train": "training samples $n$", "success": "success probability",
-    "rel_error_test": "relative test error", "time_s": "time (s)", "peak_bytes": "peak memory (bytes)",
-    "width_factor": "width factor $p/m$", "accuracy_test": "test accuracy", "accuracy_train": "train accuracy",
-    "precision": "support precision", "recall": "support recall",
+    "psnr_test": "test PSNR (dB)",
+    "psnr_train": "train PSNR (dB)",
+    "nnz": "non-zeros $s$",
+    "width": "width $m$ (hidden neurons)",
+    "n_train": "training samples $n$",
+    "success": "success probability",
+    "rel_error_test": "relative test error",
+    "time_s": "time (s)",
+    "peak_bytes": "peak memory (bytes)",
+    "width_factor": "width factor $p/m$",
+    "accuracy_test": "test accuracy",
+    "accuracy_train": "train accuracy",
+    "precision": "support precision",
+    "recall": "support recall",
 }
 
 
@@ -1062,8 +1288,20 @@ def _ink_on(rgba) -> str:
 
 
 @_styled
-def phase_diagram(frame, *, value="psnr_test", x="width", y="nnz", method="method", agg="mean", vmin=None,
-                  vmax=None, cmap=None, annotate=True, title=None) -> Figure:
+def phase_diagram(
+    frame,
+    *,
+    value="psnr_test",
+    x="width",
+    y="nnz",
+    method="method",
+    agg="mean",
+    vmin=None,
+    vmax=None,
+    cmap=None,
+    annotate=True,
+    title=None,
+) -> Figure:
     """Phase diagram: a metric over two sweep parameters, one heatmap panel per method, one shared colour bar.
 
     ``frame`` has one row per run (the recovery sweep). For each method (in the order of
@@ -1113,14 +1351,19 @@ def phase_diagram(frame, *, value="psnr_test", x="width", y="nnz", method="metho
     cell = 0.55 if max(len(xs), len(ys)) <= 10 else 0.4  # inches per cell, square cells
     width = max(3.0, cell * len(xs) + 1.2)
     height = max(3.0, cell * len(ys) + 1.7)
-    fig, axes = plt.subplots(1, n, figsize=(n * width + 1.3, height), layout="constrained", sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(n * width + 1.3, height), layout="constrained", sharey=True, squeeze=False)
     axes = list(axes[0])
     image = None
     for ax, m, grid in zip(axes, methods, grids):
         shown = np.where(grid == np.inf, hi, np.where(grid == -np.inf, lo, grid))
-        image = ax.imshow(np.ma.masked_invalid(shown), cmap=cmap, norm=norm, origin="lower",
-                          aspect=_aspect(grid.shape), interpolation="nearest")
+        image = ax.imshow(
+            np.ma.masked_invalid(shown),
+            cmap=cmap,
+            norm=norm,
+            origin="lower",
+            aspect=_aspect(grid.shape),
+            interpolation="nearest",
+        )
         if annotate:
             size = "x-small" if len(xs) > 6 or len(ys) > 8 else "small"
             for (i, j), v in np.ndenumerate(grid):
@@ -1178,8 +1421,13 @@ def recovered_weights(planted, recovered, *, title=None) -> Figure:
     scale = scale if scale > 0 else 1.0
     rows, cols = w_star.shape
     ratio = min(max(rows / max(cols, 1), 0.3), 1.5)
-    fig, axes = plt.subplots(1, 3, figsize=(14, max(3.2 * ratio + 1.8, 4.2)), layout="constrained",
-                             gridspec_kw=dict(width_ratios=[1.0, 1.0, 0.75]))
+    fig, axes = plt.subplots(
+        1,
+        3,
+        figsize=(14, max(3.2 * ratio + 1.8, 4.2)),
+        layout="constrained",
+        gridspec_kw=dict(width_ratios=[1.0, 1.0, 0.75]),
+    )
     aspect = _aspect(w_star.shape)
     image = None
     for ax, array, name in ((axes[0], w_star, "planted $W^\\star$"), (axes[1], w_hat, "recovered $\\hat W$")):
@@ -1191,13 +1439,37 @@ def recovered_weights(planted, recovered, *, title=None) -> Figure:
     norm = float(np.linalg.norm(w_star))
     error = float(np.linalg.norm(w_hat - w_star)) / norm if norm > 0 else float("nan")
     support = w_star != 0
-    ax.scatter(w_star[support], w_hat[support], s=22, color=PALETTE[0], edgecolors="none", alpha=0.85,
-               label=f"planted non-zero ({int(support.sum())})", zorder=3)
-    ax.scatter(w_star[~support], w_hat[~support], s=16, color=PALETTE[3], marker="x", linewidths=1.0, alpha=0.85,
-               label=f"planted zero ({int((~support).sum())})", zorder=2)
+    ax.scatter(
+        w_star[support],
+        w_hat[support],
+        s=22,
+        color=PALETTE[0],
+        edgecolors="none",
+        alpha=0.85,
+        label=f"planted non-zero ({int(support.sum())})",
+        zorder=3,
+    )
+    ax.scatter(
+        w_star[~support],
+        w_hat[~support],
+        s=16,
+        color=PALETTE[3],
+        marker="x",
+        linewidths=1.0,
+        alpha=0.85,
+        label=f"planted zero ({int((~support).sum())})",
+        zorder=2,
+    )
     pad = 0.06 * scale
-    ax.plot([-scale - pad, scale + pad], [-scale - pad, scale + pad], color=_INK, linestyle="--", linewidth=1,
-            label="identity", zorder=1)
+    ax.plot(
+        [-scale - pad, scale + pad],
+        [-scale - pad, scale + pad],
+        color=_INK,
+        linestyle="--",
+        linewidth=1,
+        label="identity",
+        zorder=1,
+    )
     ax.set_xlim(-scale - pad, scale + pad)
     ax.set_ylim(-scale - pad, scale + pad)
     ax.set_aspect("equal", adjustable="box")
@@ -1224,8 +1496,10 @@ def _recovery_history(h, label) -> dict:
         raise ValueError(f"history{where} lacks key(s) {missing}; it has {list(h)}")
     out = {k: np.asarray(h[k], dtype=float).ravel() for k in _CONVERGENCE_KEYS}
     if len({len(v) for v in out.values()}) != 1 or len(out["step"]) == 0:
-        raise ValueError(f"history lists {list(_CONVERGENCE_KEYS)} must be non-empty and of one length, "
-                         f"got lengths {[len(v) for v in out.values()]}")
+        raise ValueError(
+            f"history lists {list(_CONVERGENCE_KEYS)} must be non-empty and of one length, "
+            f"got lengths {[len(v) for v in out.values()]}"
+        )
     return out
 
 
@@ -1257,17 +1531,36 @@ def convergence(history, *, title=None) -> Figure:
         colour = PALETTE[i % len(PALETTE)]
         prefix = "" if label is None else f"{label}: "
         step, residual = h["step"], h["residual"]
-        res_ax.plot(step, residual, color=colour, marker=_MARKERS[i % len(_MARKERS)], markersize=3.5, linewidth=1.6,
-                    label=prefix + "residual")
+        res_ax.plot(
+            step,
+            residual,
+            color=colour,
+            marker=_MARKERS[i % len(_MARKERS)],
+            markersize=3.5,
+            linewidth=1.6,
+            label=prefix + "residual",
+        )
         fit = np.isfinite(residual) & (residual > 1e-12)
         below |= bool(np.any(residual <= 1e-12))
         if np.count_nonzero(fit) >= 2 and np.ptp(step[fit]) > 0:
             slope, intercept = np.polyfit(step[fit], np.log(residual[fit]), 1)
-            res_ax.plot(step[fit], np.exp(intercept + slope * step[fit]), color=colour, linestyle="--", linewidth=1.2,
-                        label=prefix + f"fit: rate {math.exp(slope):.3g} per step")
+            res_ax.plot(
+                step[fit],
+                np.exp(intercept + slope * step[fit]),
+                color=colour,
+                linestyle="--",
+                linewidth=1.2,
+                label=prefix + f"fit: rate {math.exp(slope):.3g} per step",
+            )
         offset = (i - (len(runs) - 1) / 2) * width
-        sup_ax.bar(step + offset, h["support_changes"], width=width, color=colour, edgecolor="none",
-                   label=label if label is not None else "support changes")
+        sup_ax.bar(
+            step + offset,
+            h["support_changes"],
+            width=width,
+            color=colour,
+            edgecolor="none",
+            label=label if label is not None else "support changes",
+        )
     if below:
         res_ax.axhline(1e-12, color="#999999", linestyle=":", linewidth=1.0, label="fit threshold $10^{-12}$")
     res_ax.set_yscale("log")
@@ -1303,7 +1596,7 @@ def cost_scaling(frame, *, x="nnz", methods_col="method", slopes=()) -> Figure:
     frame = _require(frame, [x, methods_col, "peak_bytes", "time_s"])
     methods = _ordered(list(dict.fromkeys(frame[methods_col])))
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4), layout="constrained")
-    panels = ((axes[0], "peak_bytes", 2.0 ** -20, "peak memory (MiB)"), (axes[1], "time_s", 1.0, "time (s)"))
+    panels = ((axes[0], "peak_bytes", 2.0**-20, "peak memory (MiB)"), (axes[1], "time_s", 1.0, "time (s)"))
     xs_all = np.sort(frame[x].astype(float).unique())
     for ax, column, factor, ylabel in panels:
         first = None
@@ -1312,16 +1605,30 @@ def cost_scaling(frame, *, x="nnz", methods_col="method", slopes=()) -> Figure:
             means = frame[frame[methods_col] == m].groupby(x, sort=True)[column].mean() * factor
             xs, ys = means.index.to_numpy(dtype=float), means.to_numpy(dtype=float)
             keep = np.isfinite(ys) & (ys > 0) & (xs > 0)
-            ax.plot(xs[keep], ys[keep], color=style["color"], marker=style["marker"], linestyle=style["linestyle"],
-                    markersize=6, linewidth=1.6, label=str(m))
+            ax.plot(
+                xs[keep],
+                ys[keep],
+                color=style["color"],
+                marker=style["marker"],
+                linestyle=style["linestyle"],
+                markersize=6,
+                linewidth=1.6,
+                label=str(m),
+            )
             if first is None and keep.any():
                 first = (xs[keep][0], ys[keep][0])
         for j, k in enumerate(slopes):
             if first is None:
                 break
             guide = xs_all[xs_all >= first[0]]
-            ax.plot(guide, first[1] * (guide / first[0]) ** float(k), color="#777777",
-                    linestyle=["--", ":", "-."][j % 3], linewidth=1.2, label=f"$\\propto$ {x}$^{{{float(k):g}}}$")
+            ax.plot(
+                guide,
+                first[1] * (guide / first[0]) ** float(k),
+                color="#777777",
+                linestyle=["--", ":", "-."][j % 3],
+                linewidth=1.2,
+                label=f"$\\propto$ {x}$^{{{float(k):g}}}$",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         _plain_log(ax.xaxis)
@@ -1366,8 +1673,16 @@ def metric_vs_nnz(frame, *, metric, group="method", panel=None, x="nnz", ylabel=
             std = stats["std"].fillna(0.0).to_numpy(dtype=float)
             style = _style(g, i)
             ax.fill_between(xs, mean - std, mean + std, color=style["color"], alpha=0.18, linewidth=0)
-            ax.plot(xs, mean, color=style["color"], marker=style["marker"], linestyle=style["linestyle"],
-                    markersize=6, linewidth=1.6, label=str(g) if g is not None else _label(metric))
+            ax.plot(
+                xs,
+                mean,
+                color=style["color"],
+                marker=style["marker"],
+                linestyle=style["linestyle"],
+                markersize=6,
+                linewidth=1.6,
+                label=str(g) if g is not None else _label(metric),
+            )
         if logx:
             _log_ticks(ax, rows[x])
         ax.set_xlabel(_label(x))
@@ -1416,15 +1731,20 @@ def image_grid(images, *, titles=None, ncols=4, cmap="gray") -> Figure:
     cols = min(int(ncols), len(shown))
     rows = math.ceil(len(shown) / cols)
     titled = any(name is not None for name in names)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.5 * cols, 2.5 * rows + (0.3 * rows if titled else 0)),
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(2.5 * cols, 2.5 * rows + (0.3 * rows if titled else 0)),
+        layout="constrained",
+        squeeze=False,
+    )
     axes = axes.ravel()
     for ax, array, name in zip(axes, shown, names):
         ax.imshow(array, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_axis_off()
         if name is not None:
             ax.set_title(name, fontsize="small")
-    for ax in axes[len(shown):]:
+    for ax in axes[len(shown) :]:
         fig.delaxes(ax)
     return _paint(fig)
 
@@ -1446,13 +1766,28 @@ def width_mismatch(frame, *, x="width_factor", value="psnr_test", variant="varia
     for i, v in enumerate(variants):
         rows = frame[frame[variant] == v]
         style = _style(v, i)
-        ax.scatter(rows[x].to_numpy(dtype=float), rows[value].to_numpy(dtype=float), s=16, color=style["color"],
-                   alpha=0.35, edgecolors="none", zorder=2)
+        ax.scatter(
+            rows[x].to_numpy(dtype=float),
+            rows[value].to_numpy(dtype=float),
+            s=16,
+            color=style["color"],
+            alpha=0.35,
+            edgecolors="none",
+            zorder=2,
+        )
         means = rows.groupby(x, sort=True)[value].agg(["mean", "count"])
         counts += list(means["count"])
-        ax.plot(means.index.to_numpy(dtype=float), means["mean"].to_numpy(dtype=float), color=style["color"],
-                marker=style["marker"], linestyle=style["linestyle"], markersize=7, linewidth=1.8, label=str(v),
-                zorder=3)
+        ax.plot(
+            means.index.to_numpy(dtype=float),
+            means["mean"].to_numpy(dtype=float),
+            color=style["color"],
+            marker=style["marker"],
+            linestyle=style["linestyle"],
+            markersize=7,
+            linewidth=1.8,
+            label=str(v),
+            zorder=3,
+        )
     if x == "width_factor":
         ax.axvline(1.0, color="#888888", linestyle=":", linewidth=1.2, label="planted width", zorder=1)
     _log_ticks(ax, frame[x])
@@ -1479,10 +1814,10 @@ def assumption_failures(frame, *, value="psnr_test", condition="condition") -> F
     means = np.array([g.mean() for g in groups])
     positions = np.arange(len(conditions), dtype=float)
     fig, ax = plt.subplots(figsize=(7.4, 0.55 * len(conditions) + 1.7), layout="constrained")
-    ax.barh(positions, means, height=0.6, color=PALETTE[5], edgecolor=PALETTE[0], linewidth=1.0, zorder=2,
-            label="mean")
-    spread = np.concatenate([p + (np.linspace(-0.15, 0.15, len(g)) if len(g) > 1 else np.zeros(1))
-                             for p, g in zip(positions, groups)])
+    ax.barh(positions, means, height=0.6, color=PALETTE[5], edgecolor=PALETTE[0], linewidth=1.0, zorder=2, label="mean")
+    spread = np.concatenate(
+        [p + (np.linspace(-0.15, 0.15, len(g)) if len(g) > 1 else np.zeros(1)) for p, g in zip(positions, groups)]
+    )
     ax.scatter(np.concatenate(groups), spread, s=16, color=_INK, edgecolors="none", zorder=3, label="single runs")
     values = np.concatenate(groups + [np.zeros(1)])
     values = values[np.isfinite(values)]
@@ -1490,16 +1825,16 @@ def assumption_failures(frame, *, value="psnr_test", condition="condition") -> F
     for p, m, g in zip(positions, means, groups):  # the mean, right of its bar and of its runs
         if np.isfinite(m):
             right = max(m, float(np.nanmax(np.where(np.isfinite(g), g, m))))
-            ax.text(right + 0.02 * span, p, f"{m:.3g}", va="center", ha="left", fontsize="small", color=_INK,
-                    zorder=4)
+            ax.text(right + 0.02 * span, p, f"{m:.3g}", va="center", ha="left", fontsize="small", color=_INK, zorder=4)
     ax.set_xlim(right=max(ax.get_xlim()[1], float(values.max()) + 0.12 * span))
     ax.set_yticks(positions)
     ax.set_yticklabels([str(c) for c in conditions])
     ax.set_ylim(len(conditions) - 0.5, -0.5)  # first condition on top
     ax.grid(False, axis="y")
     ax.set_xlabel(_label(value))
-    ax.set_title(f"mean over {_runs_text([len(g) for g in groups])} run(s) (bars), single runs (points)",
-                 fontsize="medium")
+    ax.set_title(
+        f"mean over {_runs_text([len(g) for g in groups])} run(s) (bars), single runs (points)", fontsize="medium"
+    )
     ax.legend(fontsize="small", loc="best")
     return _paint(fig, ax)
 
@@ -1527,8 +1862,7 @@ def _edges(values) -> np.ndarray:
 
 
 @_styled
-def phase_transition(frame, *, value="success", x="delta", y="rho", panel="method", curves=None,
-                     title=None) -> Figure:
+def phase_transition(frame, *, value="success", x="delta", y="rho", panel="method", curves=None, title=None) -> Figure:
     r"""Donoho–Tanner diagram: the mean of ``value`` over a grid of :math:`(\delta, \rho)`, one panel per ``panel``.
 
     Unlike :func:`phase_diagram` the axes are numeric: each grid point is a cell of a
@@ -1560,11 +1894,23 @@ def phase_transition(frame, *, value="success", x="delta", y="rho", panel="metho
         rows = frame if p is None else frame[frame[panel] == p]
         grid = rows.pivot_table(index=y, columns=x, values=value, aggfunc="mean").reindex(index=ys, columns=xs)
         counts += list(rows.groupby([y, x]).size())
-        mesh = ax.pcolormesh(_edges(xs), _edges(ys), np.ma.masked_invalid(grid.to_numpy(dtype=float)), cmap=cmap,
-                             norm=norm, shading="flat")
+        mesh = ax.pcolormesh(
+            _edges(xs),
+            _edges(ys),
+            np.ma.masked_invalid(grid.to_numpy(dtype=float)),
+            cmap=cmap,
+            norm=norm,
+            shading="flat",
+        )
         for i, (label, (cx, cy)) in enumerate(curves.items()):
-            ax.plot(np.asarray(cx, dtype=float), np.asarray(cy, dtype=float), color=[PALETTE[3], PALETTE[7]][i % 2],
-                    linestyle=_LINESTYLES[i % len(_LINESTYLES)], linewidth=2.0, label=label)
+            ax.plot(
+                np.asarray(cx, dtype=float),
+                np.asarray(cy, dtype=float),
+                color=[PALETTE[3], PALETTE[7]][i % 2],
+                linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+                linewidth=2.0,
+                label=label,
+            )
         ax.set_xlim(_edges(xs)[0], _edges(xs)[-1])
         ax.set_ylim(_edges(ys)[0], _edges(ys)[-1])
         ax.grid(False)
@@ -1574,15 +1920,17 @@ def phase_transition(frame, *, value="success", x="delta", y="rho", panel="metho
     axes[0].set_ylabel(r"$\rho = k/m$" if y == "rho" else _label(y))
     if curves:
         axes[0].legend(fontsize="small", loc="upper left")
-    fig.colorbar(mesh, ax=axes, location="right", shrink=0.9, aspect=25, pad=0.02,
-                 label=f"mean of {_label(value)}")
+    fig.colorbar(mesh, ax=axes, location="right", shrink=0.9, aspect=25, pad=0.02, label=f"mean of {_label(value)}")
     head = f"{_label(value)}: mean over {_runs_text(counts)} run(s) per cell"
     fig.suptitle(head if title is None else f"{title}\n{head}", fontsize="medium")
     return _paint(fig)
 
 
-_ESTIMATE_STYLES = {"lasso": dict(color=PALETTE[5], marker="P"), "debiased lasso": dict(color=PALETTE[1], marker="s"),
-                    "IHT": dict(color="#332288", marker="o")}
+_ESTIMATE_STYLES = {
+    "lasso": dict(color=PALETTE[5], marker="P"),
+    "debiased lasso": dict(color=PALETTE[1], marker="s"),
+    "IHT": dict(color="#332288", marker="o"),
+}
 
 
 @_styled
@@ -1605,8 +1953,17 @@ def coefficients(frame, *, true="true", estimates=("lasso", "debiased lasso", "I
         e = frame[name].to_numpy(dtype=float)
         keep = (t != 0) | (e != 0)
         style = _ESTIMATE_STYLES.get(name, dict(color=PALETTE[i % len(PALETTE)], marker=_MARKERS[i % len(_MARKERS)]))
-        ax.scatter(t[keep], e[keep], s=30, facecolors="none" if i else style["color"], edgecolors=style["color"],
-                   marker=style["marker"], linewidths=1.2, label=name, zorder=3 + i)
+        ax.scatter(
+            t[keep],
+            e[keep],
+            s=30,
+            facecolors="none" if i else style["color"],
+            edgecolors=style["color"],
+            marker=style["marker"],
+            linewidths=1.2,
+            label=name,
+            zorder=3 + i,
+        )
         if keep.any():
             span = [min(span[0], float(e[keep].min())), max(span[1], float(e[keep].max()))]
     ax.plot(span, span, color="#888888", linestyle=":", linewidth=1.2, label="estimate = true", zorder=1)
@@ -1648,11 +2005,20 @@ FACTORIZATION_STYLES = {
 }
 
 _FACTOR_NICE = {
-    "relative_error": "relative error", "monarch_relative_error": "relative error (Monarch)",
-    "test_relative_error": "test relative error", "train_mse": "train MSE", "test_accuracy": "test accuracy",
-    "train_accuracy": "train accuracy", "seconds": "time (s)", "N": "size $N$", "noise": r"noise $\|E\|/\|B\|$",
-    "gap": r"gap $(\|A - XY^\top\| - \mathrm{opt}) / \|A\|$", "error": r"error $\|A - XY^\top\|_F$",
-    "norm": r"norm $\sqrt{\|X\|^2 + \|Y\|^2}$", "loss": "training loss", "step": "step",
+    "relative_error": "relative error",
+    "monarch_relative_error": "relative error (Monarch)",
+    "test_relative_error": "test relative error",
+    "train_mse": "train MSE",
+    "test_accuracy": "test accuracy",
+    "train_accuracy": "train accuracy",
+    "seconds": "time (s)",
+    "N": "size $N$",
+    "noise": r"noise $\|E\|/\|B\|$",
+    "gap": r"gap $(\|A - XY^\top\| - \mathrm{opt}) / \|A\|$",
+    "error": r"error $\|A - XY^\top\|_F$",
+    "norm": r"norm $\sqrt{\|X\|^2 + \|Y\|^2}$",
+    "loss": "training loss",
+    "step": "step",
 }
 
 
@@ -1709,8 +2075,16 @@ def ill_posedness(path_frame, descent_frame) -> Figure:
     supports = _levels(descent["support"])
     fig, axes = plt.subplots(1, 3, figsize=(14.5, 4.4), layout="constrained")
     ax = axes[0]
-    ax.plot(path["norm"].to_numpy(dtype=float), _positive_or_nan(path["error"]), color=_INK, linewidth=2.0,
-            marker="o", markersize=4, label=r"LU: minimising path at error $\varepsilon$", zorder=4)
+    ax.plot(
+        path["norm"].to_numpy(dtype=float),
+        _positive_or_nan(path["error"]),
+        color=_INK,
+        linewidth=2.0,
+        marker="o",
+        markersize=4,
+        label=r"LU: minimising path at error $\varepsilon$",
+        zorder=4,
+    )
     for i, support in enumerate(supports):
         style = _fstyle(support, i)
         rows = descent[descent["support"] == support]
@@ -1720,12 +2094,34 @@ def ill_posedness(path_frame, descent_frame) -> Figure:
             steps = run["step"].to_numpy(dtype=float)
             error, norm = _positive_or_nan(run["error"]), run["norm"].to_numpy(dtype=float)
             label = f"{support}: gradient descent" if j == 0 else None
-            ax.plot(norm, error, color=style["color"], linestyle=style["linestyle"], linewidth=1.3, alpha=0.85,
-                    label=label, zorder=3)
-            axes[1].plot(steps, error, color=style["color"], linestyle=style["linestyle"], linewidth=1.3,
-                         alpha=0.85, label=f"{support} ({len(seeds)} seeds)" if j == 0 else None)
-            axes[2].plot(steps, norm, color=style["color"], linestyle=style["linestyle"], linewidth=1.3,
-                         alpha=0.85, label=f"{support} ({len(seeds)} seeds)" if j == 0 else None)
+            ax.plot(
+                norm,
+                error,
+                color=style["color"],
+                linestyle=style["linestyle"],
+                linewidth=1.3,
+                alpha=0.85,
+                label=label,
+                zorder=3,
+            )
+            axes[1].plot(
+                steps,
+                error,
+                color=style["color"],
+                linestyle=style["linestyle"],
+                linewidth=1.3,
+                alpha=0.85,
+                label=f"{support} ({len(seeds)} seeds)" if j == 0 else None,
+            )
+            axes[2].plot(
+                steps,
+                norm,
+                color=style["color"],
+                linestyle=style["linestyle"],
+                linewidth=1.3,
+                alpha=0.85,
+                label=f"{support} ({len(seeds)} seeds)" if j == 0 else None,
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(_flabel("norm"))
@@ -1780,7 +2176,7 @@ def fsmf_gaps(frame, *, value="gap", floor=1e-16) -> Figure:
     r"""Where local solvers end on a fixed-support problem: one strip of ``value`` per solver, one panel per support.
 
     ``frame`` has columns ``support``, ``method``, ``start`` and ``value`` (one row per start;
-    :func:`sparselab.factorization_experiments.fsmf_starts`). Rows of method ``"exact"`` are the
+    :func:`sparselab.chapters.factorization.fsmf_starts`). Rows of method ``"exact"`` are the
     reference and are not drawn as a strip. In each panel (supports in the order of
     :data:`FACTORIZATION_STYLES`) every start of every solver is a point, spread horizontally
     around the solver's position, on a log axis: values below ``floor`` (including 0 and tiny
@@ -1794,8 +2190,9 @@ def fsmf_gaps(frame, *, value="gap", floor=1e-16) -> Figure:
     if not floor > 0:
         raise ValueError(f"floor must be > 0, got {floor}")
     supports = _levels(frame["support"])
-    fig, axes = plt.subplots(1, len(supports), figsize=(max(5.5, 4.6 * len(supports)), 4.3), layout="constrained",
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(supports), figsize=(max(5.5, 4.6 * len(supports)), 4.3), layout="constrained", sharey=True, squeeze=False
+    )
     axes = list(axes[0])
     top = floor
     for ax, support in zip(axes, supports):
@@ -1808,13 +2205,30 @@ def fsmf_gaps(frame, *, value="gap", floor=1e-16) -> Figure:
             spread = np.linspace(-0.18, 0.18, len(shown)) if len(shown) > 1 else np.zeros(1)
             order = np.argsort(np.argsort(shown))  # spread by rank, so that equal values do not hide each other
             style = _fstyle(method, i)
-            ax.scatter(i + spread[order], shown, s=22, color=style["color"], marker=style["marker"], alpha=0.75,
-                       edgecolors="none", zorder=3, label=f"{method} ({len(shown)} starts)")
+            ax.scatter(
+                i + spread[order],
+                shown,
+                s=22,
+                color=style["color"],
+                marker=style["marker"],
+                alpha=0.75,
+                edgecolors="none",
+                zorder=3,
+                label=f"{method} ({len(shown)} starts)",
+            )
             median = float(np.median(shown))
             ax.plot([i - 0.28, i + 0.28], [median, median], color=_INK, linewidth=2.0, zorder=4)
         ax.axhline(floor, color="#888888", linestyle=":", linewidth=1.2, zorder=1)
-        ax.text(1.0, floor, f" ≤ {floor:g}", transform=ax.get_yaxis_transform(), va="bottom", ha="right",
-                fontsize="x-small", color="#666666")
+        ax.text(
+            1.0,
+            floor,
+            f" ≤ {floor:g}",
+            transform=ax.get_yaxis_transform(),
+            va="bottom",
+            ha="right",
+            fontsize="x-small",
+            color="#666666",
+        )
         ax.set_xticks(range(len(methods)))
         ax.set_xticklabels([str(m) for m in methods])
         ax.set_xlim(-0.6, len(methods) - 0.4)
@@ -1861,8 +2275,16 @@ def butterfly_errors(exactness, noise, dense, *, floor=1e-17) -> Figure:
                 continue
             xs, ys = _mean_curve(rows, "N", "relative_error")
             ostyle = _fstyle(order, j)
-            ax.plot(xs, np.maximum(ys, floor), color=colour, marker=ostyle["marker"], linestyle=ostyle["linestyle"],
-                    markersize=6, linewidth=1.5, label=f"{matrix}, {order}")
+            ax.plot(
+                xs,
+                np.maximum(ys, floor),
+                color=colour,
+                marker=ostyle["marker"],
+                linestyle=ostyle["linestyle"],
+                markersize=6,
+                linewidth=1.5,
+                label=f"{matrix}, {order}",
+            )
     ax.axhline(floor, color="#888888", linestyle=":", linewidth=1.0)
     _log_ticks(ax, exact["N"])
     ax.set_yscale("log")
@@ -1878,24 +2300,42 @@ def butterfly_errors(exactness, noise, dense, *, floor=1e-17) -> Figure:
     for j, order in enumerate(_levels(positive["order"])):
         xs, ys = _mean_curve(positive[positive["order"] == order], "noise", "relative_error")
         style = _fstyle(order, j)
-        ax.plot(xs, _positive_or_nan(ys), color=style["color"], marker=style["marker"], linestyle=style["linestyle"],
-                markersize=6, linewidth=1.5, label=str(order))
+        ax.plot(
+            xs,
+            _positive_or_nan(ys),
+            color=style["color"],
+            marker=style["marker"],
+            linestyle=style["linestyle"],
+            markersize=6,
+            linewidth=1.5,
+            label=str(order),
+        )
     levels = np.sort(positive["noise"].unique().astype(float))
     ax.plot(levels, levels, color="#888888", linestyle=":", linewidth=1.2, label="error = noise")
     _log_ticks(ax, levels)
     ax.set_yscale("log")
     ax.set_xlabel(_flabel("noise"))
     ax.set_ylabel(r"relative error $\|A - \hat A\| / \|A\|$")
-    ax.set_title(f"noisy butterfly $A = B + E$ (mean over {_runs_text(positive.groupby(['noise', 'order']).size())} "
-                 "seed(s))", fontsize="medium")
+    ax.set_title(
+        f"noisy butterfly $A = B + E$ (mean over {_runs_text(positive.groupby(['noise', 'order']).size())} seed(s))",
+        fontsize="medium",
+    )
     ax.legend(fontsize="small", title="order")
 
     ax = axes[2]
     for j, order in enumerate(_levels(dense["order"])):
         xs, ys = _mean_curve(dense[dense["order"] == order], "N", "relative_error")
         style = _fstyle(order, j)
-        ax.plot(xs, ys, color=style["color"], marker=style["marker"], linestyle=style["linestyle"], markersize=6,
-                linewidth=1.5, label=f"butterfly, {order}")
+        ax.plot(
+            xs,
+            ys,
+            color=style["color"],
+            marker=style["marker"],
+            linestyle=style["linestyle"],
+            markersize=6,
+            linewidth=1.5,
+            label=f"butterfly, {order}",
+        )
     xs, ys = _mean_curve(dense, "N", "monarch_relative_error")
     ax.plot(xs, ys, color=_INK, marker="s", linestyle="--", markersize=6, linewidth=1.5, label="Monarch")
     _log_ticks(ax, dense["N"])
@@ -1912,14 +2352,14 @@ def product_timing(frame, slopes=None, *, guides=True, factorization=None, facto
     r"""Time of one matrix product against :math:`N` on log–log axes, one panel per batch size.
 
     With ``factorization`` (columns ``N``, ``order``, ``seconds``, from
-    :func:`sparselab.factorization_experiments.factorization_timing`) a last panel shows the time of
+    :func:`sparselab.chapters.factorization.factorization_timing`) a last panel shows the time of
     the butterfly factorisation itself against :math:`N`, one line per order, with a
     :math:`\propto N^2` guide; ``factorization_slopes`` (columns ``order``, ``slope``) labels the lines.
 
     ``frame`` has columns ``N``, ``kind``, ``batch`` and ``seconds`` (repeated rows are averaged);
     one line per kind (in the order of :data:`FACTORIZATION_STYLES`). ``slopes`` (columns
     ``kind``, ``batch``, ``slope``, from
-    :func:`sparselab.factorization_experiments.loglog_slope`) adds the fitted exponent to each
+    :func:`sparselab.chapters.factorization.loglog_slope`) adds the fitted exponent to each
     legend label. With ``guides``, two grey reference lines through the first point of the
     ``"dense"`` line (or of the first kind): :math:`\propto N^2` (dashed) and
     :math:`\propto N \log N` (dotted).
@@ -1934,8 +2374,7 @@ def product_timing(frame, slopes=None, *, guides=True, factorization=None, facto
     if factorization is not None:
         factorization = _require(factorization, ["N", "order", "seconds"])
     panels = len(batches) + (factorization is not None)
-    fig, axes = plt.subplots(1, panels, figsize=(max(6.0, 5.0 * panels), 4.5), layout="constrained",
-                             squeeze=False)
+    fig, axes = plt.subplots(1, panels, figsize=(max(6.0, 5.0 * panels), 4.5), layout="constrained", squeeze=False)
     axes = list(axes[0])
     if factorization is not None:
         _factorization_panel(axes[-1], factorization, factorization_slopes)
@@ -1951,17 +2390,30 @@ def product_timing(frame, slopes=None, *, guides=True, factorization=None, facto
             label = str(kind)
             if (kind, batch) in fitted:
                 label += f" (slope {fitted[kind, batch]:.2f})"
-            ax.plot(xs, _positive_or_nan(ys), color=style["color"], marker=style["marker"],
-                    linestyle=style["linestyle"], markersize=6, linewidth=1.6, label=label)
+            ax.plot(
+                xs,
+                _positive_or_nan(ys),
+                color=style["color"],
+                marker=style["marker"],
+                linestyle=style["linestyle"],
+                markersize=6,
+                linewidth=1.6,
+                label=label,
+            )
             if np.isfinite(_positive_or_nan(ys[:1])[0]) and (anchor is None or kind == "dense"):
                 anchor = (xs[0], ys[0])
         if guides and anchor is not None:
             grid = np.sort(rows["N"].unique().astype(float))
             x0, y0 = anchor
-            ax.plot(grid, y0 * (grid / x0) ** 2, color="#777777", linestyle="--", linewidth=1.0,
-                    label=r"$\propto N^2$")
-            ax.plot(grid, y0 * (grid * np.log2(grid)) / (x0 * np.log2(x0)), color="#777777", linestyle=":",
-                    linewidth=1.2, label=r"$\propto N \log N$")
+            ax.plot(grid, y0 * (grid / x0) ** 2, color="#777777", linestyle="--", linewidth=1.0, label=r"$\propto N^2$")
+            ax.plot(
+                grid,
+                y0 * (grid * np.log2(grid)) / (x0 * np.log2(x0)),
+                color="#777777",
+                linestyle=":",
+                linewidth=1.2,
+                label=r"$\propto N \log N$",
+            )
         _log_ticks(ax, rows["N"])
         ax.set_yscale("log")
         ax.set_xlabel(_flabel("N"))
@@ -1981,14 +2433,28 @@ def _factorization_panel(ax, frame, slopes) -> None:
         xs, ys = _mean_curve(frame[frame["order"] == order], "N", "seconds")
         style = _fstyle(order, i)
         label = str(order) + (f" (slope {fitted[str(order)]:.2f})" if str(order) in fitted else "")
-        ax.plot(xs, _positive_or_nan(ys), color=style["color"], marker=style["marker"],
-                linestyle=style["linestyle"], markersize=6, linewidth=1.6, label=label)
+        ax.plot(
+            xs,
+            _positive_or_nan(ys),
+            color=style["color"],
+            marker=style["marker"],
+            linestyle=style["linestyle"],
+            markersize=6,
+            linewidth=1.6,
+            label=label,
+        )
         if anchor is None and len(xs) and np.isfinite(_positive_or_nan(ys[-1:])[0]):
             anchor = (xs[-1], ys[-1])
     if anchor is not None:
         grid = np.sort(frame["N"].unique().astype(float))
-        ax.plot(grid, anchor[1] * (grid / anchor[0]) ** 2, color="#777777", linestyle="--", linewidth=1.0,
-                label=r"$\propto N^2$")
+        ax.plot(
+            grid,
+            anchor[1] * (grid / anchor[0]) ** 2,
+            color="#777777",
+            linestyle="--",
+            linewidth=1.0,
+            label=r"$\propto N^2$",
+        )
     _log_ticks(ax, frame["N"])
     ax.set_yscale("log")
     ax.set_xlabel(_flabel("N"))
@@ -1998,8 +2464,9 @@ def _factorization_panel(ax, frame, slopes) -> None:
 
 
 @_styled
-def layer_comparison(frame, *, value="test_relative_error", model="model", params="params", logx=False,
-                     ax=None, title=None) -> Figure:
+def layer_comparison(
+    frame, *, value="test_relative_error", model="model", params="params", logx=False, ax=None, title=None
+) -> Figure:
     """One horizontal bar per model: the mean of ``value`` over seeds, single runs as points.
 
     ``frame`` has one row per run with columns ``model``, ``params`` and ``value``; each tick label
@@ -2025,8 +2492,16 @@ def layer_comparison(frame, *, value="test_relative_error", model="model", param
         ax.set_xscale("log")
     for p, m, g in zip(positions, means, groups):
         right = max(m, float(np.nanmax(g)))
-        ax.text(right * (1.6 if logx else 1.0) + (0 if logx else 0.02 * (np.nanmax(means) or 1.0)), p,
-                f"{m:.3g}", va="center", ha="left", fontsize="small", color=_INK, zorder=4)
+        ax.text(
+            right * (1.6 if logx else 1.0) + (0 if logx else 0.02 * (np.nanmax(means) or 1.0)),
+            p,
+            f"{m:.3g}",
+            va="center",
+            ha="left",
+            fontsize="small",
+            color=_INK,
+            zorder=4,
+        )
     if logx:
         ax.set_xlim(right=float(np.nanmax(np.concatenate(groups))) * 30)  # room for the labels
     else:

@@ -14,9 +14,9 @@ output layer stays dense):
 ``gradual``
     one run of :math:`E` epochs; magnitude pruning on the cubic schedule of Zhu &
     Gupta (2017) from the end of the first epoch to about two thirds of the steps
-    (:class:`sparselab.schedules.GradualPruning`).
+    (:class:`sparselab.pruning.GradualPruning`).
 ``IMP``
-    iterative magnitude pruning with rewinding (:func:`sparselab.schedules.iterative_magnitude_pruning`):
+    iterative magnitude pruning with rewinding (:func:`sparselab.pruning.iterative_magnitude_pruning`):
     :math:`S` rounds each removing a fraction :math:`\alpha = 1 - d^{1/S}` of the surviving
     weights, so :math:`(S + 1)E` epochs in all.
 ``IMP-reinit``
@@ -27,7 +27,7 @@ output layer stays dense):
 ``hard``, ``soft``, ``sigmoid``
     the learned masks of Chapter 1 (:class:`sparselab.SparseLinear`), :math:`E` epochs.
 ``SET``, ``RigL``
-    dynamic sparse training at constant density (:mod:`sparselab.dynamic`), :math:`E` epochs.
+    dynamic sparse training at constant density (:mod:`sparselab.pruning.dynamic`), :math:`E` epochs.
 
 A row holds ``test_error`` (test MSE for ``regression``, the misclassification
 rate :math:`1 - \text{accuracy}` for ``digits``: lower is better for both),
@@ -48,13 +48,23 @@ from tqdm.auto import tqdm
 from sparselab import pruning
 from sparselab._validation import check_choice, check_float, check_int
 from sparselab.data import load_digits, make_regression
-from sparselab.pruning import SET, RigL
 from sparselab.nn import MLP, DigitsCNN
-from sparselab.pruning import GradualPruning, iterative_magnitude_pruning
+from sparselab.pruning import SET, GradualPruning, RigL, iterative_magnitude_pruning
 from sparselab.training import TrainConfig, evaluate, train
 
-__all__ = ["METHODS", "TASKS", "STRUCTURES", "make_data", "make_model", "gradual_window", "run_method", "compare", "GradientNormLog",
-           "random_masks", "structured_sweep"]
+__all__ = [
+    "METHODS",
+    "TASKS",
+    "STRUCTURES",
+    "make_data",
+    "make_model",
+    "gradual_window",
+    "run_method",
+    "compare",
+    "GradientNormLog",
+    "random_masks",
+    "structured_sweep",
+]
 
 METHODS = ("dense", "one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET", "RigL")
 TASKS = ("regression", "digits")
@@ -74,8 +84,18 @@ DATA_DEFAULTS = {
     "digits": dict(test_fraction=0.25),
 }
 
-ROW_COLUMNS = ("task", "method", "sparsity", "seed", "density", "test_error", "train_loss", "steps", "epochs",
-               "seconds")
+ROW_COLUMNS = (
+    "task",
+    "method",
+    "sparsity",
+    "seed",
+    "density",
+    "test_error",
+    "train_loss",
+    "steps",
+    "epochs",
+    "seconds",
+)
 
 
 def make_data(task: str, seed: int = 0, **options):
@@ -124,10 +144,26 @@ def _error(model, data) -> float:
     return metrics["test_mse"] if data.task == "regression" else 1.0 - metrics["test_accuracy"]
 
 
-def run_method(method: str, *, task: str, sparsity: float, seed: int = 0, data=None, hidden=(32,), epochs: int = 20,
-               lr: float = 0.01, batch_size: int = 128, imp_rounds: int = 4, rewind_step: int = 0,
-               update_every: int = 10, drop_fraction: float = 0.3, device: str = "cpu", imp_mask=None,
-               callbacks=(), keep: bool = False) -> dict:
+def run_method(
+    method: str,
+    *,
+    task: str,
+    sparsity: float,
+    seed: int = 0,
+    data=None,
+    hidden=(32,),
+    epochs: int = 20,
+    lr: float = 0.01,
+    batch_size: int = 128,
+    imp_rounds: int = 4,
+    rewind_step: int = 0,
+    update_every: int = 10,
+    drop_fraction: float = 0.3,
+    device: str = "cpu",
+    imp_mask=None,
+    callbacks=(),
+    keep: bool = False,
+) -> dict:
     r"""Train one recipe of :data:`METHODS` to sparsity ``sparsity`` and return its row.
 
     ``data`` is the task's data (built by :func:`make_data` from ``seed`` when not given).
@@ -149,16 +185,22 @@ def run_method(method: str, *, task: str, sparsity: float, seed: int = 0, data=N
         raise ValueError("method 'IMP-reinit' needs imp_mask, the masks of an IMP run (run_method('IMP', keep=True))")
     if data is None:
         data = make_data(task, seed=seed)
-    config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False,
-                         track_flips=False)
+    config = TrainConfig(
+        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False, track_flips=False
+    )
     steps_per_epoch = math.ceil(len(data.X_train) / batch_size)
     total = epochs * steps_per_epoch
     t0 = time.perf_counter()
     extra: dict = {}
 
     mask_kind = method if method in ("hard", "soft", "sigmoid") else None
-    model = make_model(data, hidden, mask=mask_kind, density=density if mask_kind else None,
-                       seed=seed + 1000 if method == "IMP-reinit" else seed)
+    model = make_model(
+        data,
+        hidden,
+        mask=mask_kind,
+        density=density if mask_kind else None,
+        seed=seed + 1000 if method == "IMP-reinit" else seed,
+    )
     layers = model.hidden_layers
     histories = []
     if method in ("dense", "hard", "soft", "sigmoid"):
@@ -172,12 +214,24 @@ def run_method(method: str, *, task: str, sparsity: float, seed: int = 0, data=N
         schedule = GradualPruning(density, start_step=start, end_step=end, update_every=every, layers=layers)
         histories.append(train(model, data, config, callbacks=[schedule, *callbacks]))
     elif method == "IMP":
-        result = iterative_magnitude_pruning(model, data, config, final_density=density, rounds=imp_rounds,
-                                             rewind_step=rewind_step, layers=layers, callbacks=callbacks,
-                                             progress=False)
+        result = iterative_magnitude_pruning(
+            model,
+            data,
+            config,
+            final_density=density,
+            rounds=imp_rounds,
+            rewind_step=rewind_step,
+            layers=layers,
+            callbacks=callbacks,
+            progress=False,
+        )
         histories.extend(result.histories)
-        extra = {"masks": result.masks, "densities": result.densities,
-                 "target_densities": result.target_densities, "alpha": result.alpha}
+        extra = {
+            "masks": result.masks,
+            "densities": result.densities,
+            "target_densities": result.target_densities,
+            "alpha": result.alpha,
+        }
     elif method in ("IMP-reinit", "random"):
         masks = imp_mask if method == "IMP-reinit" else random_masks(model, density, layers=layers, seed=seed)
         modules = dict(model.named_modules())
@@ -187,13 +241,23 @@ def run_method(method: str, *, task: str, sparsity: float, seed: int = 0, data=N
     else:  # SET, RigL
         rule = SET if method == "SET" else RigL
         init = {"regrow_init": "uniform"} if method == "SET" else {}  # SET regrows at random values, RigL at zero
-        updater = rule(density, update_every=update_every, drop_fraction=drop_fraction, end_step=max(1, (3 * total) // 4),
-                       layers=layers, seed=seed, **init)
+        updater = rule(
+            density,
+            update_every=update_every,
+            drop_fraction=drop_fraction,
+            end_step=max(1, (3 * total) // 4),
+            layers=layers,
+            seed=seed,
+            **init,
+        )
         histories.append(train(model, data, config, callbacks=[updater, *callbacks]))
         extra = {"updates": len(updater.log)}
 
     row = {
-        "task": task, "method": method, "sparsity": sparsity, "seed": seed,
+        "task": task,
+        "method": method,
+        "sparsity": sparsity,
+        "seed": seed,
         "density": pruning.mask_density(model, layers),
         "test_error": _error(model, data),
         "train_loss": histories[-1].train_loss[-1],
@@ -212,8 +276,16 @@ def _run_group(task: str, seed: int, sparsity: float, methods: tuple, data_optio
     data = make_data(task, seed=seed, **data_options)
     rows, schedule, imp_mask = [], None, None
     for method in sorted(methods, key=lambda m: m == "IMP-reinit"):
-        row = run_method(method, task=task, sparsity=sparsity, seed=seed, data=data, keep=method == "IMP",
-                         imp_mask=imp_mask if method == "IMP-reinit" else None, **options)
+        row = run_method(
+            method,
+            task=task,
+            sparsity=sparsity,
+            seed=seed,
+            data=data,
+            keep=method == "IMP",
+            imp_mask=imp_mask if method == "IMP-reinit" else None,
+            **options,
+        )
         if method == "IMP":
             imp_mask = row["masks"]
             schedule = (row["densities"], row["target_densities"], row["alpha"])
@@ -221,8 +293,17 @@ def _run_group(task: str, seed: int, sparsity: float, methods: tuple, data_optio
     return (task, sparsity, seed), rows, schedule
 
 
-def compare(*, tasks=TASKS, methods=METHODS, sparsities=(0.8, 0.9, 0.95, 0.98), seeds=(0, 1, 2), data=None,
-            workers: int = 1, progress: bool = True, **options) -> tuple[pd.DataFrame, dict]:
+def compare(
+    *,
+    tasks=TASKS,
+    methods=METHODS,
+    sparsities=(0.8, 0.9, 0.95, 0.98),
+    seeds=(0, 1, 2),
+    data=None,
+    workers: int = 1,
+    progress: bool = True,
+    **options,
+) -> tuple[pd.DataFrame, dict]:
     """Every ``method`` × ``sparsity`` × ``seed`` × ``task`` (``dense`` once per seed and task).
 
     ``IMP-reinit`` reuses the mask of the ``IMP`` run of the same task, sparsity and seed,
@@ -276,8 +357,9 @@ def compare(*, tasks=TASKS, methods=METHODS, sparsities=(0.8, 0.9, 0.95, 0.98), 
             schedules[(t, s, seed)] = schedule
     frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
     order = {m: i for i, m in enumerate(METHODS)}
-    frame = frame.sort_values(["task", "method", "sparsity", "seed"], key=lambda c: c.map(order) if c.name == "method"
-                              else c, kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(
+        ["task", "method", "sparsity", "seed"], key=lambda c: c.map(order) if c.name == "method" else c, kind="stable"
+    ).reset_index(drop=True)
     return frame, schedules
 
 
@@ -300,8 +382,9 @@ class GradientNormLog:
 
     def on_epoch_end(self, epoch, model, history):
         device = next(model.parameters()).device
-        norms = pruning.gradient_norms(model, self.data.X_train.to(device), self.data.y_train.to(device), self.loss,
-                                       layers=self.layers)
+        norms = pruning.gradient_norms(
+            model, self.data.X_train.to(device), self.data.y_train.to(device), self.loss, layers=self.layers
+        )
         self.epoch.append(epoch)
         self.active.append(norms["active"])
         self.pruned.append(norms["pruned"])
@@ -321,10 +404,20 @@ def _structure_options(name: str, density: float) -> dict | None:
     return {**options, "density": density}
 
 
-def structured_sweep(*, structures=tuple(STRUCTURES), densities=(0.5, 0.25, 0.125), seeds=(0, 1, 2), channels=(8, 16),
-                     epochs: int = 10, finetune_epochs: int = 5, lr: float = 0.01, batch_size: int = 128,
-                     device: str = "cpu", progress: bool = True) -> pd.DataFrame:
-    r"""Structured vs unstructured pruning of the middle convolution of a :class:`~sparselab.models.DigitsCNN`.
+def structured_sweep(
+    *,
+    structures=tuple(STRUCTURES),
+    densities=(0.5, 0.25, 0.125),
+    seeds=(0, 1, 2),
+    channels=(8, 16),
+    epochs: int = 10,
+    finetune_epochs: int = 5,
+    lr: float = 0.01,
+    batch_size: int = 128,
+    device: str = "cpu",
+    progress: bool = True,
+) -> pd.DataFrame:
+    r"""Structured vs unstructured pruning of the middle convolution of a :class:`~sparselab.nn.DigitsCNN`.
 
     Per seed: train the dense CNN on the digits (``epochs``), then for every structure
     of :data:`STRUCTURES` and density :math:`d` (N:M only at its own density
@@ -364,16 +457,29 @@ def structured_sweep(*, structures=tuple(STRUCTURES), densities=(0.5, 0.25, 0.12
         example = data.X_test[:1]
         torch.manual_seed(seed)
         dense = DigitsCNN(channels)
-        config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False,
-                             track_flips=False)
+        config = TrainConfig(
+            epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False, track_flips=False
+        )
         t0 = time.perf_counter()
         train(dense, data, config)
         dense.cpu()
         params, flops = count_parameters(dense), count_flops(dense, example)
-        rows.append({"structure": "dense", "density": 1.0, "seed": seed, "test_error": _error(dense, data.to("cpu")),
-                     "measured_density": 1.0,
-                     "nonzero_params": params, "executed_flops": flops, "params": params, "flops": flops,
-                     "shrink_max_diff": 0.0, "channels": tuple(channels), "seconds": time.perf_counter() - t0})
+        rows.append(
+            {
+                "structure": "dense",
+                "density": 1.0,
+                "seed": seed,
+                "test_error": _error(dense, data.to("cpu")),
+                "measured_density": 1.0,
+                "nonzero_params": params,
+                "executed_flops": flops,
+                "params": params,
+                "flops": flops,
+                "shrink_max_diff": 0.0,
+                "channels": tuple(channels),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
         bar.update()
         for name, d in combos:
             t0 = time.perf_counter()
@@ -384,15 +490,24 @@ def structured_sweep(*, structures=tuple(STRUCTURES), densities=(0.5, 0.25, 0.12
             train(model, data, TrainConfig(**{**config.__dict__, "epochs": finetune_epochs}))
             model.cpu()
             data_cpu = data.to("cpu")
-            row = {"structure": name, "density": d, "seed": seed, "test_error": _error(model, data_cpu),
-                   "measured_density": pruning.mask_density(model, ["conv2"]),
-                   "nonzero_params": count_parameters(model, nonzero=True),
-                   "executed_flops": count_flops(model, example)}
+            row = {
+                "structure": name,
+                "density": d,
+                "seed": seed,
+                "test_error": _error(model, data_cpu),
+                "measured_density": pruning.mask_density(model, ["conv2"]),
+                "nonzero_params": count_parameters(model, nonzero=True),
+                "executed_flops": count_flops(model, example),
+            }
             small = shrink_channels(model)
             with torch.no_grad():
                 diff = float((small(data_cpu.X_test) - model(data_cpu.X_test)).abs().max())
-            row.update(params=count_parameters(small), flops=count_flops(small, example), shrink_max_diff=diff,
-                       channels=tuple(small.channels))
+            row.update(
+                params=count_parameters(small),
+                flops=count_flops(small, example),
+                shrink_max_diff=diff,
+                channels=tuple(small.channels),
+            )
             row["seconds"] = time.perf_counter() - t0
             rows.append(row)
             bar.update()

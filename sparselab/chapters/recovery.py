@@ -4,7 +4,7 @@ Every function here runs a grid of seeded runs of :func:`sparselab.recovery.iht`
 and of the iterative-magnitude-pruning baseline :func:`sparselab.recovery.imp_baseline`
 and returns a long-format :class:`pandas.DataFrame`, one row per run, with the
 columns listed in the function's docstring (and in the module constants
-``*_COLUMNS``). The drawing is in :mod:`sparselab.plots`; the algorithms are in
+``*_COLUMNS``). The drawing is in :mod:`sparselab.chapters.plots`; the algorithms are in
 :mod:`sparselab.recovery`.
 
 * :func:`recovery_sweep` -- a planted network of width :math:`m` with :math:`s`
@@ -43,27 +43,57 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from sparselab._validation import check_bool, check_choice, check_choice_list, check_float, check_int, check_int_list
 from sparselab._memory import measure_peak_memory
+from sparselab._validation import check_bool, check_choice, check_choice_list, check_float, check_int, check_int_list
 from sparselab.metrics import psnr, relative_error, support_match
-from sparselab.recovery import EMPTY_NEURONS, MODES, imp_baseline, iht, planted_network
+from sparselab.recovery import EMPTY_NEURONS, MODES, iht, imp_baseline, planted_network
 
 __all__ = [
-    "METHODS", "SWEEP_COLUMNS", "COST_COLUMNS", "CLASSIFICATION_COLUMNS", "INR_COLUMNS", "WIDTH_COLUMNS",
-    "ASSUMPTION_COLUMNS", "CONDITIONS", "WIDTH_VARIANTS", "CLASSIFICATION_TASKS",
-    "recovery_sweep", "samples_sweep", "cost_scaling", "classification", "inr_experiment", "width_mismatch",
-    "assumption_failures", "geometric_rate", "loglog_slope", "align_to_planted", "imp_fused",
+    "METHODS",
+    "SWEEP_COLUMNS",
+    "COST_COLUMNS",
+    "CLASSIFICATION_COLUMNS",
+    "INR_COLUMNS",
+    "WIDTH_COLUMNS",
+    "ASSUMPTION_COLUMNS",
+    "CONDITIONS",
+    "WIDTH_VARIANTS",
+    "CLASSIFICATION_TASKS",
+    "recovery_sweep",
+    "samples_sweep",
+    "cost_scaling",
+    "classification",
+    "inr_experiment",
+    "width_mismatch",
+    "assumption_failures",
+    "geometric_rate",
+    "loglog_slope",
+    "align_to_planted",
+    "imp_fused",
 ]
 
 METHODS = ("IHT", "IMP")
 
-SWEEP_COLUMNS = ("method", "width", "fit_width", "nnz", "n_train", "seed", "psnr_train", "psnr_test", "rel_error_test",
-                 "precision", "recall", "success", "time_s", "peak_bytes")
+SWEEP_COLUMNS = (
+    "method",
+    "width",
+    "fit_width",
+    "nnz",
+    "n_train",
+    "seed",
+    "psnr_train",
+    "psnr_test",
+    "rel_error_test",
+    "precision",
+    "recall",
+    "success",
+    "time_s",
+    "peak_bytes",
+)
 COST_COLUMNS = ("method", "sweep", "nnz", "width", "n_train", "time_s", "peak_bytes")
 CLASSIFICATION_COLUMNS = ("method", "task", "nnz", "width", "seed", "accuracy_test", "accuracy_train")
 INR_COLUMNS = ("method", "nnz", "width", "seed", "psnr_train", "psnr_test")
-WIDTH_COLUMNS = ("variant", "width_factor", "width", "seed", "psnr_train", "psnr_test", "success",
-                 "active_neurons")
+WIDTH_COLUMNS = ("variant", "width_factor", "width", "seed", "psnr_train", "psnr_test", "success", "active_neurons")
 ASSUMPTION_COLUMNS = ("condition", "seed", "psnr_train", "psnr_test", "precision", "recall", "success")
 
 #: Ways of handling width over-estimation compared by :func:`width_mismatch`:
@@ -74,8 +104,16 @@ WIDTH_VARIANTS = ("naive", "dead", "keep", "redraw", "redraw+restarts")
 CLASSIFICATION_TASKS = ("digits 0 vs 1", "digits 10-class")
 
 #: Conditions of :func:`assumption_failures` (the first is the guarantee's setting).
-CONDITIONS = ("Gaussian inputs", "uniform inputs", "non-negative inputs", "correlated inputs",
-              "few samples", "label noise", "near-parallel neurons", "dead neuron")
+CONDITIONS = (
+    "Gaussian inputs",
+    "uniform inputs",
+    "non-negative inputs",
+    "correlated inputs",
+    "few samples",
+    "label noise",
+    "near-parallel neurons",
+    "dead neuron",
+)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -111,6 +149,7 @@ def _success_db(value) -> float:
 
 
 # ----------------------------------------------------------------------------- one run
+
 
 def imp_fused(model) -> torch.Tensor:
     r"""The fused weights :math:`w_{jik} = u_{ji} v_{kj}` of an IMP network, as a ``(p, d, K)`` tensor.
@@ -149,7 +188,7 @@ def geometric_rate(residuals, *, floor: float = 1e-12) -> float:
     r"""Rate :math:`\rho` of the least-squares fit :math:`r_t \approx C\rho^t` of a residual history.
 
     :math:`\log r_t` is regressed on :math:`t` over the steps with :math:`r_t > ` ``floor``
-    (the same fit as :func:`sparselab.plots.convergence`); NaN with fewer than two.
+    (the same fit as :func:`sparselab.chapters.plots.convergence`); NaN with fewer than two.
     """
     r = np.asarray(residuals, dtype=float).ravel()
     t = np.arange(len(r), dtype=float)
@@ -177,8 +216,20 @@ def loglog_slope(x, y) -> float:
     return float(slope)
 
 
-def _fit(method: str, X, y, *, nnz: int, width: int, seed: int, device, iht_options: dict, imp_options: dict,
-         task: str = "regression", dtype=None):
+def _fit(
+    method: str,
+    X,
+    y,
+    *,
+    nnz: int,
+    width: int,
+    seed: int,
+    device,
+    iht_options: dict,
+    imp_options: dict,
+    task: str = "regression",
+    dtype=None,
+):
     """Fit one method, measuring time and peak memory; returns (model, time_s, peak_bytes)."""
     if method == "IHT":
         fn, kwargs = iht, dict(nnz=nnz, width=width, seed=seed, device=device, dtype=dtype, **iht_options)
@@ -198,13 +249,32 @@ def _planted_row(method, pn, model, *, success_db) -> dict:
     test_psnr = psnr(pn.y_test, pred_test)
     recovered = model.fused_dense() if method == "IHT" else imp_fused(model)
     support = support_match(recovered, pn.fused, match="weights")
-    return {"psnr_train": psnr(pn.y_train, pred_train), "psnr_test": test_psnr,
-            "rel_error_test": relative_error(pn.y_test, pred_test), "precision": support["precision"],
-            "recall": support["recall"], "success": bool(test_psnr >= success_db)}
+    return {
+        "psnr_train": psnr(pn.y_train, pred_train),
+        "psnr_test": test_psnr,
+        "rel_error_test": relative_error(pn.y_test, pred_test),
+        "precision": support["precision"],
+        "recall": support["recall"],
+        "success": bool(test_psnr >= success_db),
+    }
 
 
-def _planted_runs(cells, *, in_features, n_test, seeds, methods, iht_options, imp_options, success_db, device,
-                  progress, desc, width_factor=1, signs="positive") -> pd.DataFrame:
+def _planted_runs(
+    cells,
+    *,
+    in_features,
+    n_test,
+    seeds,
+    methods,
+    iht_options,
+    imp_options,
+    success_db,
+    device,
+    progress,
+    desc,
+    width_factor=1,
+    signs="positive",
+) -> pd.DataFrame:
     """Rows of :data:`SWEEP_COLUMNS` for cells ``(width, nnz, n_train)``: one planted network per cell and seed,
     fitted with ``width_factor * width`` neurons. Checks the arguments the two sweeps share before any fit."""
     n_test = check_int(n_test, "n_test", low=1)
@@ -219,16 +289,34 @@ def _planted_runs(cells, *, in_features, n_test, seeds, methods, iht_options, im
     bar = tqdm(total=len(cells) * len(seeds) * len(methods), desc=desc, unit="run", disable=not progress)
     for width, nnz, n_train in cells:
         for seed in seeds:
-            pn = planted_network(in_features=in_features, width=width, nnz=nnz, n_train=n_train, n_test=n_test,
-                                 signs=signs, seed=seed)
+            pn = planted_network(
+                in_features=in_features, width=width, nnz=nnz, n_train=n_train, n_test=n_test, signs=signs, seed=seed
+            )
             for method in methods:
-                model, seconds, peak = _fit(method, pn.X_train, pn.y_train, nnz=nnz, width=width_factor * width,
-                                            seed=seed, device=device, iht_options=iht_options,
-                                            imp_options=imp_options)
-                rows.append({"method": method, "width": width, "fit_width": width_factor * width, "nnz": nnz,
-                             "n_train": n_train, "seed": seed,
-                             **_planted_row(method, pn, model, success_db=success_db), "time_s": seconds,
-                             "peak_bytes": peak})
+                model, seconds, peak = _fit(
+                    method,
+                    pn.X_train,
+                    pn.y_train,
+                    nnz=nnz,
+                    width=width_factor * width,
+                    seed=seed,
+                    device=device,
+                    iht_options=iht_options,
+                    imp_options=imp_options,
+                )
+                rows.append(
+                    {
+                        "method": method,
+                        "width": width,
+                        "fit_width": width_factor * width,
+                        "nnz": nnz,
+                        "n_train": n_train,
+                        "seed": seed,
+                        **_planted_row(method, pn, model, success_db=success_db),
+                        "time_s": seconds,
+                        "peak_bytes": peak,
+                    }
+                )
                 bar.update(1)
     bar.close()
     return pd.DataFrame(rows, columns=list(SWEEP_COLUMNS))
@@ -236,10 +324,23 @@ def _planted_runs(cells, *, in_features, n_test, seeds, methods, iht_options, im
 
 # ----------------------------------------------------------------------------- phase diagrams
 
-def recovery_sweep(widths=(1, 2, 5, 10), nnzs=(1, 2, 5, 10, 20, 50), *, in_features: int = 20,
-                   n_train: int = 2000, n_test: int = 1000, seeds=(0, 1), methods=METHODS, width_factor: int = 1,
-                   iht_options=None, imp_options=None, success_db: float = 100.0, device="cpu",
-                   progress: bool = True) -> pd.DataFrame:
+
+def recovery_sweep(
+    widths=(1, 2, 5, 10),
+    nnzs=(1, 2, 5, 10, 20, 50),
+    *,
+    in_features: int = 20,
+    n_train: int = 2000,
+    n_test: int = 1000,
+    seeds=(0, 1),
+    methods=METHODS,
+    width_factor: int = 1,
+    iht_options=None,
+    imp_options=None,
+    success_db: float = 100.0,
+    device="cpu",
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""The recovery phase diagram over width :math:`m` and sparsity :math:`s`.
 
     For every width :math:`m` in ``widths``, number of non-zeros :math:`s` in ``nnzs``
@@ -263,17 +364,41 @@ def recovery_sweep(widths=(1, 2, 5, 10), nnzs=(1, 2, 5, 10, 20, 50), *, in_featu
     n_train = check_int(n_train, "n_train", low=1)
     cells = [(m, s, n_train) for m in widths for s in nnzs if s <= m * in_features]
     if not cells:
-        raise ValueError(f"no cell of widths={widths} x nnzs={nnzs} has nnz <= width * in_features "
-                         f"(in_features={in_features})")
-    return _planted_runs(cells, in_features=in_features, n_test=n_test, seeds=seeds, methods=methods,
-                         iht_options=iht_options, imp_options=imp_options, success_db=success_db,
-                         device=device, progress=progress, desc="width x nnz", width_factor=width_factor)
+        raise ValueError(
+            f"no cell of widths={widths} x nnzs={nnzs} has nnz <= width * in_features (in_features={in_features})"
+        )
+    return _planted_runs(
+        cells,
+        in_features=in_features,
+        n_test=n_test,
+        seeds=seeds,
+        methods=methods,
+        iht_options=iht_options,
+        imp_options=imp_options,
+        success_db=success_db,
+        device=device,
+        progress=progress,
+        desc="width x nnz",
+        width_factor=width_factor,
+    )
 
 
-def samples_sweep(n_trains=(50, 100, 200, 500, 1000), nnzs=(5, 10, 20, 50), *, width: int = 5,
-                  in_features: int = 20, n_test: int = 1000, seeds=(0, 1), methods=METHODS, width_factor: int = 1,
-                  iht_options=None, imp_options=None, success_db: float = 100.0, device="cpu",
-                  progress: bool = True) -> pd.DataFrame:
+def samples_sweep(
+    n_trains=(50, 100, 200, 500, 1000),
+    nnzs=(5, 10, 20, 50),
+    *,
+    width: int = 5,
+    in_features: int = 20,
+    n_test: int = 1000,
+    seeds=(0, 1),
+    methods=METHODS,
+    width_factor: int = 1,
+    iht_options=None,
+    imp_options=None,
+    success_db: float = 100.0,
+    device="cpu",
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""Success against the number of training samples :math:`n` and non-zeros :math:`s`, at one width.
 
     As :func:`recovery_sweep` with the planted width fixed to ``width`` (fitted with
@@ -289,17 +414,43 @@ def samples_sweep(n_trains=(50, 100, 200, 500, 1000), nnzs=(5, 10, 20, 50), *, w
     cells = [(width, s, n) for n in n_trains for s in nnzs if s <= width * in_features]
     if not cells:
         raise ValueError(f"no value of nnzs={nnzs} is at most width * in_features = {width * in_features}")
-    return _planted_runs(cells, in_features=in_features, n_test=n_test, seeds=seeds, methods=methods,
-                         iht_options=iht_options, imp_options=imp_options, success_db=success_db,
-                         device=device, progress=progress, desc="samples x nnz", width_factor=width_factor)
+    return _planted_runs(
+        cells,
+        in_features=in_features,
+        n_test=n_test,
+        seeds=seeds,
+        methods=methods,
+        iht_options=iht_options,
+        imp_options=imp_options,
+        success_db=success_db,
+        device=device,
+        progress=progress,
+        desc="samples x nnz",
+        width_factor=width_factor,
+    )
 
 
 # ----------------------------------------------------------------------------- cost
 
-def cost_scaling(nnzs=(10, 20, 50, 100, 200, 500), widths=(10, 20, 50, 100, 200, 500), *, fixed_width: int = 50,
-                 fixed_nnz: int = 50, in_features: int = 20, n_train: int = 10000, planted_width: int = 5,
-                 planted_nnz: int = 20, methods=METHODS, iht_options=None, imp_options=None, seed: int = 0,
-                 device="cpu", dtype: torch.dtype = torch.float32, progress: bool = True) -> pd.DataFrame:
+
+def cost_scaling(
+    nnzs=(10, 20, 50, 100, 200, 500),
+    widths=(10, 20, 50, 100, 200, 500),
+    *,
+    fixed_width: int = 50,
+    fixed_nnz: int = 50,
+    in_features: int = 20,
+    n_train: int = 10000,
+    planted_width: int = 5,
+    planted_nnz: int = 20,
+    methods=METHODS,
+    iht_options=None,
+    imp_options=None,
+    seed: int = 0,
+    device="cpu",
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""Wall-clock time and peak memory of one fit against :math:`s` and against the width :math:`p`.
 
     One data set of ``n_train`` samples from a planted network (width ``planted_width``,
@@ -339,22 +490,52 @@ def cost_scaling(nnzs=(10, 20, 50, 100, 200, 500), widths=(10, 20, 50, 100, 200,
     points += [("width", fixed_nnz, p) for p in widths if fixed_nnz <= p * in_features]
     if not points:
         raise ValueError("no point of the two sweeps satisfies nnz <= width * in_features")
-    pn = planted_network(in_features=in_features, width=planted_width, nnz=planted_nnz, n_train=n_train, n_test=1,
-                         seed=seed, dtype=dtype)
+    pn = planted_network(
+        in_features=in_features, width=planted_width, nnz=planted_nnz, n_train=n_train, n_test=1, seed=seed, dtype=dtype
+    )
     X, y = pn.X_train, pn.y_train
     # warm-up: the first fit of a process pays for lazy imports, allocator pools and kernel set-up
     small = min(len(X), 64)
     for method in methods:
-        _fit(method, X[:small], y[:small], nnz=1, width=1, seed=seed, device=device,
-             iht_options={**iht_options, "steps": 2}, imp_options={**imp_options, "epochs": 1}, dtype=dtype)
+        _fit(
+            method,
+            X[:small],
+            y[:small],
+            nnz=1,
+            width=1,
+            seed=seed,
+            device=device,
+            iht_options={**iht_options, "steps": 2},
+            imp_options={**imp_options, "epochs": 1},
+            dtype=dtype,
+        )
     rows = []
     bar = tqdm(total=len(points) * len(methods), desc="cost", unit="run", disable=not progress)
     for sweep, s, p in points:
         for method in methods:
-            _, seconds, peak = _fit(method, X, y, nnz=s, width=p, seed=seed, device=device, iht_options=iht_options,
-                                    imp_options=imp_options, dtype=dtype)
-            rows.append({"method": method, "sweep": sweep, "nnz": s, "width": p, "n_train": n_train,
-                         "time_s": seconds, "peak_bytes": peak})
+            _, seconds, peak = _fit(
+                method,
+                X,
+                y,
+                nnz=s,
+                width=p,
+                seed=seed,
+                device=device,
+                iht_options=iht_options,
+                imp_options=imp_options,
+                dtype=dtype,
+            )
+            rows.append(
+                {
+                    "method": method,
+                    "sweep": sweep,
+                    "nnz": s,
+                    "width": p,
+                    "n_train": n_train,
+                    "time_s": seconds,
+                    "peak_bytes": peak,
+                }
+            )
             bar.update(1)
     bar.close()
     return pd.DataFrame(rows, columns=list(COST_COLUMNS))
@@ -362,8 +543,10 @@ def cost_scaling(nnzs=(10, 20, 50, 100, 200, 500), widths=(10, 20, 50, 100, 200,
 
 # ----------------------------------------------------------------------------- classification
 
+
 def _classification_data(task: str, seed: int, *, mnist_path, mnist_limit_train, mnist_limit_test):
-    from sparselab.data import load_digits, load_mnist
+    from sparselab.data import load_digits
+    from sparselab.mnist import load_mnist
 
     binary = "0 vs 1" in task
     classes = (0, 1) if binary else None
@@ -375,19 +558,36 @@ def _classification_data(task: str, seed: int, *, mnist_path, mnist_limit_train,
     # generator with non-negative entries active on every image (both methods get the same inputs)
     X_train = data.X_train.to(torch.float64)
     mean = X_train.mean(0, keepdim=True)
-    return (X_train - mean, data.y_train, data.X_test.to(torch.float64) - mean, data.y_test, binary,
-            int(data.n_classes))
+    return (
+        X_train - mean,
+        data.y_train,
+        data.X_test.to(torch.float64) - mean,
+        data.y_test,
+        binary,
+        int(data.n_classes),
+    )
 
 
-def classification(nnzs=(5, 10, 20, 50, 100, 200), *, width: int = 16, tasks=CLASSIFICATION_TASKS,
-                   seeds=(0, 1), methods=METHODS, iht_options=None, imp_options=None, mnist_path=None,
-                   mnist_limit_train: int | None = 10000, mnist_limit_test: int | None = None, device="cpu",
-                   progress: bool = True) -> pd.DataFrame:
+def classification(
+    nnzs=(5, 10, 20, 50, 100, 200),
+    *,
+    width: int = 16,
+    tasks=CLASSIFICATION_TASKS,
+    seeds=(0, 1),
+    methods=METHODS,
+    iht_options=None,
+    imp_options=None,
+    mnist_path=None,
+    mnist_limit_train: int | None = 10000,
+    mnist_limit_test: int | None = None,
+    device="cpu",
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""Test accuracy against the number of non-zeros on scikit-learn's digits (and MNIST).
 
     Tasks: ``"digits 0 vs 1"`` and ``"digits 10-class"`` (:func:`sparselab.data.load_digits`,
     split by ``seed``), and, when ``mnist_path`` is given, ``"MNIST 0 vs 1"`` and
-    ``"MNIST 10-class"`` (:func:`sparselab.data.load_mnist`, the first
+    ``"MNIST 10-class"`` (:func:`sparselab.mnist.load_mnist`, the first
     ``mnist_limit_train`` training images). The pixels are centred by the training
     mean (both methods see the same inputs). Both networks have ``width`` hidden
     neurons and no biases.
@@ -418,16 +618,27 @@ def classification(nnzs=(5, 10, 20, 50, 100, 200), *, width: int = 16, tasks=CLA
     imp_options = _options(imp_options, "imp_options", _IMP_KEYS)
     progress = check_bool(progress, "progress")
     rows = []
-    bar = tqdm(total=len(tasks) * len(seeds) * len(nnzs) * len(methods), desc="classification", unit="run",
-               disable=not progress)
+    bar = tqdm(
+        total=len(tasks) * len(seeds) * len(nnzs) * len(methods),
+        desc="classification",
+        unit="run",
+        disable=not progress,
+    )
     for task in tasks:
         for seed in seeds:
             X_train, y_train, X_test, y_test, binary, K = _classification_data(
-                task, seed, mnist_path=mnist_path, mnist_limit_train=mnist_limit_train,
-                mnist_limit_test=mnist_limit_test)
+                task,
+                seed,
+                mnist_path=mnist_path,
+                mnist_limit_train=mnist_limit_train,
+                mnist_limit_test=mnist_limit_test,
+            )
             d = X_train.shape[1]
-            targets = (2.0 * y_train - 1.0).to(torch.float64) if binary else \
-                torch.nn.functional.one_hot(y_train, K).to(torch.float64)
+            targets = (
+                (2.0 * y_train - 1.0).to(torch.float64)
+                if binary
+                else torch.nn.functional.one_hot(y_train, K).to(torch.float64)
+            )
             for nnz in nnzs:
                 if nnz > d * width:
                     bar.update(len(methods))
@@ -440,14 +651,31 @@ def classification(nnzs=(5, 10, 20, 50, 100, 200), *, width: int = 16, tasks=CLA
                             out = model.predict(X)
                             return (out >= 0).long() if binary else out.argmax(1)
                     else:
-                        model = imp_baseline(X_train.float(), y_train, nnz=nnz, width=width, seed=seed,
-                                             task="classification", device=device, **imp_options)
+                        model = imp_baseline(
+                            X_train.float(),
+                            y_train,
+                            nnz=nnz,
+                            width=width,
+                            seed=seed,
+                            task="classification",
+                            device=device,
+                            **imp_options,
+                        )
 
                         def labels(X, model=model):
                             return model.predict(X.float()).argmax(1)
-                    rows.append({"method": method, "task": task, "nnz": nnz, "width": width, "seed": seed,
-                                 "accuracy_test": float((labels(X_test).cpu() == y_test).double().mean()),
-                                 "accuracy_train": float((labels(X_train).cpu() == y_train).double().mean())})
+
+                    rows.append(
+                        {
+                            "method": method,
+                            "task": task,
+                            "nnz": nnz,
+                            "width": width,
+                            "seed": seed,
+                            "accuracy_test": float((labels(X_test).cpu() == y_test).double().mean()),
+                            "accuracy_train": float((labels(X_train).cpu() == y_train).double().mean()),
+                        }
+                    )
                     bar.update(1)
     bar.close()
     return pd.DataFrame(rows, columns=list(CLASSIFICATION_COLUMNS))
@@ -455,15 +683,28 @@ def classification(nnzs=(5, 10, 20, 50, 100, 200), *, width: int = 16, tasks=CLA
 
 # ----------------------------------------------------------------------------- INR
 
-def inr_experiment(nnzs=(50, 100, 200, 500, 1000), *, image: str = "camera", size: int = 32,
-                   n_frequencies: int = 64, scale: float = 4.0, width: int = 32, holdout: float = 0.25,
-                   seeds=(0,), methods=METHODS, iht_options=None, imp_options=None, device="cpu",
-                   progress: bool = True):
+
+def inr_experiment(
+    nnzs=(50, 100, 200, 500, 1000),
+    *,
+    image: str = "camera",
+    size: int = 32,
+    n_frequencies: int = 64,
+    scale: float = 4.0,
+    width: int = 32,
+    holdout: float = 0.25,
+    seeds=(0,),
+    methods=METHODS,
+    iht_options=None,
+    imp_options=None,
+    device="cpu",
+    progress: bool = True,
+):
     r"""An implicit neural representation of one image: PSNR against non-zeros, and the reconstructions.
 
-    The image (:func:`sparselab.inr.sample_image`, ``size`` :math:`\times` ``size``
+    The image (:func:`sparselab.recovery.sample_image`, ``size`` :math:`\times` ``size``
     grey levels in :math:`[0, 1]`) becomes a regression from the random Fourier
-    features of each pixel's coordinates (:func:`sparselab.inr.image_regression`:
+    features of each pixel's coordinates (:func:`sparselab.recovery.image_regression`:
     ``n_frequencies`` frequencies of scale ``scale``, so :math:`d = 2\,`
     ``n_frequencies`` inputs) to its intensity; a random fraction ``holdout`` of the
     pixels is held out. Each method fits a width-``width`` network with :math:`s`
@@ -508,14 +749,29 @@ def inr_experiment(nnzs=(50, 100, 200, 500, 1000), *, image: str = "camera", siz
                     def predict(X, model=model):
                         return model.predict(X).detach().cpu().to(torch.float64)
                 else:
-                    model = imp_baseline(data.X_train.float(), y_train.float(), nnz=nnz, width=width, seed=seed,
-                                         device=device, **imp_options)
+                    model = imp_baseline(
+                        data.X_train.float(),
+                        y_train.float(),
+                        nnz=nnz,
+                        width=width,
+                        seed=seed,
+                        device=device,
+                        **imp_options,
+                    )
 
                     def predict(X, model=model):
                         return model.predict(X.float()).detach().cpu().to(torch.float64)
-                rows.append({"method": method, "nnz": nnz, "width": width, "seed": seed,
-                             "psnr_train": psnr(y_train, predict(data.X_train)),
-                             "psnr_test": psnr(y_test, predict(data.X_test))})
+
+                rows.append(
+                    {
+                        "method": method,
+                        "nnz": nnz,
+                        "width": width,
+                        "seed": seed,
+                        "psnr_train": psnr(y_train, predict(data.X_train)),
+                        "psnr_test": psnr(y_test, predict(data.X_test)),
+                    }
+                )
                 if seed == seeds[0]:
                     images[(method, nnz)] = to_image(predict(features), target.shape).numpy()
                 bar.update(1)
@@ -525,10 +781,23 @@ def inr_experiment(nnzs=(50, 100, 200, 500, 1000), *, image: str = "camera", siz
 
 # ----------------------------------------------------------------------------- width mismatch
 
-def width_mismatch(width_factors=(1, 2, 4), *, variants=WIDTH_VARIANTS, width: int = 5, nnz: int = 20,
-                   in_features: int = 20, n_train: int = 2000, n_test: int = 1000, seeds=(0, 1, 2, 3),
-                   restarts: int = 4, iht_options=None, success_db: float = 100.0, device="cpu",
-                   progress: bool = True) -> pd.DataFrame:
+
+def width_mismatch(
+    width_factors=(1, 2, 4),
+    *,
+    variants=WIDTH_VARIANTS,
+    width: int = 5,
+    nnz: int = 20,
+    in_features: int = 20,
+    n_train: int = 2000,
+    n_test: int = 1000,
+    seeds=(0, 1, 2, 3),
+    restarts: int = 4,
+    iht_options=None,
+    success_db: float = 100.0,
+    device="cpu",
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""IHT (sequential mode) fitted with :math:`p = f m` neurons to a planted network of width :math:`m`.
 
     For each factor :math:`f` in ``width_factors``, seed and variant: ``"naive"``,
@@ -557,26 +826,45 @@ def width_mismatch(width_factors=(1, 2, 4), *, variants=WIDTH_VARIANTS, width: i
     success_db = _success_db(success_db)
     progress = check_bool(progress, "progress")
     rows = []
-    bar = tqdm(total=len(width_factors) * len(seeds) * len(variants), desc="width mismatch", unit="run",
-               disable=not progress)
+    bar = tqdm(
+        total=len(width_factors) * len(seeds) * len(variants), desc="width mismatch", unit="run", disable=not progress
+    )
     for seed in seeds:
-        pn = planted_network(in_features=in_features, width=width, nnz=nnz, n_train=n_train, n_test=n_test,
-                             seed=seed)
+        pn = planted_network(in_features=in_features, width=width, nnz=nnz, n_train=n_train, n_test=n_test, seed=seed)
         for factor in width_factors:
             for variant in variants:
                 empty = "redraw" if variant == "redraw+restarts" else variant
-                fit = iht(pn.X_train, pn.y_train, nnz=nnz, width=factor * width, seed=seed, device=device,
-                          empty_neurons=empty, restarts=restarts if variant == "redraw+restarts" else 1, **options)
+                fit = iht(
+                    pn.X_train,
+                    pn.y_train,
+                    nnz=nnz,
+                    width=factor * width,
+                    seed=seed,
+                    device=device,
+                    empty_neurons=empty,
+                    restarts=restarts if variant == "redraw+restarts" else 1,
+                    **options,
+                )
                 test = psnr(pn.y_test, fit.predict(pn.X_test))
-                rows.append({"variant": variant, "width_factor": factor, "width": factor * width, "seed": seed,
-                             "psnr_train": psnr(pn.y_train, fit.predict(pn.X_train)), "psnr_test": test,
-                             "success": bool(test >= success_db), "active_neurons": fit.active_neurons})
+                rows.append(
+                    {
+                        "variant": variant,
+                        "width_factor": factor,
+                        "width": factor * width,
+                        "seed": seed,
+                        "psnr_train": psnr(pn.y_train, fit.predict(pn.X_train)),
+                        "psnr_test": test,
+                        "success": bool(test >= success_db),
+                        "active_neurons": fit.active_neurons,
+                    }
+                )
                 bar.update(1)
     bar.close()
     return pd.DataFrame(rows, columns=list(WIDTH_COLUMNS))
 
 
 # ----------------------------------------------------------------------------- assumptions
+
 
 def _relabel(pn, first_layer: torch.Tensor):
     """The planted network ``pn`` with its first layer replaced and its targets recomputed (noise-free)."""
@@ -588,12 +876,18 @@ def _relabel(pn, first_layer: torch.Tensor):
         out = torch.relu(X @ first_layer.T) @ V.T
         return out[:, 0] if V.shape[0] == 1 else out
 
-    return replace(pn, first_layer=first_layer, fused=first_layer[:, :, None] * V.T[:, None, :],
-                   y_train=label(pn.X_train), y_test=label(pn.X_test))
+    return replace(
+        pn,
+        first_layer=first_layer,
+        fused=first_layer[:, :, None] * V.T[:, None, :],
+        y_train=label(pn.X_train),
+        y_test=label(pn.X_test),
+    )
 
 
-def _condition_network(condition: str, *, seed, in_features, width, nnz, n_train, n_test, few_samples, noise,
-                       correlation, perturbation):
+def _condition_network(
+    condition: str, *, seed, in_features, width, nnz, n_train, n_test, few_samples, noise, correlation, perturbation
+):
     base = dict(in_features=in_features, width=width, nnz=nnz, n_train=n_train, n_test=n_test, seed=seed)
     if condition == "Gaussian inputs":
         return planted_network(**base)
@@ -615,8 +909,7 @@ def _condition_network(condition: str, *, seed, in_features, width, nnz, n_train
         g = torch.Generator().manual_seed(seed + 7)
         support = U[0] != 0
         U[1] = 0
-        U[1, support] = U[0, support] + perturbation * torch.randn(int(support.sum()), generator=g,
-                                                                   dtype=U.dtype)
+        U[1, support] = U[0, support] + perturbation * torch.randn(int(support.sum()), generator=g, dtype=U.dtype)
         # the non-zero count changes by |supp u_0| - |supp u_1|: IHT gets the new planted count
         return _relabel(pn, U)
     # "dead neuron": non-negative inputs and neuron 0 with non-positive weights, so relu(x.u_0) = 0 for
@@ -627,11 +920,25 @@ def _condition_network(condition: str, *, seed, in_features, width, nnz, n_train
     return _relabel(pn, U)
 
 
-def assumption_failures(conditions=CONDITIONS, *, width: int = 5, nnz: int = 20, in_features: int = 20,
-                        n_train: int = 2000, n_test: int = 1000, seeds=(0, 1, 2, 3), few_samples: int = 60,
-                        noise: float = 0.1, correlation: float = 0.9, perturbation: float = 0.05,
-                        width_factor: int = 1, iht_options=None, success_db: float = 100.0, device="cpu",
-                        progress: bool = True) -> pd.DataFrame:
+def assumption_failures(
+    conditions=CONDITIONS,
+    *,
+    width: int = 5,
+    nnz: int = 20,
+    in_features: int = 20,
+    n_train: int = 2000,
+    n_test: int = 1000,
+    seeds=(0, 1, 2, 3),
+    few_samples: int = 60,
+    noise: float = 0.1,
+    correlation: float = 0.9,
+    perturbation: float = 0.05,
+    width_factor: int = 1,
+    iht_options=None,
+    success_db: float = 100.0,
+    device="cpu",
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""IHT on planted networks that break one assumption of the recovery guarantee at a time.
 
     The guarantee assumes Gaussian inputs, enough samples, noise-free labels, neurons
@@ -686,18 +993,34 @@ def assumption_failures(conditions=CONDITIONS, *, width: int = 5, nnz: int = 20,
     bar = tqdm(total=len(conditions) * len(seeds), desc="assumptions", unit="run", disable=not progress)
     for condition in conditions:
         for seed in seeds:
-            pn = _condition_network(condition, seed=seed, in_features=in_features, width=width, nnz=nnz,
-                                    n_train=n_train, n_test=n_test, few_samples=few_samples, noise=noise,
-                                    correlation=correlation, perturbation=perturbation)
+            pn = _condition_network(
+                condition,
+                seed=seed,
+                in_features=in_features,
+                width=width,
+                nnz=nnz,
+                n_train=n_train,
+                n_test=n_test,
+                few_samples=few_samples,
+                noise=noise,
+                correlation=correlation,
+                perturbation=perturbation,
+            )
             s = int((pn.first_layer != 0).sum())
-            fit = iht(pn.X_train, pn.y_train, nnz=s, width=width_factor * width, seed=seed, device=device,
-                      **options)
+            fit = iht(pn.X_train, pn.y_train, nnz=s, width=width_factor * width, seed=seed, device=device, **options)
             test = psnr(pn.y_test, fit.predict(pn.X_test))
             support = support_match(fit.fused_dense(), pn.fused, match="weights")
-            rows.append({"condition": condition, "seed": seed,
-                         "psnr_train": psnr(pn.y_train, fit.predict(pn.X_train)), "psnr_test": test,
-                         "precision": support["precision"], "recall": support["recall"],
-                         "success": bool(test >= success_db)})
+            rows.append(
+                {
+                    "condition": condition,
+                    "seed": seed,
+                    "psnr_train": psnr(pn.y_train, fit.predict(pn.X_train)),
+                    "psnr_test": test,
+                    "precision": support["precision"],
+                    "recall": support["recall"],
+                    "success": bool(test >= success_db),
+                }
+            )
             bar.update(1)
     bar.close()
     return pd.DataFrame(rows, columns=list(ASSUMPTION_COLUMNS))

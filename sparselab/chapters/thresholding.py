@@ -4,8 +4,8 @@ Every function here runs a small grid of seeded problems :math:`y = A x + e` and
 returns a long-format :class:`pandas.DataFrame`, one row per run (or per coordinate),
 with the columns in the module constants ``*_COLUMNS``. The solvers are in
 :mod:`sparselab.sensing` and :mod:`sparselab.thresholding`, the matrices and signals in
-:mod:`sparselab.ensembles`, the matrix diagnostics in :mod:`sparselab.diagnostics`; the
-drawing is in :mod:`sparselab.plots`.
+:mod:`sparselab.sensing.ensembles`, the matrix diagnostics in :mod:`sparselab.sensing.diagnostics`; the
+drawing is in :mod:`sparselab.chapters.plots`.
 
 * :func:`shrinkage_instance` -- one problem solved by the lasso, the debiased lasso and
   IHT, one row per coordinate;
@@ -23,7 +23,7 @@ drawing is in :mod:`sparselab.plots`.
   margins and a Rademacher margin bound against the number of non-zero weights.
 
 Shared conventions. Matrices have unit-norm columns on average
-(:func:`sparselab.ensembles.gaussian`: :math:`\mathcal N(0, 1/m)` entries); the error
+(:func:`sparselab.sensing.gaussian`: :math:`\mathcal N(0, 1/m)` entries); the error
 of an estimate is :math:`\|\hat x - x\|_2 / \|x\|_2`. Every problem is drawn from seeds
 derived from ``seed`` and its cell (:func:`derive_seed`), so a frame depends only on its
 arguments. All computation is float64 on the CPU.
@@ -38,18 +38,45 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from sparselab._validation import check_bool, check_choice, check_choice_list, check_float, check_float_list, check_int, \
-    check_int_list
+from sparselab._validation import (
+    check_bool,
+    check_choice,
+    check_choice_list,
+    check_float,
+    check_float_list,
+    check_int,
+    check_int_list,
+)
 from sparselab.metrics import precision_recall_f1, relative_error
 from sparselab.sensing import least_squares
 
 __all__ = [
-    "SHRINKAGE_INSTANCE_COLUMNS", "SHRINKAGE_COLUMNS", "PHASE_COLUMNS", "NOISE_COLUMNS", "GROUP_COLUMNS",
-    "CORRELATION_COLUMNS", "SELECTION_COLUMNS", "GENERALISATION_COLUMNS", "ENSEMBLES", "PHASE_METHODS",
-    "GENERALISATION_METHODS", "derive_seed", "universal_lambda", "conv_rows", "selection_matrix",
-    "correlated_design", "sparse_linear_rademacher", "margin_bound",
-    "shrinkage_instance", "shrinkage_sweep", "phase_transition", "noise_robustness", "group_sweep",
-    "correlation_sweep", "selection_comparison", "generalisation",
+    "SHRINKAGE_INSTANCE_COLUMNS",
+    "SHRINKAGE_COLUMNS",
+    "PHASE_COLUMNS",
+    "NOISE_COLUMNS",
+    "GROUP_COLUMNS",
+    "CORRELATION_COLUMNS",
+    "SELECTION_COLUMNS",
+    "GENERALISATION_COLUMNS",
+    "ENSEMBLES",
+    "PHASE_METHODS",
+    "GENERALISATION_METHODS",
+    "derive_seed",
+    "universal_lambda",
+    "conv_rows",
+    "selection_matrix",
+    "correlated_design",
+    "sparse_linear_rademacher",
+    "margin_bound",
+    "shrinkage_instance",
+    "shrinkage_sweep",
+    "phase_transition",
+    "noise_robustness",
+    "group_sweep",
+    "correlation_sweep",
+    "selection_comparison",
+    "generalisation",
 ]
 
 SHRINKAGE_INSTANCE_COLUMNS = ("index", "true", "lasso", "debiased lasso", "IHT")
@@ -57,11 +84,33 @@ SHRINKAGE_COLUMNS = ("method", "knob", "value", "seed", "rel_error", "support_si
 PHASE_COLUMNS = ("method", "ensemble", "delta", "rho", "N", "m", "k", "seed", "rel_error", "success")
 NOISE_COLUMNS = ("method", "noise", "seed", "rel_error", "precision", "recall")
 GROUP_COLUMNS = ("method", "m", "seed", "rel_error", "success", "block_recall", "block_precision")
-CORRELATION_COLUMNS = ("correlation", "seed", "irrepresentable", "coherence", "lasso_sign_recovery",
-                       "iht_support_recovery", "lasso_best_recall", "lasso_best_precision")
+CORRELATION_COLUMNS = (
+    "correlation",
+    "seed",
+    "irrepresentable",
+    "coherence",
+    "lasso_sign_recovery",
+    "iht_support_recovery",
+    "lasso_best_recall",
+    "lasso_best_precision",
+)
 SELECTION_COLUMNS = ("method", "k", "seed", "trace", "mse", "overlap_with_largest_norm")
-GENERALISATION_COLUMNS = ("method", "k", "seed", "n_train", "d", "nnz", "single_class", "train_error", "test_error",
-                          "gap", "median_margin", "rademacher", "bound", "bound_margin")
+GENERALISATION_COLUMNS = (
+    "method",
+    "k",
+    "seed",
+    "n_train",
+    "d",
+    "nnz",
+    "single_class",
+    "train_error",
+    "test_error",
+    "gap",
+    "median_margin",
+    "rademacher",
+    "bound",
+    "bound_margin",
+)
 
 ENSEMBLES = ("gaussian", "conv1d")
 PHASE_METHODS = ("l1", "IHT")
@@ -79,7 +128,7 @@ def derive_seed(seed: int, *cell) -> int:
     Different cells of a grid get independent problems; the same arguments give the same seed.
     """
     entropy = [int(seed)] + [int(c) for c in cell]
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2 ** 31))
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2**31))
 
 
 def _support(x, tol: float = 0.0) -> set:
@@ -133,8 +182,18 @@ def _iht_fit(A, y, k, *, steps):
     return iht(A, y, k=k, steps=steps, step_size="normalized")
 
 
-def _problem(m: int, N: int, k: int, *, seed: int, noise: float = 0.0, distribution: str = "gaussian",
-             ensemble: str = "gaussian", conv_channels: int = 4, conv_kernel: int = 5):
+def _problem(
+    m: int,
+    N: int,
+    k: int,
+    *,
+    seed: int,
+    noise: float = 0.0,
+    distribution: str = "gaussian",
+    ensemble: str = "gaussian",
+    conv_channels: int = 4,
+    conv_kernel: int = 5,
+):
     """(A, x, support, y) of one seeded problem."""
     from sparselab.sensing import gaussian, measure, sparse_signal
 
@@ -152,7 +211,7 @@ def conv_rows(m: int, N: int, *, channels: int = 4, kernel: int = 5, seed: int =
 
     The layer has ``channels`` input and output channels, kernel size ``kernel``, Gaussian
     weights and ``"same"`` zero padding, on signals of length :math:`N /` ``channels``: its
-    matrix (:func:`sparselab.ensembles.conv1d_matrix`) is :math:`N \times N` and block
+    matrix (:func:`sparselab.sensing.conv1d_matrix`) is :math:`N \times N` and block
     Toeplitz, one :math:`L \times L` block per (output, input) channel pair. Keeping
     :math:`m` of its rows, chosen uniformly without replacement, is a random partial
     convolution, the structured analogue of a Gaussian :math:`m \times N` matrix; every
@@ -184,8 +243,18 @@ def _check_sizes(m, N, k):
 
 # ----------------------------------------------------------------------------- shrinkage
 
-def shrinkage_instance(*, N: int = 200, m: int = 80, k: int = 10, noise: float = 0.05, lam: float | None = None,
-                       lam_factor: float = 1.0, steps: int = 500, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+
+def shrinkage_instance(
+    *,
+    N: int = 200,
+    m: int = 80,
+    k: int = 10,
+    noise: float = 0.05,
+    lam: float | None = None,
+    lam_factor: float = 1.0,
+    steps: int = 500,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict]:
     r"""One problem solved three ways: the lasso (FISTA), the debiased lasso, and IHT with the true :math:`k`.
 
     :math:`A` is Gaussian (:math:`m \times N`), :math:`x` has :math:`k` non-zero
@@ -214,17 +283,34 @@ def shrinkage_instance(*, N: int = 200, m: int = 80, k: int = 10, noise: float =
     lasso = _lasso_fit(A, y, lam, steps=steps).x
     debiased = _debias(A, y, lasso, cap=m)
     hard = _iht_fit(A, y, k, steps=steps).x
-    frame = pd.DataFrame({"index": np.arange(N), "true": x.numpy(), "lasso": lasso.numpy(),
-                          "debiased lasso": debiased.numpy(), "IHT": hard.numpy()},
-                         columns=list(SHRINKAGE_INSTANCE_COLUMNS))
+    frame = pd.DataFrame(
+        {
+            "index": np.arange(N),
+            "true": x.numpy(),
+            "lasso": lasso.numpy(),
+            "debiased lasso": debiased.numpy(),
+            "IHT": hard.numpy(),
+        },
+        columns=list(SHRINKAGE_INSTANCE_COLUMNS),
+    )
     info = {"lam": lam, "lambda_max": lmax, "m": m, "N": N, "k": k, "noise": noise}
     for name, est in (("lasso", lasso), ("debiased lasso", debiased), ("IHT", hard)):
         info[f"rel_error_{name}"] = relative_error(x, est)
     return frame, info
 
 
-def shrinkage_sweep(lam_ratios=(0.01, 0.03, 0.1, 0.3), ks=(5, 10, 20), *, N: int = 200, m: int = 80, k: int = 10,
-                    noise: float = 0.05, steps: int = 500, seeds=(0, 1), progress: bool = True) -> pd.DataFrame:
+def shrinkage_sweep(
+    lam_ratios=(0.01, 0.03, 0.1, 0.3),
+    ks=(5, 10, 20),
+    *,
+    N: int = 200,
+    m: int = 80,
+    k: int = 10,
+    noise: float = 0.05,
+    steps: int = 500,
+    seeds=(0, 1),
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""The estimation error against the lasso's :math:`\lambda` and against IHT's :math:`k`.
 
     For each seed one problem as in :func:`shrinkage_instance` (true sparsity ``k``). The
@@ -243,8 +329,12 @@ def shrinkage_sweep(lam_ratios=(0.01, 0.03, 0.1, 0.3), ks=(5, 10, 20), *, N: int
     steps = check_int(steps, "steps", low=1)
     seeds = check_int_list(seeds, "seeds", low=0)
     rows = []
-    bar = tqdm(total=len(seeds) * (len(lam_ratios) + len(ks)), desc="shrinkage", unit="fit",
-               disable=not check_bool(progress, "progress"))
+    bar = tqdm(
+        total=len(seeds) * (len(lam_ratios) + len(ks)),
+        desc="shrinkage",
+        unit="fit",
+        disable=not check_bool(progress, "progress"),
+    )
     for seed in seeds:
         A, x, support, y = _problem(m, N, k, seed=seed, noise=noise)
         true = set(int(i) for i in support)
@@ -256,17 +346,35 @@ def shrinkage_sweep(lam_ratios=(0.01, 0.03, 0.1, 0.3), ks=(5, 10, 20), *, N: int
             for method, est in (("lasso", fit.x), ("debiased lasso", _debias(A, y, fit.x, cap=m))):
                 found = _support(est)
                 p, rc = _precision_recall(found, true)
-                rows.append({"method": method, "knob": _KNOB_LAMBDA, "value": r, "seed": seed,
-                             "rel_error": relative_error(x, est), "support_size": len(found), "precision": p,
-                             "recall": rc})
+                rows.append(
+                    {
+                        "method": method,
+                        "knob": _KNOB_LAMBDA,
+                        "value": r,
+                        "seed": seed,
+                        "rel_error": relative_error(x, est),
+                        "support_size": len(found),
+                        "precision": p,
+                        "recall": rc,
+                    }
+                )
             bar.update(1)
         for kk in ks:
             est = _iht_fit(A, y, kk, steps=steps).x
             found = _support(est)
             p, rc = _precision_recall(found, true)
-            rows.append({"method": "IHT", "knob": _KNOB_K, "value": kk, "seed": seed,
-                         "rel_error": relative_error(x, est), "support_size": len(found), "precision": p,
-                         "recall": rc})
+            rows.append(
+                {
+                    "method": "IHT",
+                    "knob": _KNOB_K,
+                    "value": kk,
+                    "seed": seed,
+                    "rel_error": relative_error(x, est),
+                    "support_size": len(found),
+                    "precision": p,
+                    "recall": rc,
+                }
+            )
             bar.update(1)
     bar.close()
     return pd.DataFrame(rows, columns=list(SHRINKAGE_COLUMNS))
@@ -274,10 +382,23 @@ def shrinkage_sweep(lam_ratios=(0.01, 0.03, 0.1, 0.3), ks=(5, 10, 20), *, N: int
 
 # ----------------------------------------------------------------------------- phase transitions
 
-def phase_transition(deltas=(0.2, 0.4, 0.6, 0.8), rhos=(0.1, 0.3, 0.5), *, N: int = 100, ensemble: str = "gaussian",
-                     methods=PHASE_METHODS, seeds=(0, 1), steps: int = 300, lam_ratio: float = 1e-3,
-                     success_tol: float = 1e-3, distribution: str = "rademacher", conv_channels: int = 4,
-                     conv_kernel: int = 5, progress: bool = True) -> pd.DataFrame:
+
+def phase_transition(
+    deltas=(0.2, 0.4, 0.6, 0.8),
+    rhos=(0.1, 0.3, 0.5),
+    *,
+    N: int = 100,
+    ensemble: str = "gaussian",
+    methods=PHASE_METHODS,
+    seeds=(0, 1),
+    steps: int = 300,
+    lam_ratio: float = 1e-3,
+    success_tol: float = 1e-3,
+    distribution: str = "rademacher",
+    conv_channels: int = 4,
+    conv_kernel: int = 5,
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""Donoho-Tanner diagram: success of :math:`\ell_1` and IHT over :math:`\delta = m/N` and :math:`\rho = k/m`.
 
     For each :math:`\delta` in ``deltas`` (:math:`m = \operatorname{round}(\delta N)`),
@@ -285,7 +406,7 @@ def phase_transition(deltas=(0.2, 0.4, 0.6, 0.8), rhos=(0.1, 0.3, 0.5), *, N: in
     noise-free problem :math:`y = Ax` with a :math:`k`-sparse :math:`x` (``distribution``:
     ``"rademacher"`` :math:`\pm 1` entries, the signed setting of the :math:`\ell_1`
     theory, whose transition does not depend on the magnitudes; or ``"gaussian"``).
-    :math:`A` is ``"gaussian"`` (:func:`sparselab.ensembles.gaussian`) or ``"conv1d"``
+    :math:`A` is ``"gaussian"`` (:func:`sparselab.sensing.gaussian`) or ``"conv1d"``
     (:func:`conv_rows`).
 
     * ``"l1"``: FISTA for the lasso with the small :math:`\lambda = ` ``lam_ratio``
@@ -314,13 +435,28 @@ def phase_transition(deltas=(0.2, 0.4, 0.6, 0.8), rhos=(0.1, 0.3, 0.5), *, N: in
     if ensemble == "conv1d" and N % conv_channels:
         raise ValueError(f"N must be a multiple of conv_channels={conv_channels} for the conv1d ensemble, got N={N}")
     rows = []
-    bar = tqdm(total=len(deltas) * len(methods), desc=f"phase ({ensemble})", unit="batch",
-               disable=not check_bool(progress, "progress"))
+    bar = tqdm(
+        total=len(deltas) * len(methods),
+        desc=f"phase ({ensemble})",
+        unit="batch",
+        disable=not check_bool(progress, "progress"),
+    )
     for i, delta in enumerate(deltas):
         m = max(1, int(round(delta * N)))
         cells = [(j, rho, min(m, max(1, int(round(rho * m)))), seed) for j, rho in enumerate(rhos) for seed in seeds]
-        problems = [_problem(m, N, k, seed=derive_seed(seed, i, j), distribution=distribution, ensemble=ensemble,
-                             conv_channels=conv_channels, conv_kernel=conv_kernel) for j, rho, k, seed in cells]
+        problems = [
+            _problem(
+                m,
+                N,
+                k,
+                seed=derive_seed(seed, i, j),
+                distribution=distribution,
+                ensemble=ensemble,
+                conv_channels=conv_channels,
+                conv_kernel=conv_kernel,
+            )
+            for j, rho, k, seed in cells
+        ]
         A = torch.stack([p[0] for p in problems])
         x = torch.stack([p[1] for p in problems])
         y = torch.stack([p[3] for p in problems])
@@ -332,9 +468,21 @@ def phase_transition(deltas=(0.2, 0.4, 0.6, 0.8), rhos=(0.1, 0.3, 0.5), *, N: in
                 ks = torch.tensor([k for _, _, k, _ in cells])
                 est = _iht_fit(A, y, ks, steps=steps).x
             errors = (est - x).norm(dim=-1) / x.norm(dim=-1)
-            for (j, rho, k, seed), err in zip(cells, errors.tolist()):
-                rows.append({"method": method, "ensemble": ensemble, "delta": delta, "rho": rho, "N": N,
-                             "m": m, "k": k, "seed": seed, "rel_error": err, "success": bool(err <= success_tol)})
+            for (_j, rho, k, seed), err in zip(cells, errors.tolist()):
+                rows.append(
+                    {
+                        "method": method,
+                        "ensemble": ensemble,
+                        "delta": delta,
+                        "rho": rho,
+                        "N": N,
+                        "m": m,
+                        "k": k,
+                        "seed": seed,
+                        "rel_error": err,
+                        "success": bool(err <= success_tol),
+                    }
+                )
             bar.update(1)
     bar.close()
     frame = pd.DataFrame(rows, columns=list(PHASE_COLUMNS))
@@ -344,8 +492,18 @@ def phase_transition(deltas=(0.2, 0.4, 0.6, 0.8), rhos=(0.1, 0.3, 0.5), *, N: in
 
 # ----------------------------------------------------------------------------- noise
 
-def noise_robustness(noises=(0.0, 0.01, 0.03, 0.1, 0.3), *, N: int = 200, m: int = 80, k: int = 10,
-                     lam_factor: float = 1.0, steps: int = 500, seeds=(0, 1), progress: bool = True) -> pd.DataFrame:
+
+def noise_robustness(
+    noises=(0.0, 0.01, 0.03, 0.1, 0.3),
+    *,
+    N: int = 200,
+    m: int = 80,
+    k: int = 10,
+    lam_factor: float = 1.0,
+    steps: int = 500,
+    seeds=(0, 1),
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""The relative error against the noise standard deviation :math:`\sigma`.
 
     For each :math:`\sigma` in ``noises`` and seed: a Gaussian :math:`m \times N` problem
@@ -355,8 +513,7 @@ def noise_robustness(noises=(0.0, 0.01, 0.03, 0.1, 0.3), *, N: int = 200, m: int
     lasso"``, ``"IHT"`` with the true :math:`k`, and ``"oracle"``: least squares on the
     true support (the error floor no method can beat on average). Rows: :data:`NOISE_COLUMNS`.
     """
-    from sparselab.sensing import measure
-    from sparselab.sensing import debias, lambda_max
+    from sparselab.sensing import debias, lambda_max, measure
 
     m, N, k = _check_sizes(m, N, k)
     noises = check_float_list(noises, "noises", low=0.0)
@@ -364,7 +521,9 @@ def noise_robustness(noises=(0.0, 0.01, 0.03, 0.1, 0.3), *, N: int = 200, m: int
     steps = check_int(steps, "steps", low=1)
     seeds = check_int_list(seeds, "seeds", low=0)
     rows = []
-    bar = tqdm(total=len(noises) * len(seeds), desc="noise", unit="problem", disable=not check_bool(progress, "progress"))
+    bar = tqdm(
+        total=len(noises) * len(seeds), desc="noise", unit="problem", disable=not check_bool(progress, "progress")
+    )
     for seed in seeds:
         A, x, support, _ = _problem(m, N, k, seed=seed)
         true = set(int(i) for i in support)
@@ -372,13 +531,24 @@ def noise_robustness(noises=(0.0, 0.01, 0.03, 0.1, 0.3), *, N: int = 200, m: int
             y = measure(A, x, noise=sigma, seed=derive_seed(seed, 4, i))
             lam = max(universal_lambda(sigma, N, lam_factor), 1e-3 * float(lambda_max(A, y)))
             lasso = _lasso_fit(A, y, lam, steps=steps).x
-            ests = {"lasso": lasso, "debiased lasso": _debias(A, y, lasso, cap=m),
-                    "IHT": _iht_fit(A, y, k, steps=steps).x,
-                    "oracle": debias(A, y, torch.as_tensor(sorted(true)))}
+            ests = {
+                "lasso": lasso,
+                "debiased lasso": _debias(A, y, lasso, cap=m),
+                "IHT": _iht_fit(A, y, k, steps=steps).x,
+                "oracle": debias(A, y, torch.as_tensor(sorted(true))),
+            }
             for method, est in ests.items():
                 p, rc = _precision_recall(_support(est), true)
-                rows.append({"method": method, "noise": sigma, "seed": seed, "rel_error": relative_error(x, est),
-                             "precision": p, "recall": rc})
+                rows.append(
+                    {
+                        "method": method,
+                        "noise": sigma,
+                        "seed": seed,
+                        "rel_error": relative_error(x, est),
+                        "precision": p,
+                        "recall": rc,
+                    }
+                )
             bar.update(1)
     bar.close()
     return pd.DataFrame(rows, columns=list(NOISE_COLUMNS))
@@ -386,14 +556,24 @@ def noise_robustness(noises=(0.0, 0.01, 0.03, 0.1, 0.3), *, N: int = 200, m: int
 
 # ----------------------------------------------------------------------------- group lasso
 
-def group_sweep(ms=(20, 30, 40, 60), *, N: int = 100, group_size: int = 5, active_groups: int = 4,
-                steps: int = 500, lam_ratio: float = 1e-3, success_tol: float = 1e-3, seeds=(0, 1),
-                progress: bool = True) -> pd.DataFrame:
+
+def group_sweep(
+    ms=(20, 30, 40, 60),
+    *,
+    N: int = 100,
+    group_size: int = 5,
+    active_groups: int = 4,
+    steps: int = 500,
+    lam_ratio: float = 1e-3,
+    success_tol: float = 1e-3,
+    seeds=(0, 1),
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""Group lasso against lasso on block-sparse signals, against the number of measurements :math:`m`.
 
     :math:`x \in \mathbb R^N` is split into consecutive blocks of ``group_size``; ``active_groups``
     blocks, chosen at random, are fully non-zero with :math:`\mathcal N(0, 1)` entries
-    (:func:`sparselab.ensembles.sparse_signal` with ``blocks``). For each :math:`m` in ``ms``
+    (:func:`sparselab.sensing.sparse_signal` with ``blocks``). For each :math:`m` in ``ms``
     and seed, a Gaussian :math:`m \times N` matrix and noise-free :math:`y = Ax`:
 
     * ``"lasso"``: FISTA at :math:`\lambda = ` ``lam_ratio`` :math:`\lambda_{\max}`, then least
@@ -405,8 +585,7 @@ def group_sweep(ms=(20, 30, 40, 60), *, N: int = 100, group_size: int = 5, activ
     ``success`` is ``rel_error <= success_tol``; ``block_recall``/``block_precision`` compare the
     blocks holding a non-zero of the estimate with the true blocks. Rows: :data:`GROUP_COLUMNS`.
     """
-    from sparselab.sensing import gaussian, sparse_signal
-    from sparselab.sensing import group_lambda_max, group_lasso, lambda_max
+    from sparselab.sensing import gaussian, group_lambda_max, group_lasso, lambda_max, sparse_signal
 
     N = check_int(N, "N", low=2)
     group_size = check_int(group_size, "group_size", low=1, high=N)
@@ -430,18 +609,29 @@ def group_sweep(ms=(20, 30, 40, 60), *, N: int = 100, group_size: int = 5, activ
         A = torch.stack([gaussian(m, N, seed=derive_seed(seed, 1, i)) for seed in seeds])
         y = (A @ x[..., None])[..., 0]
         lasso = _lasso_fit(A, y, lam_ratio * lambda_max(A, y), steps=steps).x
-        glasso = group_lasso(A, y, lam=lam_ratio * group_lambda_max(A, y, groups), groups=groups, steps=steps,
-                             restart=True).x
-        ests = {"lasso": _debias(A, y, lasso, cap=m),
-                "group lasso": torch.stack([_debias_blocks(A[s], y[s], glasso[s], groups, m)
-                                            for s in range(len(seeds))])}
+        glasso = group_lasso(
+            A, y, lam=lam_ratio * group_lambda_max(A, y, groups), groups=groups, steps=steps, restart=True
+        ).x
+        ests = {
+            "lasso": _debias(A, y, lasso, cap=m),
+            "group lasso": torch.stack([_debias_blocks(A[s], y[s], glasso[s], groups, m) for s in range(len(seeds))]),
+        }
         for method, est in ests.items():
             for s_, seed in enumerate(seeds):
                 err = relative_error(x[s_], est[s_])
                 found = set(int(g) for g in torch.unique(groups[est[s_] != 0]))
                 p, rc = _precision_recall(found, true_blocks[s_])
-                rows.append({"method": method, "m": m, "seed": seed, "rel_error": err,
-                             "success": bool(err <= success_tol), "block_recall": rc, "block_precision": p})
+                rows.append(
+                    {
+                        "method": method,
+                        "m": m,
+                        "seed": seed,
+                        "rel_error": err,
+                        "success": bool(err <= success_tol),
+                        "block_recall": rc,
+                        "block_precision": p,
+                    }
+                )
         bar.update(1)
     bar.close()
     frame = pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
@@ -472,6 +662,7 @@ def _debias_blocks(A, y, x, groups, m):
 
 # ----------------------------------------------------------------------------- correlation
 
+
 def correlated_design(n: int, N: int, support, signs, correlation: float, *, seed: int) -> torch.Tensor:
     r"""An :math:`n \times N` design whose off-support features lean on the signed sum of the support's.
 
@@ -491,14 +682,23 @@ def correlated_design(n: int, N: int, support, signs, correlation: float, *, see
     support = torch.as_tensor(support, dtype=torch.long)
     signs = torch.as_tensor(signs, dtype=torch.float64)
     common = Z[:, support] @ signs / math.sqrt(len(support))
-    X = math.sqrt(1.0 - correlation ** 2) * Z + correlation * common[:, None]
+    X = math.sqrt(1.0 - correlation**2) * Z + correlation * common[:, None]
     X[:, support] = Z[:, support]
     return X / X.norm(dim=0)
 
 
-def correlation_sweep(correlations=(0.0, 0.3, 0.6, 0.9), *, n: int = 60, N: int = 100, k: int = 4,
-                      noise: float = 0.01, n_lams: int = 20, steps: int = 300, seeds=(0, 1),
-                      progress: bool = True) -> pd.DataFrame:
+def correlation_sweep(
+    correlations=(0.0, 0.3, 0.6, 0.9),
+    *,
+    n: int = 60,
+    N: int = 100,
+    k: int = 4,
+    noise: float = 0.01,
+    n_lams: int = 20,
+    steps: int = 300,
+    seeds=(0, 1),
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""Support recovery against feature correlation, with the irrepresentable condition of each design.
 
     For each correlation :math:`r` in ``correlations`` and seed, a design from
@@ -506,9 +706,9 @@ def correlation_sweep(correlations=(0.0, 0.3, 0.6, 0.9), *, n: int = 60, N: int 
     size :math:`k` with random signs :math:`s`), a signal :math:`\beta_S = s` and
     :math:`y = X\beta + e`, :math:`e \sim \mathcal N(0, \sigma^2 I)`.
 
-    * ``irrepresentable``: :func:`sparselab.diagnostics.irrepresentable` of the sampled
+    * ``irrepresentable``: :func:`sparselab.sensing.irrepresentable` of the sampled
       design at the true support and signs (below 1: the lasso can be sign-consistent);
-    * ``coherence``: :func:`sparselab.diagnostics.mutual_coherence`;
+    * ``coherence``: :func:`sparselab.sensing.mutual_coherence`;
     * ``lasso_sign_recovery``: whether *some* :math:`\lambda` on a path of ``n_lams``
       values from :math:`\lambda_{\max}` down to :math:`10^{-3}\lambda_{\max}`
       (geometric; FISTA with adaptive restart, ``steps`` iterations, the whole path in one
@@ -519,8 +719,7 @@ def correlation_sweep(correlations=(0.0, 0.3, 0.6, 0.9), *, n: int = 60, N: int 
 
     Rows: :data:`CORRELATION_COLUMNS`.
     """
-    from sparselab.sensing import irrepresentable, mutual_coherence
-    from sparselab.sensing import lambda_max
+    from sparselab.sensing import irrepresentable, lambda_max, mutual_coherence
 
     correlations = check_float_list(correlations, "correlations", low=0.0, high=1.0, high_inclusive=False)
     n = check_int(n, "n", low=1)
@@ -531,8 +730,12 @@ def correlation_sweep(correlations=(0.0, 0.3, 0.6, 0.9), *, n: int = 60, N: int 
     steps = check_int(steps, "steps", low=1)
     seeds = check_int_list(seeds, "seeds", low=0)
     rows = []
-    bar = tqdm(total=len(correlations) * len(seeds), desc="correlation", unit="design",
-               disable=not check_bool(progress, "progress"))
+    bar = tqdm(
+        total=len(correlations) * len(seeds),
+        desc="correlation",
+        unit="design",
+        disable=not check_bool(progress, "progress"),
+    )
     for seed in seeds:
         gen = torch.Generator().manual_seed(derive_seed(seed, 5))
         support = torch.randperm(N, generator=gen)[:k].sort().values
@@ -542,8 +745,7 @@ def correlation_sweep(correlations=(0.0, 0.3, 0.6, 0.9), *, n: int = 60, N: int 
         true = set(support.tolist())
         for i, r in enumerate(correlations):
             X = correlated_design(n, N, support, signs, r, seed=derive_seed(seed, 6, i))
-            e = torch.randn(n, generator=torch.Generator().manual_seed(derive_seed(seed, 7, i)),
-                            dtype=torch.float64)
+            e = torch.randn(n, generator=torch.Generator().manual_seed(derive_seed(seed, 7, i)), dtype=torch.float64)
             y = X @ beta + noise * e
             irr = _scalar(irrepresentable(X, support, signs))
             coh = _scalar(mutual_coherence(X))
@@ -557,9 +759,18 @@ def correlation_sweep(correlations=(0.0, 0.3, 0.6, 0.9), *, n: int = 60, N: int 
                 if f1 > best[0]:
                     best = (f1, p, rc)
             hard = _iht_fit(X, y, k, steps=steps).x
-            rows.append({"correlation": r, "seed": seed, "irrepresentable": irr, "coherence": coh,
-                         "lasso_sign_recovery": sign_ok, "iht_support_recovery": _support(hard) == true,
-                         "lasso_best_recall": best[2], "lasso_best_precision": best[1]})
+            rows.append(
+                {
+                    "correlation": r,
+                    "seed": seed,
+                    "irrepresentable": irr,
+                    "coherence": coh,
+                    "lasso_sign_recovery": sign_ok,
+                    "iht_support_recovery": _support(hard) == true,
+                    "lasso_best_recall": best[2],
+                    "lasso_best_precision": best[1],
+                }
+            )
             bar.update(1)
     bar.close()
     frame = pd.DataFrame(rows, columns=list(CORRELATION_COLUMNS))
@@ -579,6 +790,7 @@ def _scalar(value) -> float:
 
 # ----------------------------------------------------------------------------- selection
 
+
 def selection_matrix(rows: int, d: int, *, decay: float = 0.7, seed: int = 0) -> torch.Tensor:
     r"""Candidate rows :math:`a_i \sim \mathcal N(0, \Sigma)`, :math:`\Sigma = \operatorname{diag}(\gamma^{j})`.
 
@@ -594,22 +806,30 @@ def selection_matrix(rows: int, d: int, *, decay: float = 0.7, seed: int = 0) ->
     return torch.randn(rows, d, generator=gen, dtype=torch.float64) * scale
 
 
-def selection_comparison(ks=(10, 15, 20, 40), *, rows: int = 200, d: int = 10, decay: float = 0.7,
-                         noise: float = 0.1, noise_draws: int = 50, seeds=(0, 1),
-                         progress: bool = True) -> pd.DataFrame:
+def selection_comparison(
+    ks=(10, 15, 20, 40),
+    *,
+    rows: int = 200,
+    d: int = 10,
+    decay: float = 0.7,
+    noise: float = 0.1,
+    noise_draws: int = 50,
+    seeds=(0, 1),
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""A-optimal against largest-norm (and random) selection of :math:`k` rows for least squares.
 
     For each seed a candidate matrix from :func:`selection_matrix` (``rows`` :math:`\times d`)
     and a parameter :math:`x \sim \mathcal N(0, I_d)`. For each :math:`k \ge d` in ``ks`` the
-    rows :math:`S` are chosen by :func:`sparselab.diagnostics.a_optimal_rows` (``"A-optimal"``),
-    :func:`sparselab.diagnostics.largest_norm_rows` (``"largest norm"``, magnitude pruning's
+    rows :math:`S` are chosen by :func:`sparselab.sensing.a_optimal_rows` (``"A-optimal"``),
+    :func:`sparselab.sensing.largest_norm_rows` (``"largest norm"``, magnitude pruning's
     choice) or uniformly at random (``"random"``). Then :math:`x` is estimated by least
     squares from :math:`y_S = A_S x + e`, :math:`e \sim \mathcal N(0, \sigma^2 I)`:
 
     * ``trace``: :math:`\operatorname{tr}((A_S^\top A_S)^{-1})`, so that the expected squared
       error is :math:`\sigma^2` times it;
     * ``mse``: the measured :math:`\|\hat x - x\|^2` averaged over ``noise_draws`` noise draws;
-    * ``overlap_with_largest_norm``: :func:`sparselab.diagnostics.selection_overlap` with the
+    * ``overlap_with_largest_norm``: :func:`sparselab.sensing.selection_overlap` with the
       largest-norm choice.
 
     Rows: :data:`SELECTION_COLUMNS`.
@@ -631,8 +851,11 @@ def selection_comparison(ks=(10, 15, 20, 40), *, rows: int = 200, d: int = 10, d
         x = torch.randn(d, generator=gen, dtype=torch.float64)
         for k in ks:
             largest = _indices(largest_norm_rows(A, k))
-            picks = {"A-optimal": _indices(a_optimal_rows(A, k)), "largest norm": largest,
-                     "random": torch.randperm(rows, generator=gen)[:k]}
+            picks = {
+                "A-optimal": _indices(a_optimal_rows(A, k)),
+                "largest norm": largest,
+                "random": torch.randperm(rows, generator=gen)[:k],
+            }
             for method, S in picks.items():
                 AS = A[S]
                 gram = AS.T @ AS
@@ -641,8 +864,16 @@ def selection_comparison(ks=(10, 15, 20, 40), *, rows: int = 200, d: int = 10, d
                 Y = (AS @ x)[None, :] + E
                 X_hat = least_squares(AS, Y.T).T
                 mse = float(((X_hat - x) ** 2).sum(dim=1).mean())
-                out.append({"method": method, "k": k, "seed": seed, "trace": trace, "mse": mse,
-                            "overlap_with_largest_norm": _scalar(selection_overlap(S, largest))})
+                out.append(
+                    {
+                        "method": method,
+                        "k": k,
+                        "seed": seed,
+                        "trace": trace,
+                        "mse": mse,
+                        "overlap_with_largest_norm": _scalar(selection_overlap(S, largest)),
+                    }
+                )
             bar.update(1)
     bar.close()
     return pd.DataFrame(out, columns=list(SELECTION_COLUMNS))
@@ -656,6 +887,7 @@ def _indices(value) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- generalisation
+
 
 def sparse_linear_rademacher(k: int, d: int, n: int, x_max: float = 1.0) -> float:
     r"""Upper bound on the empirical Rademacher complexity of unit-norm :math:`k`-sparse linear predictors.
@@ -676,8 +908,9 @@ def sparse_linear_rademacher(k: int, d: int, n: int, x_max: float = 1.0) -> floa
     return x_max * math.sqrt(2.0 * min(k, d) * math.log(2 * d) / n)
 
 
-def margin_bound(margins, rademacher: float, *, delta: float = 0.05, rho_grid=None,
-                 union: int = 1) -> tuple[float, float]:
+def margin_bound(
+    margins, rademacher: float, *, delta: float = 0.05, rho_grid=None, union: int = 1
+) -> tuple[float, float]:
     r"""The margin bound on the test error of a binary classifier, minimised over a fixed grid of margins.
 
     For a class :math:`\mathcal F` of real predictors and a fixed margin :math:`\rho > 0`,
@@ -715,8 +948,16 @@ def margin_bound(margins, rademacher: float, *, delta: float = 0.05, rho_grid=No
 GENERALISATION_METHODS = ("dense", "pruned", "pruned + refit", "IHT")
 
 
-def generalisation(ks=(2, 4, 8, 16, 32), *, classes=(3, 8), ridge: float = 1e-2, steps: int = 300,
-                   delta: float = 0.05, seeds=(0, 1), progress: bool = True) -> pd.DataFrame:
+def generalisation(
+    ks=(2, 4, 8, 16, 32),
+    *,
+    classes=(3, 8),
+    ridge: float = 1e-2,
+    steps: int = 300,
+    delta: float = 0.05,
+    seeds=(0, 1),
+    progress: bool = True,
+) -> pd.DataFrame:
     r"""A dense and pruned linear classifier on two digits: errors, margins and a Rademacher margin bound.
 
     Data: :func:`sparselab.data.load_digits` restricted to ``classes`` (two digits, labels
@@ -754,12 +995,18 @@ def generalisation(ks=(2, 4, 8, 16, 32), *, classes=(3, 8), ridge: float = 1e-2,
     seeds = check_int_list(seeds, "seeds", low=0)
     union = len(ks) + 1
     rows = []
-    bar = tqdm(total=len(seeds) * (1 + 3 * len(ks)), desc="generalisation", unit="fit",
-               disable=not check_bool(progress, "progress"))
+    bar = tqdm(
+        total=len(seeds) * (1 + 3 * len(ks)),
+        desc="generalisation",
+        unit="fit",
+        disable=not check_bool(progress, "progress"),
+    )
     for seed in seeds:
         data = load_digits(seed=seed, classes=classes)
-        Xtr, Xte = (torch.cat([X.to(torch.float64), torch.ones(len(X), 1, dtype=torch.float64)], dim=1)
-                    for X in (data.X_train, data.X_test))
+        Xtr, Xte = (
+            torch.cat([X.to(torch.float64), torch.ones(len(X), 1, dtype=torch.float64)], dim=1)
+            for X in (data.X_train, data.X_test)
+        )
         ytr, yte = (y.to(torch.float64) * 2 - 1 for y in (data.y_train, data.y_test))
         n, d = Xtr.shape
         x_max = float(Xtr.abs().max())
@@ -767,9 +1014,11 @@ def generalisation(ks=(2, 4, 8, 16, 32), *, classes=(3, 8), ridge: float = 1e-2,
         fits = [("dense", d, dense)]
         for k in ks:
             pruned = hard_threshold_k(dense, k)
-            fits += [("pruned", k, pruned),
-                     ("pruned + refit", k, debias(Xtr, ytr, torch.nonzero(pruned).flatten())),
-                     ("IHT", k, _iht_fit(Xtr, ytr, k, steps=steps).x)]
+            fits += [
+                ("pruned", k, pruned),
+                ("pruned + refit", k, debias(Xtr, ytr, torch.nonzero(pruned).flatten())),
+                ("IHT", k, _iht_fit(Xtr, ytr, k, steps=steps).x),
+            ]
         for method, k, w in fits:
             nnz = int((w != 0).sum())
             norm = float(w.norm())
@@ -778,12 +1027,24 @@ def generalisation(ks=(2, 4, 8, 16, 32), *, classes=(3, 8), ridge: float = 1e-2,
             test_error = float((torch.sign(Xte @ w) != yte).double().mean())
             rad = sparse_linear_rademacher(max(nnz, 1), d, n, x_max)
             bound, rho = margin_bound(margins, rad, delta=delta, union=union)
-            rows.append({"method": method, "k": k, "seed": seed, "n_train": n, "d": d, "nnz": nnz,
-                         "single_class": not bool(((Xte @ w) > 0).any() and ((Xte @ w) < 0).any()),
-                         "train_error": train_error,
-                         "test_error": test_error, "gap": test_error - train_error,
-                         "median_margin": float(np.median(margins)), "rademacher": rad, "bound": bound,
-                         "bound_margin": rho})
+            rows.append(
+                {
+                    "method": method,
+                    "k": k,
+                    "seed": seed,
+                    "n_train": n,
+                    "d": d,
+                    "nnz": nnz,
+                    "single_class": not bool(((Xte @ w) > 0).any() and ((Xte @ w) < 0).any()),
+                    "train_error": train_error,
+                    "test_error": test_error,
+                    "gap": test_error - train_error,
+                    "median_margin": float(np.median(margins)),
+                    "rademacher": rad,
+                    "bound": bound,
+                    "bound_margin": rho,
+                }
+            )
             bar.update(1)
     bar.close()
     frame = pd.DataFrame(rows, columns=list(GENERALISATION_COLUMNS))

@@ -5,19 +5,48 @@ butterfly (:mod:`~sparselab.factorization.butterfly`) and Monarch (:mod:`~sparse
 Every public name of these modules is also a name of the package.
 """
 
-from sparselab.factorization import fsmf, supports, illposed, butterfly, monarch
-from sparselab.factorization.fsmf import (Factorization, fsmf_exact, fsmf_als, fsmf_gd)
-from sparselab.factorization.supports import (SupportClass, rank_one_supports, equivalence_classes, is_tractable,
-                                              random_supports, tractable_supports)
-from sparselab.factorization.illposed import (ReLUFit, lu_counterexample, lu_path, fit_sparse_relu)
-from sparselab.factorization.butterfly import (ORDERS, kronecker_support, kronecker_apply, kronecker_dense,
-                                               kronecker_from_dense, is_power_of_two, check_power_of_two,
-                                               butterfly_shapes, butterfly_supports, butterfly_apply, butterfly_dense,
-                                               butterfly_nnz, random_blocks, random_butterfly,
-                                               bit_reversal_permutation, dft_matrix, hadamard_matrix, rank_one_blocks,
-                                               check_permutation, ButterflyFactorization, butterfly_factorize)
-from sparselab.factorization.monarch import (MonarchFactorization, monarch_project, monarch_apply, monarch_dense,
-                                             monarch_shapes, monarch_blocks)
+from sparselab.factorization import butterfly, fsmf, illposed, monarch, supports
+from sparselab.factorization.butterfly import (
+    ORDERS,
+    ButterflyFactorization,
+    bit_reversal_permutation,
+    butterfly_apply,
+    butterfly_dense,
+    butterfly_factorize,
+    butterfly_nnz,
+    butterfly_shapes,
+    butterfly_supports,
+    check_permutation,
+    check_power_of_two,
+    dft_matrix,
+    hadamard_matrix,
+    is_power_of_two,
+    kronecker_apply,
+    kronecker_dense,
+    kronecker_from_dense,
+    kronecker_support,
+    random_blocks,
+    random_butterfly,
+    rank_one_blocks,
+)
+from sparselab.factorization.fsmf import Factorization, fsmf_als, fsmf_exact, fsmf_gd
+from sparselab.factorization.illposed import ReLUFit, fit_sparse_relu, lu_counterexample, lu_path
+from sparselab.factorization.monarch import (
+    MonarchFactorization,
+    monarch_apply,
+    monarch_blocks,
+    monarch_dense,
+    monarch_project,
+    monarch_shapes,
+)
+from sparselab.factorization.supports import (
+    SupportClass,
+    equivalence_classes,
+    is_tractable,
+    random_supports,
+    rank_one_supports,
+    tractable_supports,
+)
 
 __all__ = [
     "fsmf",

@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 ORDERS = ("balanced", "left_to_right", "right_to_left")
-_SMALL_BLOCK = 16   # b*c up to which kronecker_apply uses broadcast multiply-adds instead of a batched matmul
+_SMALL_BLOCK = 16  # b*c up to which kronecker_apply uses broadcast multiply-adds instead of a batched matmul
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -117,8 +117,10 @@ def kronecker_apply(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     _check_values(values)
     a, d, b, c = values.shape
     if x.shape[-1] != a * c * d:
-        raise ValueError(f"x must have last dimension a*c*d = {a * c * d} for values of shape {tuple(values.shape)}, "
-                         f"got x of shape {tuple(x.shape)}")
+        raise ValueError(
+            f"x must have last dimension a*c*d = {a * c * d} for values of shape {tuple(values.shape)}, "
+            f"got x of shape {tuple(x.shape)}"
+        )
     lead = x.shape[:-1]
     if b * c <= _SMALL_BLOCK:
         return _small_blocks_rows(values, x.reshape(-1, a * c * d)).reshape(*lead, a * b * d)
@@ -151,7 +153,7 @@ def kronecker_from_dense(M: torch.Tensor, a: int, b: int, c: int, d: int) -> tor
     blocks = M.reshape(a, b, d, a, c, d)
     i = torch.arange(a, device=M.device)[:, None]
     k = torch.arange(d, device=M.device)[None, :]
-    return blocks[i, :, k, i, :, k].contiguous()                     # (a, d, b, c)
+    return blocks[i, :, k, i, :, k].contiguous()  # (a, d, b, c)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -198,7 +200,7 @@ def _check_factors(factors, name: str = "factors") -> int:
     if isinstance(factors, torch.Tensor) or not isinstance(factors, (list, tuple)) or not factors:
         raise TypeError(f"{name} must be a non-empty list of tensors of shapes (2^(l-1), N/2^l, 2, 2)")
     L = len(factors)
-    N = 2 ** L
+    N = 2**L
     for ell, f in enumerate(factors, start=1):
         expected = (2 ** (ell - 1), N >> ell, 2, 2)
         if not torch.is_tensor(f) or tuple(f.shape) != expected:
@@ -218,8 +220,9 @@ def butterfly_apply(factors, x: torch.Tensor) -> torch.Tensor:
     """
     N = _check_factors(factors)
     if x.shape[-1] != N:
-        raise ValueError(f"x must have last dimension N = {N} for {len(factors)} butterfly factors, "
-                         f"got x of shape {tuple(x.shape)}")
+        raise ValueError(
+            f"x must have last dimension N = {N} for {len(factors)} butterfly factors, got x of shape {tuple(x.shape)}"
+        )
     lead = x.shape[:-1]
     y = x.reshape(-1, N)
     if y.shape[0] == 1:
@@ -241,7 +244,7 @@ def _small_blocks_rows(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor
     comes out directly in the (batch, a, b, d) order.
     """
     a, d, b, c = values.shape
-    vt = values.permute(0, 2, 3, 1).contiguous()                     # (a, b, c, d): one small copy
+    vt = values.permute(0, 2, 3, 1).contiguous()  # (a, b, c, d): one small copy
     xb = rows.reshape(-1, a, c, d)
     y = vt[:, :, 0] * xb[:, :, None, 0]
     for s in range(1, c):
@@ -257,7 +260,7 @@ def _level_columns(values: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """
     a, d, b, c = values.shape
     xb = cols.reshape(a, c, d, -1)
-    vt = values.permute(0, 2, 3, 1).unsqueeze(-1)                     # (a, b, c, d, 1)
+    vt = values.permute(0, 2, 3, 1).unsqueeze(-1)  # (a, b, c, d, 1)
     out = torch.empty(a, b, d, xb.shape[-1], dtype=torch.result_type(values, cols), device=cols.device)
     for r in range(b):
         torch.mul(vt[:, r, 0], xb[:, 0], out=out[:, r])
@@ -290,7 +293,7 @@ class _ButterflyLevel(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             g = grad.reshape(a, b, 1, d, -1)
             x = cols.reshape(a, 1, c, d, -1)
-            grad_values = (g * x).sum(-1).permute(0, 3, 1, 2)           # (a, b, c, d) -> (a, d, b, c)
+            grad_values = (g * x).sum(-1).permute(0, 3, 1, 2)  # (a, b, c, d) -> (a, d, b, c)
         return grad_values, grad_cols
 
 
@@ -326,9 +329,9 @@ def _merge_node(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """
     a, wd, h, _ = X.shape
     ah, d, w, _ = Y.shape
-    Xp = X.reshape(a, w, d, h, h).permute(0, 2, 3, 1, 4)            # (i, kd, r, k, s)
-    Yp = Y.reshape(a, h, d, w, w).permute(0, 2, 3, 1, 4)            # (i, kd, k, s, s')
-    T = Xp[..., None] * Yp[:, :, None]                               # (i, kd, r, k, s, s')
+    Xp = X.reshape(a, w, d, h, h).permute(0, 2, 3, 1, 4)  # (i, kd, r, k, s)
+    Yp = Y.reshape(a, h, d, w, w).permute(0, 2, 3, 1, 4)  # (i, kd, k, s, s')
+    T = Xp[..., None] * Yp[:, :, None]  # (i, kd, r, k, s, s')
     return T.reshape(a, d, h * w, h * w)
 
 
@@ -346,7 +349,7 @@ def random_blocks(shape, kind: str = "gaussian", generator: torch.Generator | No
     if kind == "gaussian":
         return torch.randn(*shape, 2, 2, generator=generator, dtype=torch.float64) * math.sqrt(0.5)
     theta = 2 * math.pi * torch.rand(*shape, generator=generator, dtype=torch.float64)
-    sign = 2 * torch.randint(0, 2, shape, generator=generator).to(torch.float64) - 1   # +1 rotation, -1 reflection
+    sign = 2 * torch.randint(0, 2, shape, generator=generator).to(torch.float64) - 1  # +1 rotation, -1 reflection
     c, s = torch.cos(theta), torch.sin(theta)
     return torch.stack([torch.stack([c, -sign * s], -1), torch.stack([s, sign * c], -1)], -2)
 
@@ -385,7 +388,7 @@ def dft_matrix(N: int, normalized: bool = False) -> torch.Tensor:
     complex128; exponents are reduced modulo :math:`N` before the trigonometric functions for accuracy.
     """
     N = check_int(N, "N", low=1)
-    roots = np.exp(-2j * np.pi * np.arange(N) / N)                     # the N-th roots of unity, computed once
+    roots = np.exp(-2j * np.pi * np.arange(N) / N)  # the N-th roots of unity, computed once
     F = roots[(np.arange(N)[:, None] * np.arange(N)[None, :]) % N]
     if normalized:
         F = F / math.sqrt(N)
@@ -425,14 +428,14 @@ def rank_one_blocks(blocks: torch.Tensor, left_share: float = 0.5) -> tuple[torc
     if p > q:
         v, u = rank_one_blocks(blocks.mH, 1.0 - left_share)
         return u, v
-    gram = blocks @ blocks.mH                                        # (..., p, p)
+    gram = blocks @ blocks.mH  # (..., p, p)
     _, vecs = torch.linalg.eigh(gram)
-    u1 = vecs[..., :, -1]                                            # leading eigenvector
-    w = (u1.conj().unsqueeze(-2) @ blocks).squeeze(-2)               # u1^H M = sigma v1^H, shape (..., q)
+    u1 = vecs[..., :, -1]  # leading eigenvector
+    w = (u1.conj().unsqueeze(-2) @ blocks).squeeze(-2)  # u1^H M = sigma v1^H, shape (..., q)
     sigma = torch.linalg.vector_norm(w, dim=-1, keepdim=True)
     u = u1 * sigma.pow(left_share)
     safe = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
-    v = (w.conj() / safe) * sigma.pow(1.0 - left_share)            # so that u v^H = u1 u1^H M
+    v = (w.conj() / safe) * sigma.pow(1.0 - left_share)  # so that u v^H = u1 u1^H M
     return u, v
 
 
@@ -445,10 +448,10 @@ def _split_node(T: torch.Tensor, h: int, left_share: float = 0.5):
     """
     a, d, n, _ = T.shape
     w = n // h
-    blocks = T.reshape(a, d, h, w, h, w).permute(0, 1, 3, 4, 2, 5)    # (i, kd, k, s, r, s')
-    u, v = rank_one_blocks(blocks, left_share)                       # u: (i, kd, k, s, r), v: (i, kd, k, s, s')
-    X = u.permute(0, 2, 1, 4, 3).reshape(a, w * d, h, h)             # (i, (k, kd), r, s)
-    Y = v.conj().permute(0, 3, 1, 2, 4).reshape(a * h, d, w, w)      # ((i, s), kd, k, s')
+    blocks = T.reshape(a, d, h, w, h, w).permute(0, 1, 3, 4, 2, 5)  # (i, kd, k, s, r, s')
+    u, v = rank_one_blocks(blocks, left_share)  # u: (i, kd, k, s, r), v: (i, kd, k, s, s')
+    X = u.permute(0, 2, 1, 4, 3).reshape(a, w * d, h, h)  # (i, (k, kd), r, s)
+    Y = v.conj().permute(0, 3, 1, 2, 4).reshape(a * h, d, w, w)  # ((i, s), kd, k, s')
     return X, Y
 
 
@@ -456,7 +459,7 @@ def _factorize_node(T: torch.Tensor, levels: int, order: str) -> list[torch.Tens
     if levels == 1:
         return [T]
     left = {"balanced": levels // 2, "left_to_right": 1, "right_to_left": levels - 1}[order]
-    X, Y = _split_node(T, 2 ** left, left / levels)
+    X, Y = _split_node(T, 2**left, left / levels)
     return _factorize_node(X, left, order) + _factorize_node(Y, levels - left, order)
 
 
@@ -472,8 +475,10 @@ def check_permutation(perm, N: int, name: str = "perm") -> torch.Tensor | None:
         raise TypeError(f"{name} must hold integers, got dtype {perm.dtype}")
     perm = perm.long()
     if perm.shape != (N,) or not torch.equal(torch.sort(perm).values, torch.arange(N)):
-        raise ValueError(f"{name} must be None, 'bit_reversal' or a permutation of range({N}) (shape ({N},)), "
-                         f"got shape {tuple(perm.shape)}")
+        raise ValueError(
+            f"{name} must be None, 'bit_reversal' or a permutation of range({N}) (shape ({N},)), "
+            f"got shape {tuple(perm.shape)}"
+        )
     return perm
 
 
@@ -583,5 +588,3 @@ def approximation_errors(A: torch.Tensor, approx: torch.Tensor) -> tuple[float, 
     error = float(torch.linalg.matrix_norm(A - approx))
     norm = float(torch.linalg.matrix_norm(A))
     return error, (error / norm if norm > 0 else error)
-
-

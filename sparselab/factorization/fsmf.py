@@ -70,12 +70,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from sparselab._validation import check_bool, check_float, check_int, check_matrix
+from sparselab._validation import check_float, check_int, check_matrix
+from sparselab.factorization.supports import check_masks, offending_pair, pair_reason, support_classes
 
 __all__ = [
     "Factorization",
@@ -85,11 +85,10 @@ __all__ = [
 ]
 
 _HISTORY_KEYS = ("step", "error", "norm", "seconds")
-_RCOND_CHOLESKY = 1e-10   # rows whose restricted Gram looks worse conditioned than this use the SVD pinv
-from sparselab.factorization.supports import check_mask, check_masks, offending_pair, pair_reason, support_classes
-
+_RCOND_CHOLESKY = 1e-10  # rows whose restricted Gram looks worse conditioned than this use the SVD pinv
 
 # ----------------------------------------------------------------------------- results
+
 
 @dataclass
 class Factorization:
@@ -124,6 +123,7 @@ class Factorization:
 
 
 # ----------------------------------------------------------------------------- validation
+
 
 def _check_problem(A, I, J) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     A = check_matrix(A, "A").to(torch.float64)
@@ -166,6 +166,7 @@ def _init(A: np.ndarray, I: np.ndarray, J: np.ndarray, X0, Y0, seed: int, init_s
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def _history() -> dict:
     return {k: [] for k in _HISTORY_KEYS}
 
@@ -180,11 +181,18 @@ def _record(history: dict, step: int, err: float, X: np.ndarray, Y: np.ndarray, 
 def _result(A: np.ndarray, X: np.ndarray, Y: np.ndarray, history: dict, method: str) -> Factorization:
     err = float(np.linalg.norm(A - X @ Y.T))
     nrm = float(np.linalg.norm(A))
-    return Factorization(X=torch.from_numpy(np.ascontiguousarray(X)), Y=torch.from_numpy(np.ascontiguousarray(Y)),
-                         error=err, relative_error=err / nrm if nrm > 0 else err, history=history, method=method)
+    return Factorization(
+        X=torch.from_numpy(np.ascontiguousarray(X)),
+        Y=torch.from_numpy(np.ascontiguousarray(Y)),
+        error=err,
+        relative_error=err / nrm if nrm > 0 else err,
+        history=history,
+        method=method,
+    )
 
 
 # ----------------------------------------------------------------------------- exact solver
+
 
 def fsmf_exact(A, I, J) -> Factorization:
     r"""Optimal FSMF for a tractable support pair (every two rank-one supports disjoint or identical).
@@ -213,8 +221,10 @@ def fsmf_exact(A, I, J) -> Factorization:
     A, I, J = _check_problem(A, I, J)
     pair = offending_pair(I, J)
     if pair is not None:
-        raise ValueError(f"I and J are not in the tractable (disjoint/identical) family: "
-                         f"{pair_reason(I, J, *pair)}; use fsmf_als or fsmf_gd (offending pair (t, t') = {pair})")
+        raise ValueError(
+            f"I and J are not in the tractable (disjoint/identical) family: "
+            f"{pair_reason(I, J, *pair)}; use fsmf_als or fsmf_gd (offending pair (t, t') = {pair})"
+        )
     t0 = time.perf_counter()
     m, n = A.shape
     r = I.shape[1]
@@ -238,6 +248,7 @@ def fsmf_exact(A, I, J) -> Factorization:
 
 # ----------------------------------------------------------------------------- ALS
 
+
 class _RowSolver:
     r"""Solve :math:`\min_{x_i} \|a_i - Z x_i\|_2` with :math:`\operatorname{supp}(x_i) \subseteq S_i` for all rows.
 
@@ -258,35 +269,35 @@ class _RowSolver:
         _, first, inv = np.unique(mask, axis=0, return_index=True, return_inverse=True)
         rank = np.empty(len(first), dtype=np.int64)
         rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-        inv = rank[inv.reshape(-1)]                                        # patterns by first occurrence
+        inv = rank[inv.reshape(-1)]  # patterns by first occurrence
         patterns = mask[np.sort(first)]
         self.inv = None if len(patterns) == rows else torch.from_numpy(inv)  # all distinct: row i <-> pattern i
         counts = patterns.sum(1)
         k = max(int(counts.max()), 1)
-        order = np.argsort(~patterns, axis=1, kind="stable")[:, :k]       # support indices first
+        order = np.argsort(~patterns, axis=1, kind="stable")[:, :k]  # support indices first
         pad = np.arange(k)[None, :] < counts[:, None]
-        gidx = np.where(pad, order, 0)                                     # gather (padding -> 0, masked)
+        gidx = np.where(pad, order, 0)  # gather (padding -> 0, masked)
         padf = pad.astype(np.float64)
         self.flat = gidx[:, :, None] * r + gidx[:, None, :]
         self.outer = padf[:, :, None] * padf[:, None, :]
         self.eye_pad = np.zeros((len(patterns), k, k))
         self.eye_pad[:, np.arange(k), np.arange(k)] = 1.0 - padf
-        self.diag_lo = np.where(pad, 0.0, np.inf)                          # ignore padding in the min
+        self.diag_lo = np.where(pad, 0.0, np.inf)  # ignore padding in the min
         self.padf, self.nonempty, self.gidx = padf, counts > 0, gidx
         self.rowsel = np.arange(rows)[:, None]
         self.gidx_rows = gidx[inv]
-        self.sidx_rows = np.where(pad, order, r)[inv]                      # scatter (padding -> dummy column r)
+        self.sidx_rows = np.where(pad, order, r)[inv]  # scatter (padding -> dummy column r)
         self.padf_rows = padf[inv]
         self.inv_np = inv
         self.rows, self.r, self.k = rows, r, k
 
     def solve(self, Amat: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """Rows ``x_i`` (shape ``(rows, r)``) minimising ``‖Amat[i] − Z x_i‖`` on their supports."""
-        G = Z.T @ Z                                                        # (r, r)
-        B = Amat @ Z                                                       # (rows, r)
+        G = Z.T @ Z  # (r, r)
+        B = Amat @ Z  # (rows, r)
         Gb = G.take(self.flat)
         Gb *= self.outer
-        Gb += self.eye_pad                                                 # (patterns, k, k), symmetric
+        Gb += self.eye_pad  # (patterns, k, k), symmetric
         b = B[self.rowsel, self.gidx_rows]
         b *= self.padf_rows
         # symmetric + C-contiguous = column-major: the upper factor needs no copy
@@ -304,8 +315,8 @@ class _RowSolver:
         sol = torch.cholesky_solve(torch.from_numpy(b[:, :, None]), U, upper=True).numpy()[:, :, 0]
         if bad.any():
             pb = np.flatnonzero(bad)
-            Zs = np.transpose(Z[:, self.gidx[pb]], (1, 0, 2)) * self.padf[pb][:, None, :]   # (nb, p, k)
-            pinv = torch.linalg.pinv(torch.from_numpy(np.ascontiguousarray(Zs))).numpy()     # (nb, k, p)
+            Zs = np.transpose(Z[:, self.gidx[pb]], (1, 0, 2)) * self.padf[pb][:, None, :]  # (nb, p, k)
+            pinv = torch.linalg.pinv(torch.from_numpy(np.ascontiguousarray(Zs))).numpy()  # (nb, k, p)
             where = np.full(len(Gb), -1)
             where[pb] = np.arange(len(pb))
             rb = np.flatnonzero(bad[self.inv_np])
@@ -313,11 +324,12 @@ class _RowSolver:
         sol *= self.padf_rows
         out = np.zeros((self.rows, self.r + 1))
         out[self.rowsel, self.sidx_rows] = sol
-        return out[:, :self.r]
+        return out[:, : self.r]
 
 
-def fsmf_als(A, I, J, *, steps: int = 200, seed: int = 0, X0=None, Y0=None, tol: float = 1e-12,
-             init_scale: float = 1.0) -> Factorization:
+def fsmf_als(
+    A, I, J, *, steps: int = 200, seed: int = 0, X0=None, Y0=None, tol: float = 1e-12, init_scale: float = 1.0
+) -> Factorization:
     r"""FSMF by alternating least squares.
 
     Each step minimises exactly over :math:`X` with :math:`Y` fixed, then over :math:`Y` with
@@ -388,8 +400,21 @@ def fsmf_als(A, I, J, *, steps: int = 200, seed: int = 0, X0=None, Y0=None, tol:
 
 # ----------------------------------------------------------------------------- gradient descent
 
-def fsmf_gd(A, I, J, *, steps: int = 2000, lr=None, seed: int = 0, X0=None, Y0=None, init_scale: float = 1.0,
-            record_every: int = 1, tol: float = 1e-12) -> Factorization:
+
+def fsmf_gd(
+    A,
+    I,
+    J,
+    *,
+    steps: int = 2000,
+    lr=None,
+    seed: int = 0,
+    X0=None,
+    Y0=None,
+    init_scale: float = 1.0,
+    record_every: int = 1,
+    tol: float = 1e-12,
+) -> Factorization:
     r"""FSMF by (projected) gradient descent on :math:`f(X, Y) = \tfrac12\|A - XY^\top\|_F^2`.
 
     With :math:`R = A - XY^\top` the gradients restricted to the supports are
@@ -448,8 +473,10 @@ def fsmf_gd(A, I, J, *, steps: int = 2000, lr=None, seed: int = 0, X0=None, Y0=N
             gY = -(R.T @ X) * Jf
             g2 = float(np.sum(gX * gX) + np.sum(gY * gY))
         if not math.isfinite(g2):
-            raise FloatingPointError(f"fsmf_gd diverged at step {step} (gradient overflow) with lr={lr}; "
-                                     "use a smaller lr or lr=None (line search)")
+            raise FloatingPointError(
+                f"fsmf_gd diverged at step {step} (gradient overflow) with lr={lr}; "
+                "use a smaller lr or lr=None (line search)"
+            )
         if math.sqrt(g2) <= gtol:
             step -= 1
             break
@@ -459,8 +486,9 @@ def fsmf_gd(A, I, J, *, steps: int = 2000, lr=None, seed: int = 0, X0=None, Y0=N
                 R = A - X @ Y.T
                 f = 0.5 * float(np.sum(R * R))
             if not math.isfinite(f):
-                raise FloatingPointError(f"fsmf_gd diverged at step {step} with lr={lr}; use a smaller lr "
-                                         "or lr=None (line search)")
+                raise FloatingPointError(
+                    f"fsmf_gd diverged at step {step} with lr={lr}; use a smaller lr or lr=None (line search)"
+                )
         else:
             if eta is None:
                 eta = 1.0 / max(float(np.sum(X * X) + np.sum(Y * Y)), 1e-12)
@@ -484,5 +512,3 @@ def fsmf_gd(A, I, J, *, steps: int = 2000, lr=None, seed: int = 0, X0=None, Y0=N
     if history["step"][-1] != step:
         _record(history, step, math.sqrt(2 * f), X, Y, t0)
     return _result(A, X, Y, history, "gd")
-
-

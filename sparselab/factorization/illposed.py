@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from sparselab._validation import check_bool, check_float, check_int, check_matrix
+from sparselab._validation import check_float, check_int, check_matrix
 from sparselab.factorization.supports import check_mask
 
 __all__ = [
@@ -52,12 +51,14 @@ class ReLUFit:
         """Network output for ``inputs`` of shape ``(N, d)``: a tensor ``(N,)``."""
         x = check_matrix(inputs, "inputs").to(torch.float64)
         if x.shape[1] != self.W.shape[1]:
-            raise ValueError(f"inputs must have {self.W.shape[1]} columns (the input dimension d), "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"inputs must have {self.W.shape[1]} columns (the input dimension d), got shape {tuple(x.shape)}"
+            )
         return torch.relu(x @ self.W.T) @ self.v
 
 
 # ----------------------------------------------------------------------------- the LU example
+
 
 def lu_counterexample() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""A :math:`2\times 2` FSMF instance whose infimum (0) is not attained.
@@ -128,8 +129,10 @@ def lu_path(eps) -> tuple[torch.Tensor, torch.Tensor]:
 
 # ----------------------------------------------------------------------------- sparse ReLU network
 
-def fit_sparse_relu(inputs, targets, mask, *, steps: int = 2000, lr: float = 1e-2, seed: int = 0,
-                    record_every: int = 10) -> ReLUFit:
+
+def fit_sparse_relu(
+    inputs, targets, mask, *, steps: int = 2000, lr: float = 1e-2, seed: int = 0, record_every: int = 10
+) -> ReLUFit:
     r"""Train :math:`f(x) = \sum_j v_j\,\operatorname{relu}(w_j^\top x)` with a fixed first-layer support.
 
     Full-batch gradient descent in float64 on
@@ -178,8 +181,7 @@ def fit_sparse_relu(inputs, targets, mask, *, steps: int = 2000, lr: float = 1e-
     if not torch.is_tensor(y):
         raise TypeError(f"targets must be a torch.Tensor or numpy.ndarray, got {type(y).__name__}")
     if tuple(y.shape) not in ((N,), (N, 1)):
-        raise ValueError(f"targets must have shape ({N},) or ({N}, 1) (one scalar per input row), "
-                         f"got {tuple(y.shape)}")
+        raise ValueError(f"targets must have shape ({N},) or ({N}, 1) (one scalar per input row), got {tuple(y.shape)}")
     if y.is_complex() or y.dtype == torch.bool:
         raise TypeError(f"targets must hold real numbers, got dtype {y.dtype}")
     y = y.reshape(N).to(torch.float64).detach().cpu()
@@ -187,8 +189,9 @@ def fit_sparse_relu(inputs, targets, mask, *, steps: int = 2000, lr: float = 1e-
         raise ValueError("targets contains NaN or infinite values")
     M = check_mask(mask, "mask")
     if M.shape[1] != d or M.shape[0] < 1:
-        raise ValueError(f"mask must have shape (hidden, d) with d = inputs.shape[1] = {d} and hidden >= 1, "
-                         f"got {tuple(M.shape)}")
+        raise ValueError(
+            f"mask must have shape (hidden, d) with d = inputs.shape[1] = {d} and hidden >= 1, got {tuple(M.shape)}"
+        )
     steps = check_int(steps, "steps", 1)
     lr = check_float(lr, "lr", 0.0, low_inclusive=False)
     seed = check_int(seed, "seed", 0)
@@ -228,5 +231,3 @@ def fit_sparse_relu(inputs, targets, mask, *, steps: int = 2000, lr: float = 1e-
         if step % record_every == 0 or step == steps:
             record(step, loss)
     return ReLUFit(W=W, v=v, loss=loss, history=history)
-
-

@@ -11,13 +11,17 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
 
-from sparselab._validation import check_choice, check_int
-from sparselab.factorization.butterfly import (approximation_errors, check_square, kronecker_apply, kronecker_dense,
-                                              rank_one_blocks, sync_device)
+from sparselab._validation import check_int
+from sparselab.factorization.butterfly import (
+    approximation_errors,
+    check_square,
+    kronecker_apply,
+    kronecker_dense,
+    rank_one_blocks,
+    sync_device,
+)
 
 __all__ = [
     "MonarchFactorization",
@@ -37,8 +41,10 @@ def _monarch_blocks(N: int, blocks) -> tuple[int, int]:
     if blocks is None:
         m = math.isqrt(N)
         if m * m != N:
-            raise ValueError(f"the size N = {N} is not a perfect square; pass blocks=m with m dividing N "
-                             f"(e.g. blocks={monarch_blocks(N)}), so that N = m * (N/m)")
+            raise ValueError(
+                f"the size N = {N} is not a perfect square; pass blocks=m with m dividing N "
+                f"(e.g. blocks={monarch_blocks(N)}), so that N = m * (N/m)"
+            )
         return m, m
     m = check_int(blocks, "blocks", low=1, high=N)
     if N % m:
@@ -120,8 +126,8 @@ def monarch_project(A, blocks: int | None = None) -> MonarchFactorization:
 
 
 def _split_monarch(A: torch.Tensor, m: int, n: int):
-    blocks = A.reshape(m, n, m, n).permute(1, 2, 0, 3)              # (k, s, r, s')
-    u, v = rank_one_blocks(blocks)                                   # u (k, s, r), v (k, s, s')
-    X = u.permute(0, 2, 1).reshape(1, n, m, m)                       # (k, r, s)
-    Y = v.conj().permute(1, 0, 2).reshape(m, 1, n, n)                # (s, k, s')
+    blocks = A.reshape(m, n, m, n).permute(1, 2, 0, 3)  # (k, s, r, s')
+    u, v = rank_one_blocks(blocks)  # u (k, s, r), v (k, s, s')
+    X = u.permute(0, 2, 1).reshape(1, n, m, m)  # (k, r, s)
+    Y = v.conj().permute(1, 0, 2).reshape(m, 1, n, n)  # (s, k, s')
     return X.contiguous(), Y.contiguous()

@@ -10,15 +10,13 @@ classes are disjoint (:func:`is_tractable`).
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from sparselab._validation import check_bool, check_float, check_int, check_matrix
+from sparselab._validation import check_bool, check_float, check_int
 
 __all__ = [
     "SupportClass",
@@ -31,6 +29,7 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- supports
+
 
 @dataclass(frozen=True)
 class SupportClass:
@@ -48,8 +47,7 @@ def check_mask(M, name: str, shape: tuple | None = None, what: str = "") -> np.n
     elif isinstance(M, np.ndarray):
         arr = M
     else:
-        raise TypeError(f"{name} must be a boolean (or 0/1) torch.Tensor or numpy.ndarray, "
-                        f"got {type(M).__name__}")
+        raise TypeError(f"{name} must be a boolean (or 0/1) torch.Tensor or numpy.ndarray, got {type(M).__name__}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D mask{what}, got shape {tuple(arr.shape)}")
     if shape is not None and tuple(arr.shape) != tuple(shape):
@@ -69,8 +67,7 @@ def check_masks(I, J, m: int | None = None, n: int | None = None) -> tuple[np.nd
     """Validate the pair ``(I, J)``: ``I`` is ``(m, r)``, ``J`` is ``(n, r)`` with the same ``r``."""
     I = check_mask(I, "I")
     if m is not None and I.shape[0] != m:
-        raise ValueError(f"I must have shape (m, r) = ({m}, r) with m = A.shape[0] = {m}, "
-                         f"got {tuple(I.shape)}")
+        raise ValueError(f"I must have shape (m, r) = ({m}, r) with m = A.shape[0] = {m}, got {tuple(I.shape)}")
     r = I.shape[1]
     if r < 1:
         raise ValueError(f"I must have at least one column (r >= 1), got shape {tuple(I.shape)}")
@@ -81,7 +78,6 @@ def check_masks(I, J, m: int | None = None, n: int | None = None) -> tuple[np.nd
     else:
         J = check_mask(J, "J", (n, r), " = (n, r) with n = A.shape[1], r = I.shape[1]")
     return I, J
-
 
 
 def rank_one_supports(I, J) -> list[tuple[tuple, tuple]]:
@@ -99,8 +95,10 @@ def rank_one_supports(I, J) -> list[tuple[tuple, tuple]]:
         :math:`C_t = \{j : J_{jt}\}` (either may be empty).
     """
     I, J = check_masks(I, J)
-    return [(tuple(int(i) for i in np.flatnonzero(I[:, t])), tuple(int(j) for j in np.flatnonzero(J[:, t])))
-            for t in range(I.shape[1])]
+    return [
+        (tuple(int(i) for i in np.flatnonzero(I[:, t])), tuple(int(j) for j in np.flatnonzero(J[:, t])))
+        for t in range(I.shape[1])
+    ]
 
 
 def support_classes(I: np.ndarray, J: np.ndarray) -> list[SupportClass]:
@@ -133,8 +131,12 @@ def offending_pair(I: np.ndarray, J: np.ndarray):
     """First pair ``(t, t')`` whose rank-one supports overlap without being identical, or None."""
     Ii, Jj = I.astype(np.int64), J.astype(np.int64)
     overlap = ((Ii.T @ Ii) > 0) & ((Jj.T @ Jj) > 0)
-    same = (Ii.T @ Ii == Ii.sum(0)[:, None]) & (Ii.T @ Ii == Ii.sum(0)[None, :]) \
-        & (Jj.T @ Jj == Jj.sum(0)[:, None]) & (Jj.T @ Jj == Jj.sum(0)[None, :])
+    same = (
+        (Ii.T @ Ii == Ii.sum(0)[:, None])
+        & (Ii.T @ Ii == Ii.sum(0)[None, :])
+        & (Jj.T @ Jj == Jj.sum(0)[:, None])
+        & (Jj.T @ Jj == Jj.sum(0)[None, :])
+    )
     bad = np.triu(overlap & ~same, k=1)
     if not bad.any():
         return None
@@ -145,8 +147,9 @@ def offending_pair(I: np.ndarray, J: np.ndarray):
 def pair_reason(I: np.ndarray, J: np.ndarray, t: int, u: int) -> str:
     rows = [int(i) for i in np.flatnonzero(I[:, t] & I[:, u])]
     cols = [int(j) for j in np.flatnonzero(J[:, t] & J[:, u])]
-    return (f"the rank-one supports of columns {t} and {u} overlap (on rows {rows} x cols {cols}) "
-            f"without being identical")
+    return (
+        f"the rank-one supports of columns {t} and {u} overlap (on rows {rows} x cols {cols}) without being identical"
+    )
 
 
 def is_tractable(I, J, *, explain: bool = False):
@@ -176,11 +179,14 @@ def is_tractable(I, J, *, explain: bool = False):
     if pair is not None:
         return False, pair_reason(I, J, *pair)
     c = len(support_classes(I, J))
-    return True, (f"the {int(((I.sum(0) > 0) & (J.sum(0) > 0)).sum())} non-empty rank-one supports are "
-                  f"pairwise disjoint or identical ({c} equivalence class{'es' if c != 1 else ''})")
+    return True, (
+        f"the {int(((I.sum(0) > 0) & (J.sum(0) > 0)).sum())} non-empty rank-one supports are "
+        f"pairwise disjoint or identical ({c} equivalence class{'es' if c != 1 else ''})"
+    )
 
 
 # ----------------------------------------------------------------------------- random supports
+
 
 def random_supports(m: int, n: int, r: int, density, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Random masks ``I`` ``(m, r)`` and ``J`` ``(n, r)``: each entry on with probability ``density``.
@@ -240,8 +246,10 @@ def tractable_supports(m: int, n: int, classes, *, seed: int = 0) -> tuple[torch
     if isinstance(classes, (bool, str, bytes)):
         raise TypeError(f"classes must be an int or a sequence of ints, got {classes!r}")
     if isinstance(classes, Sequence) or isinstance(classes, (np.ndarray, torch.Tensor)):
-        sizes = [check_int(int(c) if isinstance(c, (np.integer, torch.Tensor)) else c, f"classes[{i}]", 1)
-                 for i, c in enumerate(list(classes))]
+        sizes = [
+            check_int(int(c) if isinstance(c, (np.integer, torch.Tensor)) else c, f"classes[{i}]", 1)
+            for i, c in enumerate(list(classes))
+        ]
         if not sizes:
             raise ValueError("classes must hold at least one class size, got []")
         if len(sizes) > m * n:
@@ -251,7 +259,7 @@ def tractable_supports(m: int, n: int, classes, *, seed: int = 0) -> tuple[torch
         sizes = [1] * c
     seed = check_int(seed, "seed", 0)
     g = torch.Generator().manual_seed(seed)
-    rects = [(0, m, 0, n)]                       # [r0, r1) x [c0, c1)
+    rects = [(0, m, 0, n)]  # [r0, r1) x [c0, c1)
     while len(rects) < len(sizes):
         area = [(r1 - r0) * (c1 - c0) if (r1 - r0 > 1 or c1 - c0 > 1) else -1 for r0, r1, c0, c1 in rects]
         k = int(np.argmax(area))
@@ -262,7 +270,7 @@ def tractable_supports(m: int, n: int, classes, *, seed: int = 0) -> tuple[torch
         else:
             axis = 0 if hr > hc else 1
         lo, hi = (r0, r1) if axis == 0 else (c0, c1)
-        q = (hi - lo) // 4                          # cut in the middle half: balanced blocks
+        q = (hi - lo) // 4  # cut in the middle half: balanced blocks
         a, b = lo + max(q, 1), hi - max(q, 1)
         cut = a + int(torch.randint(b - a + 1, (1,), generator=g))
         if axis == 0:
@@ -277,7 +285,7 @@ def tractable_supports(m: int, n: int, classes, *, seed: int = 0) -> tuple[torch
     J = torch.zeros(n, r, dtype=torch.bool)
     start = 0
     for (r0, r1, c0, c1), k in zip(rects, sizes):
-        cols = colperm[start:start + k]
+        cols = colperm[start : start + k]
         start += k
         for t in cols.tolist():
             I[prow[r0:r1], t] = True

@@ -1,5 +1,5 @@
 r"""Linear layers with sparse or structured weights: thin modules around :mod:`sparselab.masks` and
-:mod:`sparselab.butterfly`.
+:mod:`sparselab.factorization.butterfly`.
 
 ``SparseLinear`` is a drop-in for :class:`torch.nn.Linear`
 (:math:`y = x W_\text{eff}^\top + b`) whose effective weight is produced by one of
@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from sparselab import masks as M
-from sparselab.factorization import butterfly, monarch
 from sparselab._validation import check_choice, check_float, check_int, check_matrix, resolve_density
+from sparselab.factorization import butterfly, monarch
 
 __all__ = ["SparseLinear", "SparseMLP", "sparse_layers", "ButterflyLinear", "MonarchLinear"]
 
@@ -64,9 +64,21 @@ class SparseLinear(nn.Module):
     ``threshold`` (``soft``) and ``bias``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None, *,
-                 density: float | None = None, sparsity: float | None = None, mask: str = "hard",
-                 straight_through: bool = True, dense_weight_grad: bool = True, temperature: float = 1.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        density: float | None = None,
+        sparsity: float | None = None,
+        mask: str = "hard",
+        straight_through: bool = True,
+        dense_weight_grad: bool = True,
+        temperature: float = 1.0,
+    ):
         super().__init__()
         self.in_features = check_int(in_features, "in_features", low=1)
         self.out_features = check_int(out_features, "out_features", low=1)
@@ -138,14 +150,19 @@ class SparseLinear(nn.Module):
     def effective_weight(self) -> torch.Tensor:
         r""":math:`W_\text{eff}` as used by ``forward`` in the current mode (train/eval)."""
         if self.mask_kind == "hard":
-            return M.hard_mask(self.weight, self.scores, self.k, straight_through=self.straight_through,
-                               dense_weight_grad=self.dense_weight_grad, mask=self._topk_of_scores()[1])
+            return M.hard_mask(
+                self.weight,
+                self.scores,
+                self.k,
+                straight_through=self.straight_through,
+                dense_weight_grad=self.dense_weight_grad,
+                mask=self._topk_of_scores()[1],
+            )
         if self.mask_kind == "soft":
             return M.soft_mask(self.weight, self.threshold, self.k, dense_weight_grad=self.dense_weight_grad)
         if self.training:
             return M.sigmoid_mask(self.weight, self.scores, self.k, self._temperature)
-        return M.hard_mask(self.weight, self.scores, self.k, straight_through=False,
-                           mask=self._topk_of_scores()[1])
+        return M.hard_mask(self.weight, self.scores, self.k, straight_through=False, mask=self._topk_of_scores()[1])
 
     def set_temperature(self, temperature: float) -> None:
         """Set the sigmoid mask's temperature :math:`T > 0`."""
@@ -168,8 +185,10 @@ class SparseLinear(nn.Module):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if input.shape[-1] != self.in_features:
-            raise ValueError(f"input has {input.shape[-1]} features in its last dimension, but this layer has "
-                             f"in_features={self.in_features}")
+            raise ValueError(
+                f"input has {input.shape[-1]} features in its last dimension, but this layer has "
+                f"in_features={self.in_features}"
+            )
         return F.linear(input, self.effective_weight(), self.bias)
 
     def _load_from_state_dict(self, *args, **kwargs):
@@ -178,9 +197,11 @@ class SparseLinear(nn.Module):
         self._temperature = float(self.temperature)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"mask={self.mask_kind!r}, density={self.target_density:g}, k={self.k}"
-                + ("" if self.straight_through or self.mask_kind != "hard" else ", straight_through=False"))
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+            f"mask={self.mask_kind!r}, density={self.target_density:g}, k={self.k}"
+            + ("" if self.straight_through or self.mask_kind != "hard" else ", straight_through=False")
+        )
 
 
 class SparseMLP(nn.Module):
@@ -189,12 +210,17 @@ class SparseMLP(nn.Module):
     Keyword arguments other than the sizes go to the :class:`SparseLinear` layer.
     """
 
-    def __init__(self, in_features: int, hidden_features: int, out_features: int = 1, *, device=None, dtype=None,
-                 **sparse_kwargs):
+    def __init__(
+        self, in_features: int, hidden_features: int, out_features: int = 1, *, device=None, dtype=None, **sparse_kwargs
+    ):
         super().__init__()
         self.sparse = SparseLinear(in_features, hidden_features, device=device, dtype=dtype, **sparse_kwargs)
-        self.out = nn.Linear(check_int(hidden_features, "hidden_features", low=1),
-                             check_int(out_features, "out_features", low=1), device=device, dtype=dtype)
+        self.out = nn.Linear(
+            check_int(hidden_features, "hidden_features", low=1),
+            check_int(out_features, "out_features", low=1),
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(torch.relu(self.sparse(x)))
@@ -207,6 +233,7 @@ def sparse_layers(model: nn.Module) -> list[tuple[str, SparseLinear]]:
 
 # ============================================================================ structured (butterfly, Monarch)
 
+
 class _SquareStructuredLinear(nn.Module):
     """Shared plumbing of the square structured layers: sizes, bias, input checks, ``from_linear``."""
 
@@ -218,9 +245,11 @@ class _SquareStructuredLinear(nn.Module):
             out_features = self.in_features
         out_features = check_int(out_features, "out_features", low=1)
         if out_features != self.in_features:
-            raise ValueError(f"out_features must equal in_features={self.in_features}: {type(self).__name__} is "
-                             f"square (N -> N), got out_features={out_features}; compose it with an nn.Linear to "
-                             "change the width")
+            raise ValueError(
+                f"out_features must equal in_features={self.in_features}: {type(self).__name__} is "
+                f"square (N -> N), got out_features={out_features}; compose it with an nn.Linear to "
+                "change the width"
+            )
         self.out_features = out_features
         self.init = check_choice(init, "init", self._INITS)
         self.seed = None if seed is None else check_int(seed, "seed", low=0)
@@ -278,8 +307,7 @@ class _SquareStructuredLinear(nn.Module):
         """:meth:`from_dense` on the weight and bias of a square :class:`torch.nn.Linear`."""
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
-        return cls.from_dense(linear.weight.detach(), None if linear.bias is None else linear.bias.detach(),
-                              **kwargs)
+        return cls.from_dense(linear.weight.detach(), None if linear.bias is None else linear.bias.detach(), **kwargs)
 
     def _repr_tail(self) -> str:
         tail = f", init={self.init!r}" + ("" if self.seed is None else f", seed={self.seed}")
@@ -324,7 +352,7 @@ class ButterflyLinear(_SquareStructuredLinear):
 
     Parameters are ``twiddle`` of shape :math:`(L, N/2, 2, 2)` (level :math:`\ell` viewed as
     :math:`(2^{\ell-1}, N/2^\ell, 2, 2)`, the compact Kronecker-sparse layout of
-    :func:`sparselab.butterfly.butterfly_apply`) and ``bias``: :math:`2NL` (+ :math:`N`) numbers instead
+    :func:`sparselab.factorization.butterfly_apply`) and ``bias``: :math:`2NL` (+ :math:`N`) numbers instead
     of :math:`N^2`.
 
     :meth:`from_dense` / :meth:`from_linear` fit the factors to a dense weight with the hierarchical
@@ -335,14 +363,26 @@ class ButterflyLinear(_SquareStructuredLinear):
 
     _INITS = ("orthogonal", "gaussian", "identity")
 
-    def __init__(self, in_features: int, out_features: int | None = None, bias: bool = True, device=None,
-                 dtype=None, *, init: str = "orthogonal", permutation=None, seed: int | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int | None = None,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        init: str = "orthogonal",
+        permutation=None,
+        seed: int | None = None,
+    ):
         super().__init__()
         N = check_int(in_features, "in_features", low=1)
         if N < 2 or not butterfly.is_power_of_two(N):
             nxt = 2 if N < 2 else 1 << (N - 1).bit_length()
-            raise ValueError(f"in_features must be a power of two >= 2 (ButterflyLinear needs a power-of-two size), "
-                             f"got {N}; pad to {nxt} or use MonarchLinear (any N = m*n)")
+            raise ValueError(
+                f"in_features must be a power of two >= 2 (ButterflyLinear needs a power-of-two size), "
+                f"got {N}; pad to {nxt} or use MonarchLinear (any N = m*n)"
+            )
         factory = {"device": device, "dtype": dtype}
         self._setup(N, out_features, init, seed)
         self.levels = N.bit_length() - 1
@@ -367,9 +407,9 @@ class ButterflyLinear(_SquareStructuredLinear):
 
     def factors(self) -> list[torch.Tensor]:
         r"""The :math:`L` factors as views of ``twiddle``, level :math:`\ell` of shape
-        :math:`(2^{\ell-1}, N/2^\ell, 2, 2)` (the input of :func:`sparselab.butterfly.butterfly_apply`)."""
+        :math:`(2^{\ell-1}, N/2^\ell, 2, 2)` (the input of :func:`sparselab.factorization.butterfly_apply`)."""
         N = self.in_features
-        return [self.twiddle[l].view(2 ** l, N // 2 ** (l + 1), 2, 2) for l in range(self.levels)]
+        return [self.twiddle[l].view(2**l, N // 2 ** (l + 1), 2, 2) for l in range(self.levels)]
 
     def dense_weight(self) -> torch.Tensor:
         r"""The :math:`N \times N` weight :math:`W = B_1\cdots B_L P` (``nn.Linear`` convention, differentiable)."""
@@ -385,10 +425,10 @@ class ButterflyLinear(_SquareStructuredLinear):
         return y if self.bias is None else y + self.bias
 
     @classmethod
-    def from_dense(cls, weight, bias=None, order: str = "balanced", permutation=None) -> "ButterflyLinear":
+    def from_dense(cls, weight, bias=None, order: str = "balanced", permutation=None) -> ButterflyLinear:
         r"""A layer whose weight is the butterfly factorisation of ``weight`` (:math:`N \times N`, :math:`N = 2^L`).
 
-        :func:`sparselab.butterfly.butterfly_factorize` approximates :math:`W P^\top` (the columns
+        :func:`sparselab.factorization.butterfly_factorize` approximates :math:`W P^\top` (the columns
         ``weight[:, perm]``) by :math:`B_1\cdots B_L` with the hierarchical algorithm of Le et al. 2024
         (``order`` of the rank-one splittings: ``"balanced"``, ``"left_to_right"``, ``"right_to_left"``),
         in float64; the layer takes the device and dtype of ``weight``. ``init_error`` holds
@@ -397,11 +437,14 @@ class ButterflyLinear(_SquareStructuredLinear):
         W = cls._check_weight(weight, cls.__name__)
         N = W.shape[0]
         if N < 2 or not butterfly.is_power_of_two(N):
-            raise ValueError(f"weight must be N x N with N a power of two >= 2 for ButterflyLinear, got shape "
-                             f"{tuple(W.shape)}; use MonarchLinear.from_dense for other sizes")
+            raise ValueError(
+                f"weight must be N x N with N a power of two >= 2 for ButterflyLinear, got shape "
+                f"{tuple(W.shape)}; use MonarchLinear.from_dense for other sizes"
+            )
         check_choice(order, "order", ("balanced", "left_to_right", "right_to_left"))
-        layer = cls(N, bias=bias is not None, device=W.device, dtype=W.dtype, init="identity",
-                    permutation=permutation, seed=0)
+        layer = cls(
+            N, bias=bias is not None, device=W.device, dtype=W.dtype, init="identity", permutation=permutation, seed=0
+        )
         perm = None if layer.perm is None else layer.perm.cpu()  # butterfly_factorize checks it on the CPU
         res = butterfly.butterfly_factorize(W.to(torch.float64), order=order, perm=perm)
         with torch.no_grad():
@@ -411,8 +454,10 @@ class ButterflyLinear(_SquareStructuredLinear):
         return layer
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"levels={self.levels}, permutation={self.permutation!r}" + self._repr_tail())
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+            f"levels={self.levels}, permutation={self.permutation!r}" + self._repr_tail()
+        )
 
 
 class MonarchLinear(_SquareStructuredLinear):
@@ -432,7 +477,7 @@ class MonarchLinear(_SquareStructuredLinear):
     parameters are ``left`` :math:`(n, m, m)` and ``right`` :math:`(m, n, n)` (the compact
     Kronecker-sparse layouts :math:`(1, n, m, m)` and :math:`(m, 1, n, n)`): :math:`N(m + n)`
     (+ :math:`N` bias) numbers, :math:`2N^{3/2}` for :math:`m = n = \sqrt N`. The forward is
-    :math:`y = X(Yx) + b` (:func:`sparselab.butterfly.monarch_apply`), :math:`O(N(m+n))` per vector,
+    :math:`y = X(Yx) + b` (:func:`sparselab.factorization.monarch_apply`), :math:`O(N(m+n))` per vector,
     equal to :class:`torch.nn.Linear` with ``weight = dense_weight()``.
 
     Parameters
@@ -449,27 +494,40 @@ class MonarchLinear(_SquareStructuredLinear):
     seed
         Seed of a local :class:`torch.Generator` for the initialisation; ``None``: the global RNG.
 
-    :meth:`from_dense` / :meth:`from_linear` use :func:`sparselab.butterfly.monarch_project`, the
+    :meth:`from_dense` / :meth:`from_linear` use :func:`sparselab.factorization.monarch_project`, the
     Frobenius-optimal Monarch approximation (one rank-one SVD per :math:`(k, i)` pair of blocks).
     """
 
     _INITS = ("orthogonal", "gaussian", "identity")
 
-    def __init__(self, in_features: int, out_features: int | None = None, bias: bool = True, device=None,
-                 dtype=None, *, blocks: int | None = None, init: str = "orthogonal", seed: int | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int | None = None,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        blocks: int | None = None,
+        init: str = "orthogonal",
+        seed: int | None = None,
+    ):
         super().__init__()
         N = check_int(in_features, "in_features", low=1)
         if blocks is None:
             m = math.isqrt(N)
             if m * m != N:
-                raise ValueError(f"in_features={N} is not a perfect square, so MonarchLinear cannot use the default "
-                                 f"blocks=sqrt(N); pass blocks=m for a divisor m of {N} "
-                                 f"(e.g. blocks={monarch.monarch_blocks(N)})")
+                raise ValueError(
+                    f"in_features={N} is not a perfect square, so MonarchLinear cannot use the default "
+                    f"blocks=sqrt(N); pass blocks=m for a divisor m of {N} "
+                    f"(e.g. blocks={monarch.monarch_blocks(N)})"
+                )
         else:
             m = check_int(blocks, "blocks", low=1, high=N)
             if N % m:
-                raise ValueError(f"blocks must divide in_features={N}, got blocks={m} "
-                                 f"(e.g. blocks={monarch.monarch_blocks(N)})")
+                raise ValueError(
+                    f"blocks must divide in_features={N}, got blocks={m} (e.g. blocks={monarch.monarch_blocks(N)})"
+                )
         factory = {"device": device, "dtype": dtype}
         self._setup(N, out_features, init, seed)
         self.blocks, self.block_size = m, N // m
@@ -512,16 +570,17 @@ class MonarchLinear(_SquareStructuredLinear):
         return y if self.bias is None else y + self.bias
 
     @classmethod
-    def from_dense(cls, weight, bias=None, blocks: int | None = None) -> "MonarchLinear":
+    def from_dense(cls, weight, bias=None, blocks: int | None = None) -> MonarchLinear:
         r"""A layer whose weight is the Frobenius-optimal Monarch approximation of ``weight`` (:math:`N\times N`).
 
-        Computed by :func:`sparselab.butterfly.monarch_project` in float64 (the layer takes the device and
+        Computed by :func:`sparselab.factorization.monarch_project` in float64 (the layer takes the device and
         dtype of ``weight``); ``init_error`` holds :math:`\|W - XY\|_F` and ``init_relative_error`` the
         same divided by :math:`\|W\|_F`.
         """
         W = cls._check_weight(weight, cls.__name__)
-        layer = cls(W.shape[0], bias=bias is not None, device=W.device, dtype=W.dtype, blocks=blocks,
-                    init="identity", seed=0)
+        layer = cls(
+            W.shape[0], bias=bias is not None, device=W.device, dtype=W.dtype, blocks=blocks, init="identity", seed=0
+        )
         res = monarch.monarch_project(W.to(torch.float64), blocks=layer.blocks)
         with torch.no_grad():
             layer.left.copy_(res.left.reshape(layer.left.shape))
@@ -530,5 +589,7 @@ class MonarchLinear(_SquareStructuredLinear):
         return layer
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"blocks={self.blocks}, block_size={self.block_size}" + self._repr_tail())
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+            f"blocks={self.blocks}, block_size={self.block_size}" + self._repr_tail()
+        )

@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from sparselab._validation import check_choice, check_int, resolve_density
-from sparselab.nn.layers import SparseLinear
 from sparselab.masks import MASK_KINDS
+from sparselab.nn.layers import SparseLinear
 
 __all__ = ["MLP", "DigitsCNN"]
 
@@ -85,8 +85,18 @@ class MLP(nn.Module):
         The sizes.
     """
 
-    def __init__(self, in_features: int, hidden, out_features: int, *, mask: str | None = None,
-                 density: float | None = None, sparsity: float | None = None, bias: bool = True, **sparse_kwargs):
+    def __init__(
+        self,
+        in_features: int,
+        hidden,
+        out_features: int,
+        *,
+        mask: str | None = None,
+        density: float | None = None,
+        sparsity: float | None = None,
+        bias: bool = True,
+        **sparse_kwargs,
+    ):
         super().__init__()
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False, got {bias!r}")
@@ -97,12 +107,16 @@ class MLP(nn.Module):
         factory = {key: sparse_kwargs.pop(key) for key in ("device", "dtype") if key in sparse_kwargs}
         if mask is None:
             if density is not None or sparsity is not None:
-                raise ValueError(f"density/sparsity need a sparse mask: pass mask as one of "
-                                 f"{', '.join(repr(m) for m in MASK_KINDS)} (got mask=None, density={density!r}, "
-                                 f"sparsity={sparsity!r})")
+                raise ValueError(
+                    f"density/sparsity need a sparse mask: pass mask as one of "
+                    f"{', '.join(repr(m) for m in MASK_KINDS)} (got mask=None, density={density!r}, "
+                    f"sparsity={sparsity!r})"
+                )
             if sparse_kwargs:
-                raise TypeError(f"SparseLinear options {sorted(sparse_kwargs)} need a sparse mask: pass mask as one "
-                                f"of {', '.join(repr(m) for m in MASK_KINDS)}")
+                raise TypeError(
+                    f"SparseLinear options {sorted(sparse_kwargs)} need a sparse mask: pass mask as one "
+                    f"of {', '.join(repr(m) for m in MASK_KINDS)}"
+                )
             self.mask_kind = None
             self.target_density = 1.0
         else:
@@ -114,8 +128,9 @@ class MLP(nn.Module):
             if self.mask_kind is None:
                 layer = nn.Linear(width, h, bias=bias, **factory)
             else:
-                layer = SparseLinear(width, h, density=self.target_density, mask=self.mask_kind, bias=bias,
-                                     **factory, **sparse_kwargs)
+                layer = SparseLinear(
+                    width, h, density=self.target_density, mask=self.mask_kind, bias=bias, **factory, **sparse_kwargs
+                )
             self.add_module(f"fc{i}", layer)
             self.hidden_layers.append(f"fc{i}")
             width = h
@@ -128,8 +143,10 @@ class MLP(nn.Module):
         return self.out(x)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, hidden={self.hidden}, out_features={self.out_features}, "
-                f"mask={self.mask_kind!r}" + ("" if self.mask_kind is None else f", density={self.target_density:g}"))
+        return (
+            f"in_features={self.in_features}, hidden={self.hidden}, out_features={self.out_features}, "
+            f"mask={self.mask_kind!r}" + ("" if self.mask_kind is None else f", density={self.target_density:g}")
+        )
 
 
 class DigitsCNN(nn.Module):
@@ -181,8 +198,10 @@ class DigitsCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"DigitsCNN expects input of shape (batch, 1, 8, 8), got {tuple(x.shape)}; "
-                             "use sparselab.data.load_digits(image=True)")
+            raise ValueError(
+                f"DigitsCNN expects input of shape (batch, 1, 8, 8), got {tuple(x.shape)}; "
+                "use sparselab.data.load_digits(image=True)"
+            )
         z = torch.relu(self.conv1(x))
         z = torch.relu(self.conv2(z))
         return self.fc(torch.flatten(self.pool(z), 1))

@@ -5,16 +5,54 @@ group-lasso step (:mod:`~sparselab.pruning.modules`), schedules (one-shot, gradu
 Every public name of these modules is also a name of the package.
 """
 
-from sparselab.pruning import magnitude, modules, schedules, dynamic
-from sparselab.pruning.magnitude import (PRUNABLE, STRUCTURES, GROUP_STRUCTURES, SCOPES, magnitude_mask, group_norms,
-                                         global_magnitude_masks, group_soft_threshold)
-from sparselab.pruning.modules import (prunable_layers, attach_mask, current_mask, effective_weight, remove_masks,
-                                       is_masked, prune_model, select_layers, mask_density, model_density,
-                                       dense_gradients, gradient_norms, group_lasso_step)
-from sparselab.pruning.schedules import (cubic_sparsity, imp_density, imp_alpha, GradualPruning, OneShotPruning,
-                                         IMPResult, iterative_magnitude_pruning, snapshot_weights, rewind_weights)
-from sparselab.pruning.dynamic import (REGROW_INITS, cosine_drop_fraction, drop_count, magnitude_drop, random_grow,
-                                       gradient_grow, random_mask, SET, RigL)
+from sparselab.pruning import dynamic, magnitude, modules, schedules
+from sparselab.pruning.dynamic import (
+    REGROW_INITS,
+    SET,
+    RigL,
+    cosine_drop_fraction,
+    drop_count,
+    gradient_grow,
+    magnitude_drop,
+    random_grow,
+    random_mask,
+)
+from sparselab.pruning.magnitude import (
+    GROUP_STRUCTURES,
+    PRUNABLE,
+    SCOPES,
+    STRUCTURES,
+    global_magnitude_masks,
+    group_norms,
+    group_soft_threshold,
+    magnitude_mask,
+)
+from sparselab.pruning.modules import (
+    attach_mask,
+    current_mask,
+    dense_gradients,
+    effective_weight,
+    gradient_norms,
+    group_lasso_step,
+    is_masked,
+    mask_density,
+    model_density,
+    prunable_layers,
+    prune_model,
+    remove_masks,
+    select_layers,
+)
+from sparselab.pruning.schedules import (
+    GradualPruning,
+    IMPResult,
+    OneShotPruning,
+    cubic_sparsity,
+    imp_alpha,
+    imp_density,
+    iterative_magnitude_pruning,
+    rewind_weights,
+    snapshot_weights,
+)
 
 __all__ = [
     "magnitude",

@@ -37,10 +37,10 @@ import math
 
 import torch
 
-from sparselab.pruning import modules
 from sparselab import training
 from sparselab._validation import check_choice, check_density, check_float, check_int, check_layer_names
 from sparselab.masks import keep_count, topk_mask
+from sparselab.pruning import modules
 
 REGROW_INITS = ("zero", "uniform")
 
@@ -239,7 +239,7 @@ class _DynamicSparse:
                 values = (torch.rand(int(grown.sum()), generator=self._generator, dtype=torch.float64) * 2 - 1) * bound
                 param[grown] = values.to(device=param.device, dtype=param.dtype)
             state = self._optimizer.state.get(param, {}) if self._optimizer is not None else {}
-            for key, value in state.items():
+            for _key, value in state.items():
                 if torch.is_tensor(value) and value.shape == param.shape:
                     value[grown] = 0
 
@@ -255,10 +255,26 @@ class SET(_DynamicSparse):
     :math:`b = 1/\sqrt{\text{fan-in}}`). ``log`` holds ``(step, dropped, regrown, density)``.
     """
 
-    def __init__(self, density: float, *, update_every: int, drop_fraction: float = 0.3, end_step: int | None = None,
-                 layers=None, seed: int = 0, regrow_init: str = "zero"):
-        super().__init__(density, update_every=update_every, drop_fraction=drop_fraction, end_step=end_step,
-                         layers=layers, seed=seed, regrow_init=regrow_init)
+    def __init__(
+        self,
+        density: float,
+        *,
+        update_every: int,
+        drop_fraction: float = 0.3,
+        end_step: int | None = None,
+        layers=None,
+        seed: int = 0,
+        regrow_init: str = "zero",
+    ):
+        super().__init__(
+            density,
+            update_every=update_every,
+            drop_fraction=drop_fraction,
+            end_step=end_step,
+            layers=layers,
+            seed=seed,
+            regrow_init=regrow_init,
+        )
 
     def fraction(self, step: int) -> float:
         return self.drop_fraction
@@ -281,13 +297,29 @@ class RigL(_DynamicSparse):
     ``log`` holds ``(step, dropped, regrown, density)``.
     """
 
-    def __init__(self, density: float, *, update_every: int, drop_fraction: float = 0.3, end_step: int,
-                 layers=None, seed: int = 0):
+    def __init__(
+        self,
+        density: float,
+        *,
+        update_every: int,
+        drop_fraction: float = 0.3,
+        end_step: int,
+        layers=None,
+        seed: int = 0,
+    ):
         if end_step is None:
-            raise ValueError("end_step must be an integer >= 1 for RigL (the drop fraction decays to 0 there), "
-                             "got None")
-        super().__init__(density, update_every=update_every, drop_fraction=drop_fraction, end_step=end_step,
-                         layers=layers, seed=seed, regrow_init="zero")
+            raise ValueError(
+                "end_step must be an integer >= 1 for RigL (the drop fraction decays to 0 there), got None"
+            )
+        super().__init__(
+            density,
+            update_every=update_every,
+            drop_fraction=drop_fraction,
+            end_step=end_step,
+            layers=layers,
+            seed=seed,
+            regrow_init="zero",
+        )
 
     def fraction(self, step: int) -> float:
         return cosine_drop_fraction(step, self.drop_fraction, self.end_step)
@@ -297,8 +329,9 @@ class RigL(_DynamicSparse):
         buffers = [(b, b.detach().clone()) for name, b in model.named_buffers() if not name.endswith("_mask")]
         names = [name for name, _ in self._selected]
         try:
-            grads = modules.dense_gradients(model, X, y, lambda pred, target: training.task_loss(pred, target, task),
-                                            layers=names)
+            grads = modules.dense_gradients(
+                model, X, y, lambda pred, target: training.task_loss(pred, target, task), layers=names
+            )
         finally:
             with torch.no_grad():
                 for b, saved in buffers:

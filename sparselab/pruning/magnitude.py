@@ -49,17 +49,15 @@ Attaching a mask to a module, the projected gradient and the group-lasso step ar
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import prune
 
 from sparselab import masks as M
-from sparselab.thresholding import group_shrink_factor
 from sparselab._validation import check_choice, check_float, check_int, resolve_density
 from sparselab.nn.layers import SparseLinear
+from sparselab.thresholding import group_shrink_factor
 
 PRUNABLE = (nn.Linear, nn.Conv2d, SparseLinear)
 STRUCTURES = ("unstructured", "row", "column", "block", "nm")
@@ -83,8 +81,7 @@ def check_weight(weight, name: str = "weight") -> torch.Tensor:
     if not torch.is_tensor(weight):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(weight).__name__}")
     if weight.dim() < 2:
-        raise ValueError(f"{name} must have at least 2 dimensions (out, in[, kh, kw]), got shape "
-                         f"{tuple(weight.shape)}")
+        raise ValueError(f"{name} must have at least 2 dimensions (out, in[, kh, kw]), got shape {tuple(weight.shape)}")
     if weight.numel() == 0:
         raise ValueError(f"{name} must be non-empty, got shape {tuple(weight.shape)}")
     return weight
@@ -106,7 +103,8 @@ def check_block_divides(shape: torch.Size, block: tuple[int, int]) -> None:
         raise ValueError(
             f"block={block} must tile the weight's (out, in) = ({out}, {inp}) exactly (weight shape "
             f"{tuple(shape)}); no padding is done. Allowed block[0]: divisors of {out}: "
-            f"{divisors(out)}; allowed block[1]: divisors of {inp}: {divisors(inp)}")
+            f"{divisors(out)}; allowed block[1]: divisors of {inp}: {divisors(inp)}"
+        )
 
 
 def check_nm(n, m) -> tuple[int, int]:
@@ -128,8 +126,9 @@ def resolve_structure_density(structure, density, sparsity, n, m) -> float:
         if density is not None or sparsity is not None:
             d = resolve_density(density, sparsity)
             if not math.isclose(d, target, rel_tol=1e-9, abs_tol=1e-12):
-                raise ValueError(f"density must be None or n/m = {n}/{m} = {target:g} for structure='nm', "
-                                 f"got density {d!r}")
+                raise ValueError(
+                    f"density must be None or n/m = {n}/{m} = {target:g} for structure='nm', got density {d!r}"
+                )
         return target
     if density is None and sparsity is None:
         raise ValueError(f"pass density in (0, 1] or sparsity in [0, 1) for structure={structure!r}")
@@ -179,9 +178,17 @@ def _nm_mask(s: torch.Tensor, n: int, m: int) -> torch.Tensor:
     return keep.reshape(moved.shape).movedim(-1, 1).contiguous()
 
 
-def magnitude_mask(weight: torch.Tensor, density: float | None = None, *, sparsity: float | None = None,
-                   structure: str = "unstructured", block=(4, 4), n: int = 2, m: int = 4,
-                   scores: torch.Tensor | None = None) -> torch.Tensor:
+def magnitude_mask(
+    weight: torch.Tensor,
+    density: float | None = None,
+    *,
+    sparsity: float | None = None,
+    structure: str = "unstructured",
+    block=(4, 4),
+    n: int = 2,
+    m: int = 4,
+    scores: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""Boolean magnitude-pruning mask of ``weight`` (2-D ``(out, in)`` or 4-D ``(out, in, kh, kw)``).
 
     Parameters
@@ -219,14 +226,15 @@ def magnitude_mask(weight: torch.Tensor, density: float | None = None, *, sparsi
         if not torch.is_tensor(scores):
             raise TypeError(f"scores must be a torch.Tensor or None, got {type(scores).__name__}")
         if scores.shape != weight.shape:
-            raise ValueError(f"scores must have the shape of weight {tuple(weight.shape)}, "
-                             f"got {tuple(scores.shape)}")
+            raise ValueError(f"scores must have the shape of weight {tuple(weight.shape)}, got {tuple(scores.shape)}")
     if structure == "block":
         check_block_divides(weight.shape, block)
     if structure == "nm" and weight.shape[1] % m:
-        raise ValueError(f"m={m} must divide the input dimension (dim 1) of the weight, which has "
-                         f"{weight.shape[1]} entries (weight shape {tuple(weight.shape)}); allowed m: "
-                         f"{divisors(int(weight.shape[1]))}")
+        raise ValueError(
+            f"m={m} must divide the input dimension (dim 1) of the weight, which has "
+            f"{weight.shape[1]} entries (weight shape {tuple(weight.shape)}); allowed m: "
+            f"{divisors(int(weight.shape[1]))}"
+        )
 
     s = _importance(weight, scores)
     if structure == "unstructured":
@@ -249,8 +257,9 @@ def group_norms(weight: torch.Tensor, structure: str = "row", *, block=(4, 4)) -
     return group_view_norms(weight, structure, block)
 
 
-def global_magnitude_masks(weights: Iterable[torch.Tensor], density: float | None = None, *,
-                           sparsity: float | None = None) -> list[torch.Tensor]:
+def global_magnitude_masks(
+    weights: Iterable[torch.Tensor], density: float | None = None, *, sparsity: float | None = None
+) -> list[torch.Tensor]:
     r"""Unstructured masks with *one* magnitude threshold across all ``weights``.
 
     Exactly :math:`k = \operatorname{round}(d \sum_\ell n_\ell)` entries survive in total: the
@@ -276,7 +285,7 @@ def global_magnitude_masks(weights: Iterable[torch.Tensor], density: float | Non
     keep = M.topk_mask(flat, M.keep_count(flat.numel(), d))
     out, start = [], 0
     for w in weights:
-        out.append(keep[start:start + w.numel()].view(w.shape).to(w.device))
+        out.append(keep[start : start + w.numel()].view(w.shape).to(w.device))
         start += w.numel()
     return out
 
@@ -297,5 +306,3 @@ def group_soft_threshold(weight: torch.Tensor, lam: float, *, structure: str = "
         check_block_divides(weight.shape, block)
     scale = group_shrink_factor(group_view_norms(weight, structure, block), lam)
     return weight * expand_groups(scale, weight.shape, structure, block)
-
-

@@ -12,14 +12,14 @@ copies the new mask into the existing ``weight_mask`` buffer in place, which is 
 regrowth (RigL and friends) re-opens connections. :func:`remove_masks` calls
 :func:`torch.nn.utils.prune.remove`, which makes the pruning permanent: ``weight`` is again a
 plain parameter, equal to :math:`W \odot M` (zeros where pruned). For a
-:class:`~sparselab.layers.SparseLinear` layer the attached mask composes with the layer's own
+:class:`~sparselab.nn.SparseLinear` layer the attached mask composes with the layer's own
 learned mask: its forward reads ``self.weight`` (which the pre-hook has set to
 :math:`W \odot M_\text{att}`) and masks it again, so the layer computes with
 :math:`W \odot M_\text{att} \odot M_\text{own}` and :func:`current_mask` returns
 :math:`M_\text{att} \wedge M_\text{own}`.
 
 The *effective weight* of a layer is :math:`W \odot M` with :math:`M` = :func:`current_mask`
-(for a ``SparseLinear`` the exported mask :meth:`~sparselab.layers.SparseLinear.mask` stands
+(for a ``SparseLinear`` the exported mask :meth:`~sparselab.nn.SparseLinear.mask` stands
 for the layer's own mask). Magnitude pruning of an already pruned model ranks the effective
 weights, so pruned weights (zeros) are the first to go again.
 
@@ -47,7 +47,7 @@ ordinary optimizer step on :math:`L` and then applies the prox with threshold
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -55,12 +55,24 @@ from torch import nn
 from torch.nn.utils import prune
 
 from sparselab import masks as M
-from sparselab._validation import check_choice, check_float, check_int, resolve_density
+from sparselab._validation import check_choice, check_float
 from sparselab.nn.layers import SparseLinear
-from sparselab.pruning.magnitude import (GROUP_STRUCTURES, PRUNABLE, SCOPES, STRUCTURES, check_block, check_block_divides,
-                                         check_module, check_nm, divisors, expand_groups, global_magnitude_masks,
-                                         group_soft_threshold, group_view_norms, magnitude_mask,
-                                         resolve_structure_density)
+from sparselab.pruning.magnitude import (
+    GROUP_STRUCTURES,
+    PRUNABLE,
+    SCOPES,
+    STRUCTURES,
+    check_block,
+    check_block_divides,
+    check_module,
+    check_nm,
+    divisors,
+    global_magnitude_masks,
+    group_soft_threshold,
+    group_view_norms,
+    magnitude_mask,
+    resolve_structure_density,
+)
 
 __all__ = [
     "prunable_layers",
@@ -124,7 +136,7 @@ def _check_param_name(module: nn.Module, name: str) -> None:
 def current_mask(module: nn.Module, name: str = "weight") -> torch.Tensor:
     r"""The boolean mask the module computes with (all True when nothing is attached).
 
-    For a :class:`~sparselab.layers.SparseLinear` (``name="weight"``) it is the product of the
+    For a :class:`~sparselab.nn.SparseLinear` (``name="weight"``) it is the product of the
     attached mask and the layer's own exported mask, :math:`M_\text{att} \wedge M_\text{own}`.
     """
     check_module(module)
@@ -184,8 +196,9 @@ def remove_masks(model: nn.Module) -> list[str]:
     check_module(model, "model")
     removed = []
     for mod_name, mod in list(model.named_modules()):
-        names = [h._tensor_name for h in list(mod._forward_pre_hooks.values())
-                 if isinstance(h, prune.BasePruningMethod)]
+        names = [
+            h._tensor_name for h in list(mod._forward_pre_hooks.values()) if isinstance(h, prune.BasePruningMethod)
+        ]
         for name in names:
             prune.remove(mod, name)
             removed.append(f"{mod_name}.{name}" if mod_name else name)
@@ -209,16 +222,26 @@ def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
     by_name = dict(available)
     unknown = [n for n in layers if n not in by_name]
     if unknown:
-        raise ValueError(f"layers contains names that are not prunable layers of the model: {unknown}; "
-                         f"allowed: {list(by_name)}")
+        raise ValueError(
+            f"layers contains names that are not prunable layers of the model: {unknown}; allowed: {list(by_name)}"
+        )
     if len(set(layers)) != len(layers):
         raise ValueError(f"layers contains duplicates: {layers}")
     return [(n, by_name[n]) for n in layers]
 
 
-def prune_model(model: nn.Module, density: float | None = None, *, sparsity: float | None = None,
-                scope: str = "global", structure: str = "unstructured", layers=None, block=(4, 4),
-                n: int = 2, m: int = 4) -> dict[str, torch.Tensor]:
+def prune_model(
+    model: nn.Module,
+    density: float | None = None,
+    *,
+    sparsity: float | None = None,
+    scope: str = "global",
+    structure: str = "unstructured",
+    layers=None,
+    block=(4, 4),
+    n: int = 2,
+    m: int = 4,
+) -> dict[str, torch.Tensor]:
     r"""Magnitude-prune ``model``'s prunable layers and attach the masks (:func:`attach_mask`).
 
     Masks are computed from the *effective* weights (:func:`effective_weight`), so an already
@@ -251,19 +274,25 @@ def prune_model(model: nn.Module, density: float | None = None, *, sparsity: flo
     n, m = check_nm(n, m)
     d = resolve_structure_density(structure, density, sparsity, n, m)
     if scope == "global" and structure in GROUP_STRUCTURES:
-        raise ValueError(f"scope='global' ranks individual weights across layers and supports structure "
-                         f"'unstructured' or 'nm'; use scope='layer' for structure={structure!r}")
+        raise ValueError(
+            f"scope='global' ranks individual weights across layers and supports structure "
+            f"'unstructured' or 'nm'; use scope='layer' for structure={structure!r}"
+        )
     selected = select_layers(model, layers)
     # validate every layer's shape before attaching anything
     for name, mod in selected:
         shape = effective_weight(mod).shape
         if structure == "block" and (shape[0] % block[0] or shape[1] % block[1]):
-            raise ValueError(f"layer {name!r}: block={block} must tile the weight's (out, in) = "
-                             f"({shape[0]}, {shape[1]}) exactly (weight shape {tuple(shape)}); allowed "
-                             f"block[0]: {divisors(int(shape[0]))}, block[1]: {divisors(int(shape[1]))}")
+            raise ValueError(
+                f"layer {name!r}: block={block} must tile the weight's (out, in) = "
+                f"({shape[0]}, {shape[1]}) exactly (weight shape {tuple(shape)}); allowed "
+                f"block[0]: {divisors(int(shape[0]))}, block[1]: {divisors(int(shape[1]))}"
+            )
         if structure == "nm" and shape[1] % m:
-            raise ValueError(f"layer {name!r}: m={m} must divide the input dimension {shape[1]} "
-                             f"(weight shape {tuple(shape)}); allowed m: {divisors(int(shape[1]))}")
+            raise ValueError(
+                f"layer {name!r}: m={m} must divide the input dimension {shape[1]} "
+                f"(weight shape {tuple(shape)}); allowed m: {divisors(int(shape[1]))}"
+            )
 
     weights = [effective_weight(mod) for _, mod in selected]
     if scope == "global" and structure == "unstructured":
@@ -337,6 +366,7 @@ def dense_gradients(model: nn.Module, X, y, loss_fn: Callable, *, layers=None) -
             leaf = w.detach().requires_grad_(True)
             leaves[name].append(leaf)
             return _layer_output(module, inputs[0], leaf)
+
         return hook
 
     handles = [mod.register_forward_hook(make_hook(name), prepend=True) for name, mod in selected]
@@ -353,7 +383,7 @@ def dense_gradients(model: nn.Module, X, y, loss_fn: Callable, *, layers=None) -
     out, i = {}, 0
     for name, mod in selected:
         g = torch.zeros_like(base_weight(mod))
-        for leaf in leaves[name]:
+        for _leaf in leaves[name]:
             if grads[i] is not None:
                 g = g + grads[i]
             i += 1
@@ -382,8 +412,9 @@ def gradient_norms(model: nn.Module, X, y, loss_fn: Callable, *, layers=None) ->
     return {"active": math.sqrt(act2), "pruned": math.sqrt(pru2), "per_layer": per_layer}
 
 
-def group_lasso_step(model: nn.Module, lam: float, lr: float, *, structure: str = "row", block=(4, 4),
-                     layers=None) -> dict[str, int]:
+def group_lasso_step(
+    model: nn.Module, lam: float, lr: float, *, structure: str = "row", block=(4, 4), layers=None
+) -> dict[str, int]:
     r"""Apply the group-lasso proximal map with threshold :math:`\eta\lambda` to the prunable layers, in place.
 
     Call it after each optimizer step (learning rate :math:`\eta` = ``lr``): together they are
@@ -400,7 +431,7 @@ def group_lasso_step(model: nn.Module, lam: float, lr: float, *, structure: str 
     block = check_block(block)
     selected = select_layers(model, layers)
     if structure == "block":
-        for name, mod in selected:
+        for _, mod in selected:
             check_block_divides(base_weight(mod).shape, block)
     zero_groups = {}
     for name, mod in selected:
@@ -412,7 +443,7 @@ def group_lasso_step(model: nn.Module, lam: float, lr: float, *, structure: str 
             param.copy_(new + param * (1 - mask))
             norms = group_view_norms(new, structure, block)
         if is_masked(mod):  # keep module.weight current until the next forward recomputes it
-            setattr(mod, "weight", _pruning_hook(mod, "weight").apply_mask(mod))
+            mod.weight = _pruning_hook(mod, "weight").apply_mask(mod)
         if isinstance(mod, SparseLinear):
             mod.invalidate_mask()
         zero_groups[name] = int((norms == 0).sum())

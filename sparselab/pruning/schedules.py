@@ -38,11 +38,10 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from sparselab.pruning import modules
-from sparselab.pruning.magnitude import SCOPES, STRUCTURES
 from sparselab._validation import check_choice, check_density, check_float, check_int, check_layer_names
 from sparselab.masks import keep_count, topk_mask
-
+from sparselab.pruning import modules
+from sparselab.pruning.magnitude import SCOPES, STRUCTURES
 
 __all__ = [
     "cubic_sparsity",
@@ -58,8 +57,15 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- pure schedules
-def cubic_sparsity(step: int, *, final_sparsity: float, initial_sparsity: float = 0.0, start_step: int = 0,
-                   n_updates: int, update_every: int) -> float:
+def cubic_sparsity(
+    step: int,
+    *,
+    final_sparsity: float,
+    initial_sparsity: float = 0.0,
+    start_step: int = 0,
+    n_updates: int,
+    update_every: int,
+) -> float:
     r"""Sparsity of the cubic schedule of Zhu & Gupta (2017) at ``step``.
 
     .. math::
@@ -144,36 +150,54 @@ class GradualPruning:
     The model is expected to start dense (or at least as dense as ``initial_density``).
     """
 
-    def __init__(self, final_density: float, *, start_step: int, end_step: int, update_every: int,
-                 initial_density: float = 1.0, scope: str = "global", structure: str = "unstructured",
-                 layers=None, **structure_kwargs):
+    def __init__(
+        self,
+        final_density: float,
+        *,
+        start_step: int,
+        end_step: int,
+        update_every: int,
+        initial_density: float = 1.0,
+        scope: str = "global",
+        structure: str = "unstructured",
+        layers=None,
+        **structure_kwargs,
+    ):
         self.final_density = check_density(final_density, "final_density")
         self.initial_density = check_density(initial_density, "initial_density")
         if self.initial_density < self.final_density:
-            raise ValueError(f"initial_density must be >= final_density={self.final_density!r} (pruning only "
-                             f"removes weights), got {self.initial_density!r}")
+            raise ValueError(
+                f"initial_density must be >= final_density={self.final_density!r} (pruning only "
+                f"removes weights), got {self.initial_density!r}"
+            )
         self.start_step = check_int(start_step, "start_step", low=0)
         self.end_step = check_int(end_step, "end_step", low=self.start_step)
         self.update_every = check_int(update_every, "update_every", low=1)
         span = self.end_step - self.start_step
         if span % self.update_every:
-            raise ValueError(f"end_step - start_step = {span} must be a multiple of update_every="
-                             f"{self.update_every} (the last update falls on end_step), got end_step={self.end_step}")
+            raise ValueError(
+                f"end_step - start_step = {span} must be a multiple of update_every="
+                f"{self.update_every} (the last update falls on end_step), got end_step={self.end_step}"
+            )
         self.n_updates = span // self.update_every
         self.scope = check_choice(scope, "scope", SCOPES)
         self.structure = check_choice(structure, "structure", STRUCTURES)
         if self.scope == "global" and self.structure in ("row", "column", "block"):
-            raise ValueError(f"structure={structure!r} needs scope='layer' (scope='global' ranks single weights "
-                             "across layers: structure 'unstructured' or 'nm')")
+            raise ValueError(
+                f"structure={structure!r} needs scope='layer' (scope='global' ranks single weights "
+                "across layers: structure 'unstructured' or 'nm')"
+            )
         unknown = sorted(set(structure_kwargs) - {"block", "n", "m"})
         if unknown:
             raise ValueError(f"unknown structure option(s) {unknown}; allowed: 'block', 'n', 'm'")
         if self.structure == "nm":
             n, m = structure_kwargs.get("n", 2), structure_kwargs.get("m", 4)
             if self.n_updates or not math.isclose(self.final_density, n / m):
-                raise ValueError(f"structure='nm' has the fixed density n/m = {n}/{m}: final_density must equal it "
-                                 f"and start_step == end_step (one shot); got final_density={self.final_density!r}, "
-                                 f"start_step={self.start_step}, end_step={self.end_step}")
+                raise ValueError(
+                    f"structure='nm' has the fixed density n/m = {n}/{m}: final_density must equal it "
+                    f"and start_step == end_step (one shot); got final_density={self.final_density!r}, "
+                    f"start_step={self.start_step}, end_step={self.end_step}"
+                )
         self.layers = check_layer_names(layers)
         self.structure_kwargs = dict(structure_kwargs)
         self.log: list[tuple[int, float, float]] = []
@@ -181,8 +205,7 @@ class GradualPruning:
 
     def is_update_step(self, step: int) -> bool:
         """Whether ``step`` is one of the pruning updates."""
-        return (self.start_step <= step <= self.end_step
-                and (step - self.start_step) % self.update_every == 0)
+        return self.start_step <= step <= self.end_step and (step - self.start_step) % self.update_every == 0
 
     def target_density(self, step: int) -> float:
         r"""Scheduled density :math:`1 - s_t` at ``step`` (exactly ``final_density`` from ``end_step`` on)."""
@@ -190,9 +213,14 @@ class GradualPruning:
             return self.final_density
         if step < self.start_step:
             return self.initial_density
-        s = cubic_sparsity(step, final_sparsity=round(1.0 - self.final_density, 12),
-                           initial_sparsity=round(1.0 - self.initial_density, 12), start_step=self.start_step,
-                           n_updates=self.n_updates, update_every=self.update_every)
+        s = cubic_sparsity(
+            step,
+            final_sparsity=round(1.0 - self.final_density, 12),
+            initial_sparsity=round(1.0 - self.initial_density, 12),
+            start_step=self.start_step,
+            n_updates=self.n_updates,
+            update_every=self.update_every,
+        )
         return round(1.0 - s, 12)  # 1 - (1 - d) is not d in binary: snap it
 
     def on_train_begin(self, model, optimizer):
@@ -210,8 +238,9 @@ class GradualPruning:
         target = self.target_density(step)
         if target < 1.0:
             names = [name for name, _ in self._selected]
-            modules.prune_model(model, target, scope=self.scope, structure=self.structure, layers=names,
-                                   **self.structure_kwargs)
+            modules.prune_model(
+                model, target, scope=self.scope, structure=self.structure, layers=names, **self.structure_kwargs
+            )
         self.log.append((step, target, modules.mask_density(model, [name for name, _ in self._selected])))
 
 
@@ -221,11 +250,27 @@ class OneShotPruning(GradualPruning):
     The special case ``start_step == end_step == at_step`` of :class:`GradualPruning`.
     """
 
-    def __init__(self, density: float, *, at_step: int, scope: str = "global", structure: str = "unstructured",
-                 layers=None, **structure_kwargs):
+    def __init__(
+        self,
+        density: float,
+        *,
+        at_step: int,
+        scope: str = "global",
+        structure: str = "unstructured",
+        layers=None,
+        **structure_kwargs,
+    ):
         at_step = check_int(at_step, "at_step", low=0)
-        super().__init__(density, start_step=at_step, end_step=at_step, update_every=1, scope=scope,
-                         structure=structure, layers=layers, **structure_kwargs)
+        super().__init__(
+            density,
+            start_step=at_step,
+            end_step=at_step,
+            update_every=1,
+            scope=scope,
+            structure=structure,
+            layers=layers,
+            **structure_kwargs,
+        )
 
 
 # --------------------------------------------------------------------------- iterative magnitude pruning
@@ -261,7 +306,7 @@ def rewind_weights(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> No
 
 
 def _unpruned_name(name: str) -> str:
-    return name[:-len("_orig")] if name.endswith("_orig") else name
+    return name[: -len("_orig")] if name.endswith("_orig") else name
 
 
 @dataclass
@@ -321,15 +366,25 @@ def _imp_masks(selected, density: float, scope: str) -> list[torch.Tensor]:
     keep = topk_mask(flat, keep_count(flat.numel(), density))
     out, i = [], 0
     for s in scores:
-        out.append(keep[i:i + s.numel()].view(s.shape).to(s.device))
+        out.append(keep[i : i + s.numel()].view(s.shape).to(s.device))
         i += s.numel()
     return out
 
 
-def iterative_magnitude_pruning(model: torch.nn.Module, data, config=None, *, final_density: float | None = None,
-                                alpha: float | None = None, rounds: int, rewind_step: int = 0,
-                                scope: str = "global", layers=None, callbacks=(), progress: bool = True
-                                ) -> IMPResult:
+def iterative_magnitude_pruning(
+    model: torch.nn.Module,
+    data,
+    config=None,
+    *,
+    final_density: float | None = None,
+    alpha: float | None = None,
+    rounds: int,
+    rewind_step: int = 0,
+    scope: str = "global",
+    layers=None,
+    callbacks=(),
+    progress: bool = True,
+) -> IMPResult:
     r"""Iterative magnitude pruning with weight rewinding (Frankle & Carbin, 2019; Frankle et al., 2020).
 
     1. Snapshot the weights :math:`\theta_k`: at initialisation (``rewind_step=0``)
@@ -359,8 +414,9 @@ def iterative_magnitude_pruning(model: torch.nn.Module, data, config=None, *, fi
 
     rounds = check_int(rounds, "rounds", low=1)
     if (final_density is None) == (alpha is None):
-        raise ValueError("pass exactly one of final_density and alpha "
-                         f"(got final_density={final_density!r}, alpha={alpha!r})")
+        raise ValueError(
+            f"pass exactly one of final_density and alpha (got final_density={final_density!r}, alpha={alpha!r})"
+        )
     if final_density is not None:
         final_density = check_density(final_density, "final_density")
         alpha = imp_alpha(final_density, rounds)
@@ -379,15 +435,19 @@ def iterative_magnitude_pruning(model: torch.nn.Module, data, config=None, *, fi
     elif not isinstance(config, training.TrainConfig):
         raise TypeError(f"config must be a TrainConfig, a dict or None, got {type(config).__name__}")
     if config.checkpoint:
-        raise ValueError(f"config.checkpoint must be None for iterative pruning (each round would resume from the "
-                         f"previous round's checkpoint), got {config.checkpoint!r}")
+        raise ValueError(
+            f"config.checkpoint must be None for iterative pruning (each round would resume from the "
+            f"previous round's checkpoint), got {config.checkpoint!r}"
+        )
     if not progress:
         config = dataclasses.replace(config, progress=False)
     epochs = config.epochs if config.stop_after is None else min(config.epochs, config.stop_after)
     steps_per_training = epochs * math.ceil(len(data.X_train) / config.batch_size)
     if rewind_step > steps_per_training:
-        raise ValueError(f"rewind_step must be in [0, {steps_per_training}] (the optimizer steps of one training: "
-                         f"{epochs} epochs x ceil({len(data.X_train)}/{config.batch_size})), got {rewind_step}")
+        raise ValueError(
+            f"rewind_step must be in [0, {steps_per_training}] (the optimizer steps of one training: "
+            f"{epochs} epochs x ceil({len(data.X_train)}/{config.batch_size})), got {rewind_step}"
+        )
     targets = [1.0] + [imp_density(r, alpha) for r in range(1, rounds + 1)]
     if final_density is not None:
         targets[-1] = final_density

@@ -6,13 +6,22 @@ and images as regression targets on Fourier features (:mod:`~sparselab.recovery.
 Every public name of these modules is also a name of the package.
 """
 
-from sparselab.recovery import planted, operator, lifted, baseline, inr
-from sparselab.recovery.planted import (INPUT_KINDS, SIGN_KINDS, PlantedNetwork, planted_network)
-from sparselab.recovery.operator import (LiftedReLUOperator)
-from sparselab.recovery.lifted import (MODES, EMPTY_NEURONS, RecoveredNetwork, iht)
-from sparselab.recovery.baseline import (IMPBaseline, imp_baseline)
-from sparselab.recovery.inr import (SAMPLE_IMAGES, sample_image, pixel_grid, fourier_frequencies, fourier_features,
-                                    image_features, image_regression, to_image, reassemble)
+from sparselab.recovery import baseline, inr, lifted, operator, planted
+from sparselab.recovery.baseline import IMPBaseline, imp_baseline
+from sparselab.recovery.inr import (
+    SAMPLE_IMAGES,
+    fourier_features,
+    fourier_frequencies,
+    image_features,
+    image_regression,
+    pixel_grid,
+    reassemble,
+    sample_image,
+    to_image,
+)
+from sparselab.recovery.lifted import EMPTY_NEURONS, MODES, RecoveredNetwork, iht
+from sparselab.recovery.operator import LiftedReLUOperator
+from sparselab.recovery.planted import INPUT_KINDS, SIGN_KINDS, PlantedNetwork, planted_network
 
 __all__ = [
     "planted",

@@ -6,17 +6,13 @@ trained densely, pruned by global magnitude and rewound, round after round, unti
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from sparselab._validation import check_choice, check_float, check_int
-from sparselab.training import resolve_device
 from sparselab.recovery.operator import as_tensor, check_xy
 
 __all__ = [
@@ -26,6 +22,7 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- IMP baseline
+
 
 @dataclass
 class IMPBaseline:
@@ -49,15 +46,29 @@ class IMPBaseline:
         return out.detach().cpu().numpy() if is_numpy else out
 
 
-def imp_baseline(X, y, *, nnz: int, width: int, rounds: int | None = None, alpha: float = 0.5, epochs: int = 300,
-                 lr: float = 3e-2, batch_size: int | None = None, task: str = "regression", seed: int = 0,
-                 device="auto", dtype: torch.dtype = torch.float32, progress: bool = False) -> IMPBaseline:
+def imp_baseline(
+    X,
+    y,
+    *,
+    nnz: int,
+    width: int,
+    rounds: int | None = None,
+    alpha: float = 0.5,
+    epochs: int = 300,
+    lr: float = 3e-2,
+    batch_size: int | None = None,
+    task: str = "regression",
+    seed: int = 0,
+    device="auto",
+    dtype: torch.dtype = torch.float32,
+    progress: bool = False,
+) -> IMPBaseline:
     r"""Iterative magnitude pruning baseline: a dense bias-free MLP :math:`d \to p \to K`.
 
     Trained with Adam (``epochs`` passes, full batch unless ``batch_size``), then the
     first layer is pruned globally by magnitude, :math:`\alpha` of the surviving weights
     per round, rewound to initialisation and retrained, until exactly ``nnz`` remain
-    (:func:`sparselab.schedules.iterative_magnitude_pruning`; the number of rounds is
+    (:func:`sparselab.pruning.iterative_magnitude_pruning`; the number of rounds is
     :math:`\lceil \log(s/dp) / \log(1-\alpha)\rceil` unless ``rounds`` is given). The
     second layer (one weight per neuron and output) is not pruned. ``task``:
     ``"regression"`` (squared error; ``y`` real) or ``"classification"``
@@ -95,23 +106,29 @@ def imp_baseline(X, y, *, nnz: int, width: int, rounds: int | None = None, alpha
         rounds = check_int(rounds, "rounds", low=1)
     torch.manual_seed(seed)
     model = MLP(d, [width], K, bias=False, dtype=dtype)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size or len(Xt), lr=lr, seed=seed, device=str(device),
-                         progress=False, track_flips=False)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size or len(Xt),
+        lr=lr,
+        seed=seed,
+        device=str(device),
+        progress=False,
+        track_flips=False,
+    )
     density = nnz / (d * width)
     if nnz == d * width:
         result = train(model, data, config)
     else:
         if rounds is None:
             rounds = max(1, math.ceil(math.log(density) / math.log(1 - alpha) - 1e-9))
-        result = iterative_magnitude_pruning(model, data, config, final_density=density, rounds=rounds,
-                                             layers=["fc1"], progress=progress)
+        result = iterative_magnitude_pruning(
+            model, data, config, final_density=density, rounds=rounds, layers=["fc1"], progress=progress
+        )
     model = model.cpu()
-    return IMPBaseline(model=model, nnz=_first_layer_nnz(model), width=width, task=task, result=result,
-                       squeeze=squeeze)
+    return IMPBaseline(model=model, nnz=_first_layer_nnz(model), width=width, task=task, result=result, squeeze=squeeze)
 
 
 def _first_layer_nnz(model) -> int:
     from sparselab.pruning.modules import effective_weight
+
     return int((effective_weight(model.fc1) != 0).sum())
-
-

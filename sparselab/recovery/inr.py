@@ -35,8 +35,22 @@ import torch
 from sparselab._validation import check_choice, check_float, check_int
 from sparselab.data import RegressionData
 
-SAMPLE_IMAGES = ("camera", "astronaut", "cat", "coffee", "coins", "moon", "brick", "grass", "gravel", "text",
-                 "rocket", "clock", "checkerboard", "shepp_logan_phantom")
+SAMPLE_IMAGES = (
+    "camera",
+    "astronaut",
+    "cat",
+    "coffee",
+    "coins",
+    "moon",
+    "brick",
+    "grass",
+    "gravel",
+    "text",
+    "rocket",
+    "clock",
+    "checkerboard",
+    "shepp_logan_phantom",
+)
 """Names accepted by :func:`sample_image`: scikit-image sample images bundled in its wheel (no download)."""
 
 __all__ = [
@@ -91,9 +105,8 @@ def sample_image(name: str = "camera", size: int = 32):
     h, w = image.shape
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    image = image[top:top + side, left:left + side]
-    image = transform.resize(image, (size, size), order=1, mode="reflect", anti_aliasing=True,
-                             preserve_range=True)
+    image = image[top : top + side, left : left + side]
+    image = transform.resize(image, (size, size), order=1, mode="reflect", anti_aliasing=True, preserve_range=True)
     return np.clip(image, 0.0, 1.0)
 
 
@@ -131,8 +144,9 @@ def pixel_grid(height: int, width: int, *, dtype: torch.dtype = torch.float64) -
     return grid.reshape(height * width, 2).to(dtype)
 
 
-def fourier_frequencies(in_features: int = 2, *, n_frequencies: int = 64, scale: float = 10.0,
-                        seed: int = 0) -> torch.Tensor:
+def fourier_frequencies(
+    in_features: int = 2, *, n_frequencies: int = 64, scale: float = 10.0, seed: int = 0
+) -> torch.Tensor:
     r"""The Gaussian frequency matrix :math:`B \in \mathbb R^{m \times d}`, :math:`B_{kl} \sim \mathcal N(0, \sigma^2)`.
 
     Drawn as ``scale * torch.randn((n_frequencies, in_features), dtype=float64)`` from a
@@ -163,8 +177,9 @@ def fourier_frequencies(in_features: int = 2, *, n_frequencies: int = 64, scale:
     return scale * torch.randn(n_frequencies, in_features, generator=g, dtype=torch.float64)
 
 
-def fourier_features(coords, *, n_frequencies: int = 64, scale: float = 10.0, seed: int = 0,
-                     frequencies: torch.Tensor | None = None) -> torch.Tensor:
+def fourier_features(
+    coords, *, n_frequencies: int = 64, scale: float = 10.0, seed: int = 0, frequencies: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""Gaussian random Fourier features :math:`\gamma(x) = [\cos(2\pi x B^\top), \sin(2\pi x B^\top)]`.
 
     For coordinates :math:`X \in \mathbb R^{N \times d}` (one point a row) and
@@ -202,14 +217,16 @@ def fourier_features(coords, *, n_frequencies: int = 64, scale: float = 10.0, se
     else:
         B = _as_float_tensor(frequencies, "frequencies").to(torch.float64)
         if B.ndim != 2 or B.shape[0] < 1 or B.shape[1] != coords.shape[1]:
-            raise ValueError(f"frequencies must have shape (n_frequencies, {coords.shape[1]}) to match coords, "
-                             f"got {tuple(B.shape)}")
+            raise ValueError(
+                f"frequencies must have shape (n_frequencies, {coords.shape[1]}) to match coords, got {tuple(B.shape)}"
+            )
     phase = 2.0 * math.pi * (coords.to(torch.float64) @ B.to(coords.device).T)
     return torch.cat([torch.cos(phase), torch.sin(phase)], dim=1).to(coords.dtype)
 
 
-def image_features(image, *, n_frequencies: int = 64, scale: float = 10.0, seed: int = 0,
-                   dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def image_features(
+    image, *, n_frequencies: int = 64, scale: float = 10.0, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
     r"""Fourier features of every pixel of an image, in row-major order.
 
     ``fourier_features(pixel_grid(H, W), ...)``: row :math:`iW + j` belongs to pixel
@@ -237,8 +254,15 @@ def image_features(image, *, n_frequencies: int = 64, scale: float = 10.0, seed:
     return fourier_features(coords, n_frequencies=n_frequencies, scale=scale, seed=seed).to(dtype)
 
 
-def image_regression(image, *, n_frequencies: int = 64, scale: float = 10.0, holdout: float = 0.0, seed: int = 0,
-                     dtype: torch.dtype = torch.float64) -> RegressionData:
+def image_regression(
+    image,
+    *,
+    n_frequencies: int = 64,
+    scale: float = 10.0,
+    holdout: float = 0.0,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> RegressionData:
     r"""An image as a regression problem: Fourier features of pixel coordinates :math:`\to` intensity.
 
     Pixel :math:`(i, j)` gives the example :math:`(\gamma(x_{ij}), I_{ij})` with
@@ -294,10 +318,20 @@ def image_regression(image, *, n_frequencies: int = 64, scale: float = 10.0, hol
         order = torch.randperm(n, generator=g)
         test_index = order[:n_test].sort().values
         train_index = order[n_test:].sort().values
-    teacher = {"image_shape": torch.tensor([height, width]), "train_index": train_index,
-               "test_index": test_index, "frequencies": B}
-    return RegressionData(X_train=X[train_index], y_train=y[train_index], X_test=X[test_index],
-                          y_test=y[test_index], kind="image", teacher=teacher)
+    teacher = {
+        "image_shape": torch.tensor([height, width]),
+        "train_index": train_index,
+        "test_index": test_index,
+        "frequencies": B,
+    }
+    return RegressionData(
+        X_train=X[train_index],
+        y_train=y[train_index],
+        X_test=X[test_index],
+        y_test=y[test_index],
+        kind="image",
+        teacher=teacher,
+    )
 
 
 def to_image(values, shape) -> torch.Tensor:
@@ -321,8 +355,10 @@ def to_image(values, shape) -> torch.Tensor:
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1 or values.numel() != height * width:
-        raise ValueError(f"values must hold H*W = {height * width} values of shape ({height * width},) or "
-                         f"({height * width}, 1), got shape {tuple(values.shape)}")
+        raise ValueError(
+            f"values must hold H*W = {height * width} values of shape ({height * width},) or "
+            f"({height * width}, 1), got shape {tuple(values.shape)}"
+        )
     return values.reshape(height, width)
 
 
@@ -352,8 +388,10 @@ def reassemble(values, data: RegressionData, split: str = "all", *, fill: float 
         ``(H, W)``, ``float64`` unless ``values`` has another floating dtype.
     """
     if not isinstance(data, RegressionData) or "image_shape" not in data.teacher:
-        raise TypeError(f"data must be the RegressionData of image_regression (with teacher['image_shape']), "
-                        f"got {type(data).__name__}")
+        raise TypeError(
+            f"data must be the RegressionData of image_regression (with teacher['image_shape']), "
+            f"got {type(data).__name__}"
+        )
     check_choice(split, "split", ("all", "train", "test"))
     if isinstance(fill, bool) or not isinstance(fill, numbers.Real):
         raise TypeError(f"fill must be a real number, got {fill!r}")
@@ -365,8 +403,10 @@ def reassemble(values, data: RegressionData, split: str = "all", *, fill: float 
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1 or len(values) != len(index):
-        raise ValueError(f"values must hold one value per {split} pixel, shape ({len(index)},) or "
-                         f"({len(index)}, 1), got shape {tuple(values.shape)}")
+        raise ValueError(
+            f"values must hold one value per {split} pixel, shape ({len(index)},) or "
+            f"({len(index)}, 1), got shape {tuple(values.shape)}"
+        )
     out = torch.full((height * width,), float(fill), dtype=values.dtype, device=values.device)
     out[index.to(values.device)] = values
     return out.reshape(height, width)
@@ -380,8 +420,7 @@ def _as_float_tensor(value, name: str) -> torch.Tensor:
 
             value = torch.as_tensor(np.asarray(value))
         except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(f"{name} must be a tensor or an array of real numbers, got {type(value).__name__}") \
-                from err
+            raise TypeError(f"{name} must be a tensor or an array of real numbers, got {type(value).__name__}") from err
     if value.dtype == torch.bool or value.is_complex():
         raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
     if not value.is_floating_point():
@@ -393,14 +432,19 @@ def _as_float_tensor(value, name: str) -> torch.Tensor:
 
 def _image_shape(image, name: str = "image") -> tuple[int, int]:
     """``(H, W)`` from a 2-D image or from a shape tuple, both sides at least 2."""
-    if isinstance(image, (tuple, list, torch.Size)) and len(image) == 2 and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in image):
+    if (
+        isinstance(image, (tuple, list, torch.Size))
+        and len(image) == 2
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in image)
+    ):
         shape = tuple(int(v) for v in image)
     else:
         shape = tuple(getattr(image, "shape", ()))
         if len(shape) != 2:
-            raise ValueError(f"{name} must be a 2-D image or its shape (H, W), got "
-                             f"{'shape ' + str(shape) if hasattr(image, 'shape') else repr(image)}")
+            raise ValueError(
+                f"{name} must be a 2-D image or its shape (H, W), got "
+                f"{'shape ' + str(shape) if hasattr(image, 'shape') else repr(image)}"
+            )
     if min(shape) < 2:
         raise ValueError(f"{name} must have both sides >= 2, got shape {shape}")
     return shape

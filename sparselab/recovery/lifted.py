@@ -68,9 +68,6 @@ permutation of neurons are in :mod:`sparselab.metrics`, peak memory in :mod:`spa
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -78,8 +75,15 @@ import numpy as np
 import torch
 
 from sparselab._validation import check_choice, check_float, check_int
+from sparselab.recovery.operator import (
+    LiftedReLUOperator,
+    adjoint_columns,
+    apply_columns,
+    as_tensor,
+    check_xy,
+    default_dtype,
+)
 from sparselab.training import resolve_device
-from sparselab.recovery.operator import LiftedReLUOperator, adjoint_columns, apply_columns, as_tensor, check_xy, default_dtype
 
 __all__ = [
     "MODES",
@@ -93,6 +97,7 @@ EMPTY_NEURONS = ("redraw", "keep", "naive", "dead")
 
 
 # ----------------------------------------------------------------------------- IHT
+
 
 @dataclass
 class RecoveredNetwork:
@@ -141,8 +146,9 @@ class RecoveredNetwork:
 
     def fused_dense(self) -> torch.Tensor:
         """:math:`W` as a dense ``(p, d, K)`` tensor (small widths only)."""
-        W = torch.zeros(self.width * self.in_features * self.out_features, dtype=self.values.dtype,
-                        device=self.values.device)
+        W = torch.zeros(
+            self.width * self.in_features * self.out_features, dtype=self.values.dtype, device=self.values.device
+        )
         W[self.flat] = self.values
         return W.view(self.width, self.in_features, self.out_features)
 
@@ -171,8 +177,9 @@ class RecoveredNetwork:
         in sequential mode all units are; in convex mode the gate is a random
         direction and the un-fused network only approximates the gated one.
         """
-        W = torch.zeros(len(self.neurons), self.in_features, self.out_features, dtype=self.values.dtype,
-                        device=self.values.device)
+        W = torch.zeros(
+            len(self.neurons), self.in_features, self.out_features, dtype=self.values.dtype, device=self.values.device
+        )
         pos = torch.searchsorted(self.neurons, self.entry_neurons)
         W[pos, self.entry_inputs, self.entry_outputs] = self.values
         firsts, seconds, ok = [], [], []
@@ -191,8 +198,11 @@ class RecoveredNetwork:
                 seconds.append(v)
                 ok.append(abs(abs(cos) - 1.0) < 1e-9)
         if not firsts:
-            return (torch.zeros(0, self.in_features, dtype=self.values.dtype),
-                    torch.zeros(self.out_features, 0, dtype=self.values.dtype), torch.zeros(0, dtype=torch.bool))
+            return (
+                torch.zeros(0, self.in_features, dtype=self.values.dtype),
+                torch.zeros(self.out_features, 0, dtype=self.values.dtype),
+                torch.zeros(0, dtype=torch.bool),
+            )
         return torch.stack(firsts), torch.stack(seconds, 1), torch.tensor(ok)
 
     def first_layer(self) -> torch.Tensor:
@@ -288,10 +298,24 @@ def _reset_generators(op: LiftedReLUOperator, flat, values, C, empty_neurons: st
     op.dead_empty = empty_neurons == "dead"
 
 
-def iht(X, y, *, nnz: int, width: int | None = None, steps: int = 30, mode: str = "sequential",
-        refine_steps: int = 10, empty_neurons: str = "redraw", restarts: int = 1, seed: int | None = None,
-        device="auto", dtype: torch.dtype | None = None, chunk: int = 256, tol: float | None = None,
-        progress: bool = False) -> RecoveredNetwork:
+def iht(
+    X,
+    y,
+    *,
+    nnz: int,
+    width: int | None = None,
+    steps: int = 30,
+    mode: str = "sequential",
+    refine_steps: int = 10,
+    empty_neurons: str = "redraw",
+    restarts: int = 1,
+    seed: int | None = None,
+    device="auto",
+    dtype: torch.dtype | None = None,
+    chunk: int = 256,
+    tol: float | None = None,
+    progress: bool = False,
+) -> RecoveredNetwork:
     r"""Fit a sparse two-layer ReLU network to ``(X, y)`` by normalised IHT on the lifted model.
 
     Parameters
@@ -344,12 +368,26 @@ def iht(X, y, *, nnz: int, width: int | None = None, steps: int = 30, mode: str 
     K = Y.shape[1]
     width = nnz if width is None else check_int(width, "width", low=1)
     if nnz > d * width * K:
-        raise ValueError(f"nnz must be in [1, {d * width * K}] (in_features * width * outputs = {d} * {width} * {K}), "
-                         f"got {nnz}")
+        raise ValueError(
+            f"nnz must be in [1, {d * width * K}] (in_features * width * outputs = {d} * {width} * {K}), got {nnz}"
+        )
     best, residuals = None, []
     for restart in range(restarts):
-        fit = _iht_run(X, Y, squeeze, nnz=nnz, width=width, steps=steps, mode=mode, refine_steps=refine_steps,
-                       empty_neurons=empty_neurons, seed=seed + restart, chunk=chunk, tol=tol, progress=progress)
+        fit = _iht_run(
+            X,
+            Y,
+            squeeze,
+            nnz=nnz,
+            width=width,
+            steps=steps,
+            mode=mode,
+            refine_steps=refine_steps,
+            empty_neurons=empty_neurons,
+            seed=seed + restart,
+            chunk=chunk,
+            tol=tol,
+            progress=progress,
+        )
         residuals.append(fit.history["residual"][-1])
         if best is None or residuals[-1] < best.history["residual"][-1]:
             best = fit
@@ -373,6 +411,7 @@ def _iht_run(X, Y, squeeze, *, nnz, width, steps, mode, refine_steps, empty_neur
     bar = None
     if progress:
         from tqdm.auto import tqdm
+
         bar = tqdm(total=steps, desc="IHT", leave=False)
     c_shrink, kappa = 0.01, 2.0
     for step in range(steps):
@@ -446,9 +485,20 @@ def _iht_run(X, Y, squeeze, *, nnz, width, steps, mode, refine_steps, empty_neur
         history["residual"][-1] = float((Y - apply_columns(C, outputs, values, K)).norm()) / y_norm
     neuron_of = torch.div(flat, d * K, rounding_mode="floor")
     neurons = torch.unique(neuron_of)
-    return RecoveredNetwork(flat=flat, values=values, neurons=neurons, generators=op.generators(neurons),
-                            width=width, in_features=d, out_features=K, nnz=nnz, mode=mode, history=history,
-                            squeeze=squeeze, dtype=dtype)
+    return RecoveredNetwork(
+        flat=flat,
+        values=values,
+        neurons=neurons,
+        generators=op.generators(neurons),
+        width=width,
+        in_features=d,
+        out_features=K,
+        nnz=nnz,
+        mode=mode,
+        history=history,
+        squeeze=squeeze,
+        dtype=dtype,
+    )
 
 
 def _merge_sparse(flat_a, val_a, flat_b, val_b) -> torch.Tensor:
@@ -458,5 +508,3 @@ def _merge_sparse(flat_a, val_a, flat_b, val_b) -> torch.Tensor:
     out[torch.searchsorted(union, flat_a)] += val_a
     out[torch.searchsorted(union, flat_b)] -= val_b
     return out
-
-

@@ -9,17 +9,10 @@ without forming it, re-drawing each chunk's generators from the seed (see :mod:`
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import math
-import time
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
-from sparselab._validation import check_choice, check_float, check_int
-from sparselab.training import resolve_device
+from sparselab._validation import check_int
 
 __all__ = [
     "LiftedReLUOperator",
@@ -28,13 +21,16 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- inputs
 
+
 def as_tensor(value, name: str, *, dtype=None, device=None) -> torch.Tensor:
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(np.ascontiguousarray(value))
     elif not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(value).__name__}")
-    if not (value.dtype.is_floating_point or value.dtype in (torch.int8, torch.int16, torch.int32, torch.int64,
-                                                             torch.uint8, torch.bool)):
+    if not (
+        value.dtype.is_floating_point
+        or value.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)
+    ):
         raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
     return value.to(device=device, dtype=dtype)
 
@@ -65,6 +61,7 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 
 # ----------------------------------------------------------------------------- operator
+
 
 def chunk_generator(seed: int, chunk_index: int, generation: int) -> torch.Generator:
     # one independent stream per (seed, chunk, generation); the constants only spread the seeds apart
@@ -230,5 +227,3 @@ def adjoint_columns(C: torch.Tensor, outputs: torch.Tensor, r: torch.Tensor) -> 
     if r.shape[1] == 1:
         return C @ r[:, 0]
     return (C @ r)[torch.arange(C.shape[0], device=C.device), outputs]
-
-

@@ -7,18 +7,13 @@ guarantee's assumption) or one of the kinds that break it (uniform, non-negative
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from sparselab._validation import check_choice, check_float, check_int
 from sparselab.masks import random_support
-from sparselab.training import resolve_device
 
 __all__ = [
     "INPUT_KINDS",
@@ -32,6 +27,7 @@ SIGN_KINDS = ("positive", "random")
 
 
 # ----------------------------------------------------------------------------- teacher
+
 
 @dataclass
 class PlantedNetwork:
@@ -77,9 +73,17 @@ class PlantedNetwork:
     def as_regression_data(self):
         """The same data as a :class:`sparselab.data.RegressionData` (for training code)."""
         from sparselab.data import RegressionData
-        return RegressionData(self.X_train, self.y_train, self.X_test, self.y_test, kind="planted_relu",
-                              planted_weight=self.first_layer, planted_support=self.first_layer != 0,
-                              teacher={"first_layer": self.first_layer, "second_layer": self.second_layer})
+
+        return RegressionData(
+            self.X_train,
+            self.y_train,
+            self.X_test,
+            self.y_test,
+            kind="planted_relu",
+            planted_weight=self.first_layer,
+            planted_support=self.first_layer != 0,
+            teacher={"first_layer": self.first_layer, "second_layer": self.second_layer},
+        )
 
 
 def _draw_inputs(kind: str, n: int, d: int, correlation: float, g: torch.Generator, dtype) -> torch.Tensor:
@@ -95,10 +99,21 @@ def _draw_inputs(kind: str, n: int, d: int, correlation: float, g: torch.Generat
     return math.sqrt(1 - correlation) * z + math.sqrt(correlation) * common
 
 
-def planted_network(*, in_features: int = 20, width: int = 4, nnz: int = 16, n_train: int = 1000,
-                    n_test: int = 1000, out_features: int = 1, signs: str = "positive", inputs: str = "gaussian",
-                    correlation: float = 0.0, noise: float = 0.0, seed: int = 0,
-                    dtype: torch.dtype = torch.float64) -> PlantedNetwork:
+def planted_network(
+    *,
+    in_features: int = 20,
+    width: int = 4,
+    nnz: int = 16,
+    n_train: int = 1000,
+    n_test: int = 1000,
+    out_features: int = 1,
+    signs: str = "positive",
+    inputs: str = "gaussian",
+    correlation: float = 0.0,
+    noise: float = 0.0,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> PlantedNetwork:
     r"""Draw a planted sparse ReLU network and Gaussian (or other) inputs labelled by it.
 
     The first layer :math:`U^\star \in \mathbb R^{m \times d}` has exactly ``nnz``
@@ -149,5 +164,3 @@ def planted_network(*, in_features: int = 20, width: int = 4, nnz: int = 16, n_t
     if noise > 0:
         y_train = y_train + noise * torch.randn(y_train.shape, generator=g, dtype=dtype)
     return PlantedNetwork(X_train, y_train, X_test, label(X_test), U, V, fused, inputs=inputs, noise=noise)
-
-

@@ -6,17 +6,46 @@ irrepresentability, RIP, A-optimal rows; :mod:`~sparselab.sensing.diagnostics`).
 Every public name of these modules is also a name of the package.
 """
 
-from sparselab.sensing import solvers, objectives, ensembles, diagnostics
-from sparselab.sensing.solvers import (SolverResult, lipschitz, iht, ista, fista, group_lasso)
-from sparselab.sensing.objectives import (debias, least_squares, lasso_objective, lasso_optimality_gap, lambda_max,
-                                          group_lasso_objective, group_lasso_optimality_gap, group_lambda_max)
-from sparselab.sensing.ensembles import (DISTRIBUTIONS, PADDING_MODES, gaussian, bernoulli, partial_dct,
-                                         partial_fourier, dct_matrix, real_fourier_matrix, conv1d_matrix,
-                                         conv1d_output_length, conv1d_column_blocks, conv1d_column_groups,
-                                         sparse_signal, measure)
-from sparselab.sensing.diagnostics import (mutual_coherence, irrepresentable, RIPEstimate, rip_lower_estimate,
-                                           restricted_eigenvalues, AOptimalSelection, a_optimal_rows,
-                                           largest_norm_rows, selection_overlap, donoho_tanner_l1)
+from sparselab.sensing import diagnostics, ensembles, objectives, solvers
+from sparselab.sensing.diagnostics import (
+    AOptimalSelection,
+    RIPEstimate,
+    a_optimal_rows,
+    donoho_tanner_l1,
+    irrepresentable,
+    largest_norm_rows,
+    mutual_coherence,
+    restricted_eigenvalues,
+    rip_lower_estimate,
+    selection_overlap,
+)
+from sparselab.sensing.ensembles import (
+    DISTRIBUTIONS,
+    PADDING_MODES,
+    bernoulli,
+    conv1d_column_blocks,
+    conv1d_column_groups,
+    conv1d_matrix,
+    conv1d_output_length,
+    dct_matrix,
+    gaussian,
+    measure,
+    partial_dct,
+    partial_fourier,
+    real_fourier_matrix,
+    sparse_signal,
+)
+from sparselab.sensing.objectives import (
+    debias,
+    group_lambda_max,
+    group_lasso_objective,
+    group_lasso_optimality_gap,
+    lambda_max,
+    lasso_objective,
+    lasso_optimality_gap,
+    least_squares,
+)
+from sparselab.sensing.solvers import SolverResult, fista, group_lasso, iht, ista, lipschitz
 
 __all__ = [
     "solvers",

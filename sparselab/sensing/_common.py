@@ -6,16 +6,16 @@ over the leading (batch) dimensions; these helpers validate them once and comput
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
-from sparselab._validation import check_choice, check_float, check_int
-from sparselab.thresholding import check_budget, check_threshold, group_norms_by_id, group_shrink, topk_keep, group_index
-
+from sparselab._validation import check_float, check_int
+from sparselab.thresholding import (
+    check_threshold,
+)
 
 # ----------------------------------------------------------------------------- validation
+
 
 def as_tensor(value, name: str) -> torch.Tensor:
     if isinstance(value, np.ndarray):
@@ -72,8 +72,7 @@ def check_x(x, name: str, A: torch.Tensor, batch: tuple) -> tuple[torch.Tensor, 
     x = as_tensor(x, name)
     N = A.shape[-1]
     if x.dim() < 1 or x.shape[-1] != N:
-        raise ValueError(f"{name} must have length N = {N} (A has shape {tuple(A.shape)}), got shape "
-                         f"{tuple(x.shape)}")
+        raise ValueError(f"{name} must have length N = {N} (A has shape {tuple(A.shape)}), got shape {tuple(x.shape)}")
     x = x.to(device=A.device, dtype=A.dtype)
     check_finite(x, name)
     batch = broadcast({"A and y": batch, name: x.shape[:-1]}, f"A, y and {name}")
@@ -117,6 +116,7 @@ def check_loop(steps, tol) -> tuple[int, float]:
 
 # ----------------------------------------------------------------------------- linear algebra
 
+
 def mv(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """:math:`A x` over the batch: ``(..., m, N)`` times ``(..., N)``."""
     if A.dim() == 2:
@@ -137,5 +137,3 @@ def half_sq(r: torch.Tensor) -> torch.Tensor:
 
 def l1(x: torch.Tensor) -> torch.Tensor:
     return x.abs().sum(-1)
-
-

@@ -113,7 +113,8 @@ import numpy as np
 import torch
 from scipy import special
 
-from sparselab._validation import check_float, check_int, check_matrix as _as_matrix
+from sparselab._validation import check_float, check_int
+from sparselab._validation import check_matrix as _as_matrix
 
 __all__ = [
     "mutual_coherence",
@@ -139,8 +140,10 @@ def _as_support(support, N: int, name: str = "support") -> torch.Tensor:
     elif isinstance(support, (list, tuple, range)):
         support = torch.as_tensor(list(support), dtype=torch.long)
     if not torch.is_tensor(support):
-        raise TypeError(f"{name} must be a tensor, array or list of column indices (or a boolean mask), "
-                        f"got {type(support).__name__}")
+        raise TypeError(
+            f"{name} must be a tensor, array or list of column indices (or a boolean mask), "
+            f"got {type(support).__name__}"
+        )
     support = support.detach().cpu()
     if support.dtype == torch.bool:
         if support.shape != (N,):
@@ -150,14 +153,16 @@ def _as_support(support, N: int, name: str = "support") -> torch.Tensor:
         raise TypeError(f"{name} must hold integer indices or booleans, got dtype {support.dtype}")
     support = support.flatten().long()
     if support.numel() and (int(support.min()) < 0 or int(support.max()) >= N):
-        raise ValueError(f"{name} indices must be in [0, {N - 1}], got values in "
-                         f"[{int(support.min())}, {int(support.max())}]")
+        raise ValueError(
+            f"{name} indices must be in [0, {N - 1}], got values in [{int(support.min())}, {int(support.max())}]"
+        )
     if support.unique().numel() != support.numel():
         raise ValueError(f"{name} must not repeat an index")
     return support.sort().values
 
 
 # ----------------------------------------------------------------------------- coherence and IC
+
 
 def mutual_coherence(A) -> float:
     r"""Largest absolute cosine between two distinct columns of ``A`` (in [0, 1]; needs ``N >= 2`` non-zero columns)."""
@@ -218,15 +223,18 @@ def irrepresentable(A, support, signs=None) -> float:
     gram = AS.T @ AS
     eig = torch.linalg.eigvalsh(gram)
     if float(eig[0]) <= 1e-12 * max(float(eig[-1]), 1e-300):
-        raise ValueError("the columns of A on the support are linearly dependent (A_S^T A_S is singular); "
-                         "the irrepresentable condition is undefined")
-    C = torch.linalg.solve(gram, AS.T @ AR)          # (|S|, |S^c|): column j = (A_S^T A_S)^{-1} A_S^T a_j
+        raise ValueError(
+            "the columns of A on the support are linearly dependent (A_S^T A_S is singular); "
+            "the irrepresentable condition is undefined"
+        )
+    C = torch.linalg.solve(gram, AS.T @ AR)  # (|S|, |S^c|): column j = (A_S^T A_S)^{-1} A_S^T a_j
     if signs is None:
         return float(C.abs().sum(dim=0).max())
     return float((signs.to(device=dev, dtype=A.dtype) @ C).abs().max())
 
 
 # ----------------------------------------------------------------------------- RIP
+
 
 class RIPEstimate(NamedTuple):
     """Result of :func:`rip_lower_estimate`: the bound, the support attaining it and its extreme eigenvalues."""
@@ -243,7 +251,7 @@ def restricted_eigenvalues(A, supports) -> tuple[torch.Tensor, torch.Tensor]:
     supports = torch.as_tensor(supports, dtype=torch.long, device=A.device)
     if supports.ndim != 2:
         raise ValueError(f"supports must have shape (B, s), got {tuple(supports.shape)}")
-    cols = A[:, supports]                           # (m, B, s)
+    cols = A[:, supports]  # (m, B, s)
     gram = torch.einsum("mbi,mbj->bij", cols, cols)
     eig = torch.linalg.eigvalsh(gram)
     return eig[:, 0], eig[:, -1]
@@ -287,17 +295,19 @@ def rip_lower_estimate(A, s: int, *, trials: int = 1000, seed: int = 0, chunk: i
         supports = torch.rand(trials, N, generator=g).argsort(dim=1)[:, :s].sort(dim=1).values
     best = (-math.inf, None, None, None)
     for start in range(0, len(supports), chunk):
-        batch = supports[start:start + chunk]
+        batch = supports[start : start + chunk]
         lo, hi = restricted_eigenvalues(A, batch)
         dev = torch.maximum(hi - 1, 1 - lo)
         i = int(dev.argmax())
         if float(dev[i]) > best[0]:
             best = (float(dev[i]), batch[i].clone(), float(lo[i]), float(hi[i]))
-    return RIPEstimate(delta=max(best[0], 0.0), support=best[1].to(A.device), eigenvalue_min=best[2],
-                       eigenvalue_max=best[3])
+    return RIPEstimate(
+        delta=max(best[0], 0.0), support=best[1].to(A.device), eigenvalue_min=best[2], eigenvalue_max=best[3]
+    )
 
 
 # ----------------------------------------------------------------------------- row selection
+
 
 class AOptimalSelection(NamedTuple):
     """Result of :func:`a_optimal_rows`: row indices in pick order and the objective after each pick."""
@@ -332,26 +342,27 @@ def a_optimal_rows(A, k: int, *, eps: float = 1e-6) -> AOptimalSelection:
     k = check_int(k, "k", 1, n)
     eps = check_float(eps, "eps", 0.0, low_inclusive=False)
     A = A.to(torch.float64)
-    G = A / eps                                     # G = A M with M = I / eps; row i is (M a_i)^T
-    quad = (A * A).sum(dim=1) / eps                 # a_i^T M a_i, kept up to date by the same rank-one update
+    G = A / eps  # G = A M with M = I / eps; row i is (M a_i)^T
+    quad = (A * A).sum(dim=1) / eps  # a_i^T M a_i, kept up to date by the same rank-one update
     trace = N / eps
     available = torch.ones(n, dtype=torch.bool, device=A.device)
     picks, traces = [], []
     for _ in range(k):
-        gain = torch.linalg.vector_norm(G, dim=1) ** 2 / (1 + quad)   # ||M a_i||^2 / (1 + a_i^T M a_i)
+        gain = torch.linalg.vector_norm(G, dim=1) ** 2 / (1 + quad)  # ||M a_i||^2 / (1 + a_i^T M a_i)
         gain = torch.where(available, gain, torch.full_like(gain, -math.inf))
         p = int(gain.argmax())
         c = 1 + float(quad[p])
-        v = G[p].clone()                            # M a_p
-        u = A @ v                                   # a_i^T M a_p for every row i
-        G.addr_(u, v, alpha=-1 / c)                 # G <- A (M - v v^T / c)
+        v = G[p].clone()  # M a_p
+        u = A @ v  # a_i^T M a_p for every row i
+        G.addr_(u, v, alpha=-1 / c)  # G <- A (M - v v^T / c)
         quad -= u * u / c
         trace -= float(gain[p])
         available[p] = False
         picks.append(p)
         traces.append(trace)
-    return AOptimalSelection(torch.tensor(picks, dtype=torch.long, device=A.device),
-                             torch.tensor(traces, dtype=torch.float64))
+    return AOptimalSelection(
+        torch.tensor(picks, dtype=torch.long, device=A.device), torch.tensor(traces, dtype=torch.float64)
+    )
 
 
 def largest_norm_rows(A, k: int) -> torch.Tensor:
@@ -383,11 +394,12 @@ def selection_overlap(a, b) -> float:
 
 # ----------------------------------------------------------------------------- phase transition
 
+
 def _dmm_curve(tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(delta, rho) of the parametric l1 phase transition at minimax threshold ``tau`` >= 0 (stable for large tau)."""
-    mills = np.sqrt(np.pi / 2) * special.erfcx(tau / np.sqrt(2))       # Phi(-tau) / phi(tau)
+    mills = np.sqrt(np.pi / 2) * special.erfcx(tau / np.sqrt(2))  # Phi(-tau) / phi(tau)
     with np.errstate(over="ignore", divide="ignore"):
-        inv_phi = np.sqrt(2 * np.pi) * np.exp(tau ** 2 / 2)             # 1 / phi(tau), inf for huge tau
+        inv_phi = np.sqrt(2 * np.pi) * np.exp(tau**2 / 2)  # 1 / phi(tau), inf for huge tau
         delta = 2.0 / (tau * inv_phi + 2.0 * (1.0 - tau * mills))
     rho = 1.0 - tau * mills
     return delta, rho

@@ -71,7 +71,8 @@ import math
 import numpy as np
 import torch
 
-from sparselab._validation import check_choice, check_float, check_int, check_matrix as _as_matrix
+from sparselab._validation import check_choice, check_float, check_int
+from sparselab._validation import check_matrix as _as_matrix
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -96,6 +97,7 @@ PADDING_MODES = ("zeros", "circular")
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def _generator(seed) -> torch.Generator:
     seed = check_int(seed, "seed", 0)
     return torch.Generator().manual_seed(seed)
@@ -119,6 +121,7 @@ def _random_rows(m: int, N: int, seed) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- dense ensembles
+
 
 def gaussian(m: int, N: int, *, seed: int = 0, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
     r"""Gaussian ensemble: an ``(m, N)`` matrix with i.i.d. :math:`\mathcal N(0, 1/m)` entries.
@@ -188,8 +191,9 @@ def real_fourier_matrix(N: int, *, dtype: torch.dtype = torch.float64, device=No
     return torch.stack(rows).to(device=device, dtype=dtype)
 
 
-def partial_dct(m: int, N: int, *, seed: int = 0, return_rows: bool = False, dtype: torch.dtype = torch.float64,
-                device=None):
+def partial_dct(
+    m: int, N: int, *, seed: int = 0, return_rows: bool = False, dtype: torch.dtype = torch.float64, device=None
+):
     r"""``m`` random rows of the orthonormal DCT-II matrix, scaled by :math:`\sqrt{N/m}`.
 
     Parameters
@@ -212,8 +216,9 @@ def partial_dct(m: int, N: int, *, seed: int = 0, return_rows: bool = False, dty
     return (A, rows.to(device=A.device)) if return_rows else A
 
 
-def partial_fourier(m: int, N: int, *, seed: int = 0, return_rows: bool = False, dtype: torch.dtype = torch.float64,
-                    device=None):
+def partial_fourier(
+    m: int, N: int, *, seed: int = 0, return_rows: bool = False, dtype: torch.dtype = torch.float64, device=None
+):
     r"""``m`` random rows of the real orthonormal Fourier basis (:func:`real_fourier_matrix`), scaled by :math:`\sqrt{N/m}`.
 
     Real-valued by design (see the module docstring): the cosine and sine rows are the
@@ -228,6 +233,7 @@ def partial_fourier(m: int, N: int, *, seed: int = 0, return_rows: bool = False,
 
 
 # ----------------------------------------------------------------------------- convolution
+
 
 def _resolve_padding(padding, kernel_size: int, stride: int, length: int, padding_mode: str) -> tuple[int, int]:
     """(left, right) padding for ``padding`` in {int >= 0, "same", "valid"}, following torch's conventions."""
@@ -253,13 +259,16 @@ def conv1d_output_length(length: int, kernel_size: int, *, padding=0, stride: in
     left, right = _resolve_padding(padding, kernel_size, stride, length, "zeros")
     span = length + left + right - kernel_size
     if span < 0:
-        raise ValueError(f"kernel_size={kernel_size} is longer than the padded input "
-                         f"(length {length} + padding {left + right}); no output position")
+        raise ValueError(
+            f"kernel_size={kernel_size} is longer than the padded input "
+            f"(length {length} + padding {left + right}); no output position"
+        )
     return span // stride + 1
 
 
-def conv1d_matrix(weight: torch.Tensor, length: int, *, padding=0, stride: int = 1,
-                  padding_mode: str = "zeros") -> torch.Tensor:
+def conv1d_matrix(
+    weight: torch.Tensor, length: int, *, padding=0, stride: int = 1, padding_mode: str = "zeros"
+) -> torch.Tensor:
     r"""The matrix :math:`M` of a 1-D convolution: ``M @ x.flatten() == conv1d(x[None], weight, ...)[0].flatten()``.
 
     Parameters
@@ -298,13 +307,15 @@ def conv1d_matrix(weight: torch.Tensor, length: int, *, padding=0, stride: int =
     left, right = _resolve_padding(padding, k, stride, length, padding_mode)
     span = length + left + right - k
     if span < 0:
-        raise ValueError(f"the kernel (size {k}) is longer than the padded input "
-                         f"(length {length} + padding {left + right}); no output position")
+        raise ValueError(
+            f"the kernel (size {k}) is longer than the padded input "
+            f"(length {length} + padding {left + right}); no output position"
+        )
     l_out = span // stride + 1
     device = weight.device
     t = torch.arange(l_out, device=device)[:, None]
     i = torch.arange(k, device=device)[None, :]
-    j = t * stride - left + i                                      # (l_out, k) input position of tap i at output t
+    j = t * stride - left + i  # (l_out, k) input position of tap i at output t
     if padding_mode == "circular":
         j = j % length
         valid = torch.ones_like(j, dtype=torch.bool)
@@ -316,7 +327,7 @@ def conv1d_matrix(weight: torch.Tensor, length: int, *, padding=0, stride: int =
     c = torch.arange(c_in, device=device)[None, :, None]
     rows = (o * l_out + tt[None, None, :]).expand(c_out, c_in, -1)
     cols = (c * length + jj[None, None, :]).expand(c_out, c_in, -1)
-    vals = weight[:, :, ii]                                        # (c_out, c_in, n_valid)
+    vals = weight[:, :, ii]  # (c_out, c_in, n_valid)
     M = torch.zeros(c_out * l_out, c_in * length, dtype=weight.dtype, device=device)
     # accumulate: with circular padding wider than the input one sample can be read by two taps
     M.index_put_((rows.reshape(-1), cols.reshape(-1)), vals.reshape(-1), accumulate=True)
@@ -339,8 +350,17 @@ def conv1d_column_groups(in_channels: int, length: int) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- signals
 
-def sparse_signal(N: int, k: int, *, seed: int = 0, distribution: str = "gaussian", blocks: int | None = None,
-                  dtype: torch.dtype = torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+
+def sparse_signal(
+    N: int,
+    k: int,
+    *,
+    seed: int = 0,
+    distribution: str = "gaussian",
+    blocks: int | None = None,
+    dtype: torch.dtype = torch.float64,
+    device=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""A :math:`k`-sparse signal of length :math:`N` on a uniformly random (block) support.
 
     Parameters
@@ -381,7 +401,7 @@ def sparse_signal(N: int, k: int, *, seed: int = 0, distribution: str = "gaussia
             raise ValueError(f"blocks must divide N; got blocks={b} and N={N}")
         if k % b:
             raise ValueError(f"k must be a multiple of blocks={b} for a block-sparse signal, got k={k}")
-        chosen = torch.randperm(N // b, generator=g)[:k // b].sort().values
+        chosen = torch.randperm(N // b, generator=g)[: k // b].sort().values
         support = (chosen[:, None] * b + torch.arange(b)[None, :]).reshape(-1)
     if distribution == "gaussian":
         values = torch.randn(k, generator=g, dtype=torch.float64)
@@ -418,8 +438,7 @@ def measure(A, x, *, noise: float = 0.0, seed: int = 0) -> torch.Tensor:
     if not torch.is_tensor(x):
         raise TypeError(f"x must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
     if x.ndim not in (1, 2) or x.shape[0] != A.shape[1]:
-        raise ValueError(f"x must have shape (N,) or (N, B) with N = A.shape[1] = {A.shape[1]}, "
-                         f"got {tuple(x.shape)}")
+        raise ValueError(f"x must have shape (N,) or (N, B) with N = A.shape[1] = {A.shape[1]}, got {tuple(x.shape)}")
     noise = check_float(noise, "noise", 0.0)
     seed = check_int(seed, "seed", 0)
     y = A @ x.to(device=A.device, dtype=A.dtype)
@@ -427,5 +446,3 @@ def measure(A, x, *, noise: float = 0.0, seed: int = 0) -> torch.Tensor:
         e = torch.randn(tuple(y.shape), generator=_generator(seed), dtype=torch.float64)
         y = y + noise * e.to(device=y.device, dtype=y.dtype)
     return y
-
-

@@ -7,15 +7,24 @@ The lasso objective :math:`\tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1` and its opti
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
 import torch
 
-from sparselab._validation import check_choice, check_float, check_int
-from sparselab.thresholding import check_budget, check_threshold, group_norms_by_id, group_shrink, topk_keep, group_index
-from sparselab.sensing._common import (as_tensor, broadcast, check_A, check_Ay, check_finite, check_loop, check_weights,
-                                       check_x, common_arguments, half_sq, l1, lam_tensor, mv, rmv)
+from sparselab.sensing._common import (
+    as_tensor,
+    broadcast,
+    check_Ay,
+    check_weights,
+    check_x,
+    half_sq,
+    l1,
+    lam_tensor,
+    mv,
+    rmv,
+)
+from sparselab.thresholding import (
+    group_index,
+    group_norms_by_id,
+)
 
 __all__ = [
     "debias",
@@ -30,6 +39,7 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- debiasing and diagnostics
+
 
 def debias(A, y, support) -> torch.Tensor:
     r"""Least squares on a support: :math:`x_S = \operatorname*{arg\,min}_z \|A_S z - y\|_2`, :math:`x_{S^c} = 0`.
@@ -52,8 +62,7 @@ def debias(A, y, support) -> torch.Tensor:
     """
     A, y, batch = check_Ay(A, y)
     m, N = A.shape[-2:]
-    support = as_tensor(support, "support") if not torch.is_tensor(support) or support.dtype != torch.bool \
-        else support
+    support = as_tensor(support, "support") if not torch.is_tensor(support) or support.dtype != torch.bool else support
     if support.dtype == torch.bool:
         if support.dim() < 1 or support.shape[-1] != N:
             raise ValueError(f"support must be a boolean mask of length N = {N}, got shape {tuple(support.shape)}")
@@ -64,16 +73,19 @@ def debias(A, y, support) -> torch.Tensor:
         if support.dim() != 1:
             raise ValueError(f"support as indices must be 1-D, got shape {tuple(support.shape)}")
         if support.numel() and (bool((support < 0).any()) or bool((support >= N).any())):
-            raise ValueError(f"support indices must be in [0, {N - 1}], got range "
-                             f"[{int(support.min())}, {int(support.max())}]")
+            raise ValueError(
+                f"support indices must be in [0, {N - 1}], got range [{int(support.min())}, {int(support.max())}]"
+            )
         mask = torch.zeros(N, dtype=torch.bool, device=A.device)
         mask[support.to(A.device).long()] = True
     batch = broadcast({"A and y": batch, "support": mask.shape[:-1]}, "A, y and support")
     mask = mask.expand(*batch, N)
     sizes = mask.sum(-1)
     if sizes.numel() and int(sizes.max()) > m:
-        raise ValueError(f"support must have at most m = {m} entries (else least squares on it is "
-                         f"underdetermined), got {int(sizes.max())}")
+        raise ValueError(
+            f"support must have at most m = {m} entries (else least squares on it is "
+            f"underdetermined), got {int(sizes.max())}"
+        )
     Ab = A.expand(*batch, m, N).reshape(-1, m, N)
     yb = y.expand(*batch, m).reshape(-1, m)
     mb = mask.reshape(-1, N)

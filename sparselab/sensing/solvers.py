@@ -83,11 +83,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from sparselab._validation import check_choice, check_float, check_int
-from sparselab.thresholding import check_budget, check_threshold, group_norms_by_id, group_shrink, topk_keep, group_index, soft_threshold
+from sparselab.sensing._common import check_A, check_loop, check_weights, common_arguments, l1, mv, rmv
+from sparselab.thresholding import (
+    check_budget,
+    group_index,
+    group_norms_by_id,
+    group_shrink,
+    soft_threshold,
+    topk_keep,
+)
 
 __all__ = [
     "SolverResult",
@@ -99,8 +106,6 @@ __all__ = [
 ]
 
 LIPSCHITZ_METHODS = ("svd", "power")
-from sparselab.sensing._common import (as_tensor, broadcast, check_A, check_Ay, check_finite, check_loop, check_weights,
-                                       check_x, common_arguments, half_sq, l1, lam_tensor, mv, rmv)
 
 
 @dataclass
@@ -187,6 +192,7 @@ def _default_step(A: torch.Tensor, step_size, batch: tuple) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- bookkeeping
 
+
 class _Tracker:
     """Per-problem stopping rule and the history, one host transfer per iteration."""
 
@@ -219,9 +225,14 @@ class _Tracker:
         return not bool(flat[-1])
 
     def result(self, x: torch.Tensor) -> SolverResult:
-        return SolverResult(x=x, history=self.history, converged=bool(self.converged.all()),
-                            iterations=int(self.iterations.max()) if self.iterations.numel() else 0,
-                            converged_each=self.converged, iterations_each=self.iterations)
+        return SolverResult(
+            x=x,
+            history=self.history,
+            converged=bool(self.converged.all()),
+            iterations=int(self.iterations.max()) if self.iterations.numel() else 0,
+            converged_each=self.converged,
+            iterations_each=self.iterations,
+        )
 
 
 def _as_int(row):
@@ -234,6 +245,7 @@ def _rel_change(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- IHT
+
 
 def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=None) -> SolverResult:
     r"""Iterative hard thresholding :math:`x \leftarrow H_k(x + \mu A^\top(y - Ax))`.
@@ -269,8 +281,9 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
     k = check_budget(k, N, batch)
     steps, tol = check_loop(steps, tol)
     if isinstance(step_size, str) or step_size is None:
-        normalized = check_choice("normalized" if step_size is None else step_size, "step_size",
-                                  ("normalized",)) == "normalized"
+        normalized = (
+            check_choice("normalized" if step_size is None else step_size, "step_size", ("normalized",)) == "normalized"
+        )
         mu_fixed = None
     else:
         normalized = False
@@ -324,8 +337,15 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
             Ax = mv(A, x)
             r = y - Ax
             res = r.norm(dim=-1)
-            stop = track.step(it, change, objective=0.5 * res * res, residual=res,
-                              support_size=(x != 0).sum(-1), step=mu, backtracks=backtracks)
+            stop = track.step(
+                it,
+                change,
+                objective=0.5 * res * res,
+                residual=res,
+                support_size=(x != 0).sum(-1),
+                step=mu,
+                backtracks=backtracks,
+            )
             if stop:
                 break
             g = rmv(A, r)
@@ -333,6 +353,7 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
 
 
 # ----------------------------------------------------------------------------- proximal gradient
+
 
 def _proximal_gradient(A, y, x, lam, step, prox, penalty, *, steps, tol, accelerated, restart) -> SolverResult:
     """ISTA/FISTA on 0.5||Ax - y||^2 + lam * penalty(x); ``prox(v, thr)`` with ``thr`` of batch shape."""
@@ -368,8 +389,14 @@ def _proximal_gradient(A, y, x, lam, step, prox, penalty, *, steps, tol, acceler
             if accelerated:
                 s = torch.where(active, s_next, s)
             res = (Ax - y).norm(dim=-1)
-            stop = track.step(it, change, objective=0.5 * res * res + lam * penalty(x), residual=res,
-                              support_size=(x != 0).sum(-1), step=step)
+            stop = track.step(
+                it,
+                change,
+                objective=0.5 * res * res + lam * penalty(x),
+                residual=res,
+                support_size=(x != 0).sum(-1),
+                step=step,
+            )
             if stop:
                 break
     return track.result(x)
@@ -414,12 +441,12 @@ def ista(A, y, *, lam, steps: int = 1000, tol: float = 1e-10, x0=None, step_size
     A, y, x, lam, batch = common_arguments(A, y, x0, lam)
     steps, tol = check_loop(steps, tol)
     step = _default_step(A, step_size, batch)
-    return _proximal_gradient(A, y, x, lam, step, _soft, l1, steps=steps, tol=tol, accelerated=False,
-                              restart=False)
+    return _proximal_gradient(A, y, x, lam, step, _soft, l1, steps=steps, tol=tol, accelerated=False, restart=False)
 
 
-def fista(A, y, *, lam, steps: int = 1000, tol: float = 1e-10, x0=None, step_size=None,
-          restart: bool = False) -> SolverResult:
+def fista(
+    A, y, *, lam, steps: int = 1000, tol: float = 1e-10, x0=None, step_size=None, restart: bool = False
+) -> SolverResult:
     r"""FISTA (Beck & Teboulle 2009): ISTA's step from the extrapolated point :math:`z^t`.
     {params}    restart : bool
         Gradient-based adaptive restart of the momentum (O'Donoghue & Candès 2015).
@@ -434,16 +461,27 @@ def fista(A, y, *, lam, steps: int = 1000, tol: float = 1e-10, x0=None, step_siz
     step = _default_step(A, step_size, batch)
     if not isinstance(restart, bool):
         raise TypeError(f"restart must be a bool, got {type(restart).__name__}")
-    return _proximal_gradient(A, y, x, lam, step, _soft, l1, steps=steps, tol=tol, accelerated=True,
-                              restart=restart)
+    return _proximal_gradient(A, y, x, lam, step, _soft, l1, steps=steps, tol=tol, accelerated=True, restart=restart)
 
 
 ista.__doc__ = ista.__doc__.replace("{params}", _SOLVER_PARAMS)
 fista.__doc__ = fista.__doc__.replace("{params}", _SOLVER_PARAMS)
 
 
-def group_lasso(A, y, *, lam, groups, steps: int = 1000, tol: float = 1e-10, x0=None, accelerated: bool = True,
-                weights=None, step_size=None, restart: bool = False) -> SolverResult:
+def group_lasso(
+    A,
+    y,
+    *,
+    lam,
+    groups,
+    steps: int = 1000,
+    tol: float = 1e-10,
+    x0=None,
+    accelerated: bool = True,
+    weights=None,
+    step_size=None,
+    restart: bool = False,
+) -> SolverResult:
     r"""Proximal gradient for :math:`\tfrac12\|Ax - y\|^2 + \lambda\sum_g w_g\|x_g\|_2`.
 
     :math:`x \leftarrow S^{\mathcal G}_{\mu\lambda w}(z - \mu A^\top(Az - y))` with the block
@@ -485,7 +523,6 @@ def group_lasso(A, y, *, lam, groups, steps: int = 1000, tol: float = 1e-10, x0=
     def penalty(v):
         return (group_norms_by_id(v, ids, G) * w).sum(-1)
 
-    return _proximal_gradient(A, y, x, lam, step, prox, penalty, steps=steps, tol=tol, accelerated=accelerated,
-                              restart=restart)
-
-
+    return _proximal_gradient(
+        A, y, x, lam, step, prox, penalty, steps=steps, tol=tol, accelerated=accelerated, restart=restart
+    )
