@@ -133,6 +133,8 @@ class ClassificationData:
     name : str
         A label for reports (``"digits"``, ``"custom"``, ...).
 
+    Notes
+    -----
     ``task`` is the class constant ``"classification"`` (a ``ClassVar``, not a field:
     training picks the cross-entropy loss from it). Validation runs in
     ``__post_init__``, so :meth:`to` and :func:`dataclasses.replace` re-check.

@@ -280,8 +280,8 @@ def random_support(
 ) -> torch.Tensor:
     r"""A uniformly random boolean ``(rows, cols)`` support with exactly ``nnz`` entries, one in every row first.
 
-    With ``cover_rows`` and :math:`	ext{nnz} \ge 	ext{rows}`, every row first gets one entry at a uniformly
-    random column (so no neuron or row is empty), then the other :math:`	ext{nnz} - 	ext{rows}` entries are
+    With ``cover_rows`` and :math:`\text{nnz} \ge \text{rows}`, every row first gets one entry at a uniformly
+    random column (so no neuron or row is empty), then the other :math:`\text{nnz} - \text{rows}` entries are
     drawn uniformly without replacement among the remaining positions; otherwise all ``nnz`` positions are drawn
     uniformly. The draws come from ``generator`` only, in this order (the row entries, then one permutation of
     the free positions), so a seed gives the same support everywhere it is used: the planted matrices of
@@ -292,7 +292,7 @@ def random_support(
     rows, cols : int
         Shape, at least 1 each.
     nnz : int
-        Number of entries, in :math:`[0, 	ext{rows}\cdot	ext{cols}]`.
+        Number of entries, in :math:`[0, \text{rows}\cdot\text{cols}]`.
     generator : torch.Generator
         The (CPU) generator to draw from.
     cover_rows : bool

@@ -60,6 +60,8 @@ class SparseLinear(nn.Module):
         ``sigmoid`` only: initial temperature :math:`T` (set it during training with
         :meth:`set_temperature`, e.g. from :func:`sparselab.masks.temperature_schedule`).
 
+    Notes
+    -----
     Parameters are named ``weight``, ``scores`` (``hard``, ``sigmoid``),
     ``threshold`` (``soft``) and ``bias``.
     """
@@ -350,6 +352,8 @@ class ButterflyLinear(_SquareStructuredLinear):
         Seed of a local :class:`torch.Generator` for the initialisation (``reset_parameters`` then always
         gives the same values); ``None`` draws from the global RNG like :class:`torch.nn.Linear`.
 
+    Notes
+    -----
     Parameters are ``twiddle`` of shape :math:`(L, N/2, 2, 2)` (level :math:`\ell` viewed as
     :math:`(2^{\ell-1}, N/2^\ell, 2, 2)`, the compact Kronecker-sparse layout of
     :func:`sparselab.factorization.butterfly_apply`) and ``bias``: :math:`2NL` (+ :math:`N`) numbers instead
@@ -494,6 +498,8 @@ class MonarchLinear(_SquareStructuredLinear):
     seed
         Seed of a local :class:`torch.Generator` for the initialisation; ``None``: the global RNG.
 
+    Notes
+    -----
     :meth:`from_dense` / :meth:`from_linear` use :func:`sparselab.factorization.monarch_project`, the
     Frobenius-optimal Monarch approximation (one rank-one SVD per :math:`(k, i)` pair of blocks).
     """

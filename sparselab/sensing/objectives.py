@@ -98,10 +98,10 @@ def debias(A, y, support) -> torch.Tensor:
 
 
 def least_squares(M: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    r"""Minimum-norm least squares :math:`M^+ b` through the SVD, :math:`M = U\Sigma V^	op`.
+    r"""Minimum-norm least squares :math:`M^+ b` through the SVD, :math:`M = U\Sigma V^\top`.
 
-    :math:`x = V \Sigma^+ U^	op b`, singular values below
-    :math:`\max(m, s)\,arepsilon\,\sigma_{\max}` treated as zero (NumPy's default cut-off),
+    :math:`x = V \Sigma^+ U^\top b`, singular values below
+    :math:`\max(m, s)\,\varepsilon\,\sigma_{\max}` treated as zero (NumPy's default cut-off),
     so a rank-deficient support still gets a finite answer. Used instead of
     ``torch.linalg.lstsq``, whose CPU driver can change the last bits from call to call
     (it depends on memory alignment): the chapters must give the same numbers on every run.
