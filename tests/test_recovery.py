@@ -187,6 +187,31 @@ def test_iht_history_step_size_and_sparsity_every_pass():
     assert h["residual"][-1] == pytest.approx(float((fit.predict(P.X_train) - P.y_train).norm() / P.y_train.norm()))
 
 
+def test_iht_takes_its_step_from_the_shared_normalised_rule(monkeypatch):
+    from sparselab.sensing import step_rule
+
+    assert lifted.normalized_iht_step is step_rule.normalized_iht_step
+    calls = []
+
+    def counted(*args, **kwargs):
+        out = step_rule.normalized_iht_step(*args, **kwargs)
+        calls.append((kwargs, out))
+        return out
+
+    monkeypatch.setattr(lifted, "normalized_iht_step", counted)
+    P = R.planted_network(in_features=12, width=4, nnz=16, n_train=60, seed=2, signs="random")
+    fit = R.iht(P.X_train, P.y_train, nnz=16, width=8, steps=6, tol=0.0, seed=0, restarts=2)
+    assert len(calls) == 2 * 6  # one step per pass, in each of the two restarts
+    for kwargs, _ in calls:
+        assert kwargs["scalar"] and (kwargs["c"], kwargs["kappa"], kwargs["max_backtracks"]) == (0.01, 2.0, 20)
+    assert [kwargs["check"] for kwargs, _ in calls] == ([True] + [False] * 5) * 2  # validated once per run
+    h = fit.history
+    assert h["step"] == list(range(6))  # the pass index; mu is "step_size", as in sensing.iht
+    best = calls[:6] if h["restart_residuals"][0] <= h["restart_residuals"][1] else calls[6:]
+    assert h["step_size"] == [out.step_size for _, out in best]
+    assert h["backtracks"] == [out.backtracks for _, out in best] and sum(h["backtracks"]) > 0
+
+
 def test_iht_is_deterministic_and_accepts_numpy():
     P = R.planted_network(in_features=8, width=3, nnz=8, n_train=300, seed=5)
     a = R.iht(P.X_train.numpy(), P.y_train.numpy(), nnz=8, width=3, steps=6, seed=3)
@@ -227,11 +252,11 @@ def test_iht_rejects_bad_data():
         R.iht(X, y[:19], nnz=3)
     Xn = X.clone()
     Xn[3, 2] = float("nan")
-    with pytest.raises(ValueError, match="X contains NaN"):
+    with pytest.raises(ValueError, match=r"X contains 1 NaN"):
         R.iht(Xn, y, nnz=3)
     yn = y.clone()
     yn[0] = float("inf")
-    with pytest.raises(ValueError, match="y contains NaN or infinite"):
+    with pytest.raises(ValueError, match=r"y contains \d+ NaN or infinite"):
         R.iht(X, yn, nnz=3)
     with pytest.raises(ValueError, match="X must be 2-D"):
         R.iht(X[:, 0], y, nnz=3)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from sparselab import sensing as S
+from sparselab.thresholding import topk_keep
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -104,17 +105,17 @@ def test_history_layout_and_step_size():
     A, _, y, lam = lasso_instance()
     r = S.ista(A, y, lam=lam, steps=7, tol=0.0)
     assert not r.converged and r.iterations == 7
-    assert set(r.history) == {"iteration", "objective", "residual", "support_size", "step", "change"}
-    assert r.history["iteration"] == list(range(1, 8))
+    assert set(r.history) == {"step", "objective", "residual", "support_size", "step_size", "change"}
+    assert r.history["step"] == list(range(7))  # the iteration index, as in recovery.iht; mu is "step_size"
     assert all(len(v) == 7 for v in r.history.values())
     L = float(np.linalg.norm(A.numpy(), 2) ** 2)
-    assert r.history["step"][0] == pytest.approx(1 / L, rel=1e-10)
+    assert r.history["step_size"][0] == pytest.approx(1 / L, rel=1e-10)
     assert r.history["residual"][-1] == pytest.approx(float((y - A @ r.x).norm()), rel=1e-12)
     assert r.history["support_size"][-1] == int((r.x != 0).sum())
     assert isinstance(r.history["support_size"][-1], int)
     assert torch.equal(r.support, r.x != 0)
     half = S.ista(A, y, lam=lam, steps=3, tol=0.0, step_size=0.5 / L)
-    assert half.history["step"][0] == pytest.approx(0.5 / L)
+    assert half.history["step_size"][0] == pytest.approx(0.5 / L)
 
 
 def test_lipschitz_svd_and_power_iteration():
@@ -162,7 +163,8 @@ def test_normalised_iht_recovers_an_exactly_sparse_signal():
     assert float((r.x - x).norm()) < 1e-8
     F = np.array(r.history["objective"])
     assert (np.diff(F) <= 1e-15).all()  # the safeguard makes normalised IHT monotone
-    assert set(r.history) >= {"step", "backtracks", "support_size"}
+    assert set(r.history) >= {"step", "step_size", "backtracks", "support_size"}
+    assert r.history["step"] == list(range(r.iterations))
     assert all(s == 5 for s in r.history["support_size"])
 
 
@@ -170,7 +172,7 @@ def test_plain_iht_with_fixed_step_is_monotone_and_can_stall_where_normalised_ih
     A, x, y = instance(60, 200, 5, seed=0)
     L = float(S.lipschitz(A))
     r = S.iht(A, y, k=5, step_size=1 / L, steps=2000)
-    assert r.converged and all(s == pytest.approx(1 / L) for s in r.history["step"])
+    assert r.converged and all(s == pytest.approx(1 / L) for s in r.history["step_size"])
     assert (np.diff(r.history["objective"]) <= 1e-15).all()  # mu <= 1/L: majorisation-minimisation
     # it stops at a fixed point x = H_k(x + mu A^T (y - A x)) with the wrong support ...
     assert r.history["objective"][-1] > 1e-3 and not torch.equal(r.x != 0, x != 0)
@@ -200,6 +202,172 @@ def test_iht_batched_over_matrices_with_a_budget_per_problem():
     for b in range(3):
         single = S.iht(A[b], y[b], k=int(ks[b]))
         assert torch.allclose(r.x[b], single.x, atol=1e-12, rtol=0)
+
+
+# ----------------------------------------------------------------------------- the normalised IHT step
+
+
+def rule_instance(seed, m=10, N=30, k=4):
+    """x k-sparse on its first k coordinates (the support S), g = A^T (y - A x) and H_k as a candidate maker."""
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(m, N, generator=g, dtype=torch.float64)
+    y = torch.randn(m, generator=g, dtype=torch.float64)
+    x = torch.zeros(N, dtype=torch.float64)
+    x[:k] = torch.randn(k, generator=g, dtype=torch.float64)
+    supp = x != 0
+    grad = A.T @ (y - A @ x)
+
+    def norms(v):
+        Av = A @ v
+        return v @ v, Av @ Av
+
+    def threshold(mu):
+        v = x + mu * grad
+        keep = topk_keep(v.abs(), k)
+        return v * keep, keep
+
+    return A, x, supp, grad, norms, threshold
+
+
+def test_normalised_step_on_a_fixed_support_is_the_exact_line_search():
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(8, 5, generator=g, dtype=torch.float64)
+    y = torch.randn(8, generator=g, dtype=torch.float64)
+    assert int(torch.linalg.matrix_rank(A)) == 5
+    x = torch.tensor([1.0, 0.0, -2.0, 0.5, 0.0], dtype=torch.float64)
+    supp = x != 0
+    gS = (A.T @ (y - A @ x)) * supp
+    num, den = gS @ gS, (A @ gS) @ (A @ gS)
+    proposed = []
+
+    def threshold(mu):  # a fixed support: move along g_S only
+        proposed.append(mu)
+        return x + mu * gS, supp
+
+    def no_safeguard(candidate):
+        raise AssertionError("the support did not move: no safeguard")
+
+    out = S.normalized_iht_step(num, den, threshold, lambda c: (c[1] != supp).any(-1), no_safeguard)
+    assert torch.equal(out.step_size, num / den) and int(out.backtracks) == 0 and len(proposed) == 1
+    mu = float(out.step_size)
+
+    def f(t):
+        return 0.5 * float(((y - A @ (x + t * gS)) ** 2).sum())
+
+    assert f(mu) < f(mu * (1 + 1e-4)) and f(mu) < f(mu * (1 - 1e-4))  # the exact line search along g_S
+    one = S.normalized_iht_step(num, den, threshold, lambda c: False, no_safeguard, scalar=True)
+    assert isinstance(one.step_size, float) and one.step_size == float(num / den) and one.backtracks == 0
+    # sensing.iht with k = N keeps every coordinate: its first step is ||g||^2 / ||A g||^2 exactly
+    r = S.iht(A, y, k=5, steps=1)
+    g0 = y @ A
+    Ag0 = g0 @ A.mT
+    assert r.history["step_size"][0] == float((g0 * g0).sum(-1) / (Ag0 * Ag0).sum(-1))
+    assert r.history["backtracks"] == [0]
+
+
+@pytest.mark.parametrize("c, kappa", [(0.01, 2.0), (0.2, 3.0)])
+def test_normalised_step_backtracks_until_the_safeguard_holds_when_the_support_moves(c, kappa):
+    A, x, supp, grad, norms, threshold = rule_instance(2)
+    num, den = norms(grad * supp)
+    out = S.normalized_iht_step(
+        num, den, threshold, lambda c_: (c_[1] != supp).any(-1), lambda c_: norms(c_[0] - x), c=c, kappa=kappa
+    )
+    assert int(out.backtracks) >= 1 and bool((out.candidate[1] != supp).any())
+    mu = num / den
+    for _ in range(int(out.backtracks)):
+        mu = mu / (kappa * (1 - c))
+    assert torch.equal(out.step_size, mu)
+    d_sq, Ad_sq = norms(out.candidate[0] - x)
+    assert float(out.step_size) <= (1 - c) * float(d_sq) / float(Ad_sq)
+    # the step before the last shrinking broke the safeguard
+    before = threshold(out.step_size * (kappa * (1 - c)))
+    if bool((before[1] != supp).any()):
+        d_sq, Ad_sq = norms(before[0] - x)
+        assert float(out.step_size * (kappa * (1 - c))) > (1 - c) * float(d_sq) / float(Ad_sq)
+    assert all(torch.equal(a, b) for a, b in zip(out.candidate, threshold(out.step_size)))
+    capped = S.normalized_iht_step(
+        num, den, threshold, lambda c_: (c_[1] != supp).any(-1), lambda c_: norms(c_[0] - x), max_backtracks=0
+    )
+    assert int(capped.backtracks) == 0 and torch.equal(capped.step_size, num / den)
+
+
+def test_normalised_step_batched_equals_one_problem_at_a_time():
+    problems = [rule_instance(seed) for seed in range(6)]
+    x = torch.stack([p[1] for p in problems])
+    supp = torch.stack([p[2] for p in problems])
+    grad = torch.stack([p[3] for p in problems])
+    A = torch.stack([p[0] for p in problems])
+    active = torch.tensor([True, True, False, True, True, True])
+
+    def norms(v):
+        Av = (A @ v.unsqueeze(-1)).squeeze(-1)
+        return (v * v).sum(-1), (Av * Av).sum(-1)
+
+    def threshold(mu):
+        v = x + mu[..., None] * grad
+        keep = topk_keep(v.abs(), 4)
+        return v * keep, keep
+
+    out = S.normalized_iht_step(
+        *norms(grad * supp), threshold, lambda c: (c[1] != supp).any(-1), lambda c: norms(c[0] - x), active=active
+    )
+    assert out.step_size.shape == (6,) and out.backtracks.dtype == torch.long and int(out.backtracks[2]) == 0
+    for b, (_, xb, sb, gb, norms_b, threshold_b) in enumerate(problems):
+        one = S.normalized_iht_step(
+            *norms_b(gb * sb),
+            threshold_b,
+            lambda c: bool((c[1] != sb).any()),
+            lambda c: norms_b(c[0] - xb),
+            scalar=True,
+            max_backtracks=60 if active[b] else 0,
+        )
+        # the same rule; the batched products round differently in the last bit
+        assert float(out.step_size[b]) == pytest.approx(one.step_size, rel=1e-12)
+        assert int(out.backtracks[b]) == one.backtracks and torch.equal(out.candidate[1][b], one.candidate[1])
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(c=0.0), ValueError, r"^c must be a finite number in \(0.0, 1.0\)"),
+        (dict(c=1.0), ValueError, r"^c must be"),
+        (dict(c=float("nan")), ValueError, r"^c must be"),
+        (dict(kappa=1.0), ValueError, r"^kappa must be a finite number in \(1.0101"),
+        (dict(c=0.5, kappa=2.0), ValueError, r"^kappa must be a finite number in \(2.0"),
+        (dict(kappa=float("inf")), ValueError, r"^kappa must be"),
+        (dict(max_backtracks=-1), ValueError, r"^max_backtracks must be an integer in \[0, inf\]"),
+        (dict(max_backtracks=2.5), TypeError, r"^max_backtracks must be an integer"),
+        (dict(c="0.01"), TypeError, r"^c must be a real number"),
+    ],
+)
+def test_normalised_step_rejects_bad_constants(kwargs, error, match):
+    A, x, supp, grad, norms, threshold = rule_instance(0)
+    args = (*norms(grad * supp), threshold, lambda c: (c[1] != supp).any(-1), lambda c: norms(c[0] - x))
+    with pytest.raises(error, match=match):
+        S.normalized_iht_step(*args, **kwargs)
+    if kwargs == dict(kappa=1.0):  # check=False (a solver's later iterations) skips the validation
+        S.normalized_iht_step(*args, kappa=1.0, check=False)
+
+
+def test_sensing_iht_takes_its_normalised_step_from_the_shared_rule(monkeypatch):
+    from sparselab.sensing import solvers, step_rule
+
+    assert solvers.normalized_iht_step is step_rule.normalized_iht_step is S.normalized_iht_step
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs)
+        return step_rule.normalized_iht_step(*args, **kwargs)
+
+    monkeypatch.setattr(solvers, "normalized_iht_step", counted)
+    A, _, y = instance(40, 100, 4, seed=1, batch=(3,))
+    r = S.iht(A, y, k=4, steps=30)
+    assert len(calls) == r.iterations and r.iterations >= 2
+    assert all(kw["c"] == 0.01 and kw["kappa"] == 2.0 and kw["max_backtracks"] == 60 for kw in calls)
+    assert [kw["check"] for kw in calls] == [True] + [False] * (len(calls) - 1)  # validated once
+    calls.clear()
+    S.iht(A, y, k=4, steps=5, step_size=0.1)
+    assert calls == []  # a fixed step does not use the rule
 
 
 # ----------------------------------------------------------------------------- debiasing

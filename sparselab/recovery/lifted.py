@@ -29,10 +29,12 @@ measurements :math:`Y`, solved by **iterative hard thresholding** (IHT):
     W \leftarrow H_s\bigl(W + \mu\, A^\top (Y - A W)\bigr),
 
 where :math:`H_s` keeps the :math:`s` entries of largest magnitude. The step is the
-normalised one of Blumensath & Davies (2010),
-:math:`\mu = \lVert g_S\rVert^2 / \lVert A_S g_S\rVert^2` with :math:`g = A^\top(Y - AW)`
-restricted to the current support :math:`S`, shrunk when the support changes and
-:math:`\mu > (1-c)\lVert W^+ - W\rVert^2 / \lVert A(W^+ - W)\rVert^2`. A few
+normalised one of Blumensath & Davies (2010), :func:`sparselab.sensing.normalized_iht_step`:
+:math:`\mu = \lVert g_S\rVert^2 / \lVert A g_S\rVert^2` with :math:`g = A^\top(Y - AW)`
+restricted to the current support :math:`S`, shrunk, :math:`\mu \leftarrow \mu/(\kappa(1-c))`,
+when the support changes and
+:math:`\mu > (1-c)\lVert W^+ - W\rVert^2 / \lVert A(W^+ - W)\rVert^2` (:math:`c = 0.01`,
+:math:`\kappa = 2`, at most 20 shrinkings per pass). A few
 conjugate-gradient steps of least squares on the new support follow
 (``refine_steps``; hard-thresholding pursuit when run to convergence).
 
@@ -83,6 +85,7 @@ from sparselab.recovery.operator import (
     check_xy,
     default_dtype,
 )
+from sparselab.sensing.step_rule import normalized_iht_step
 from sparselab.training import resolve_device
 
 __all__ = [
@@ -344,9 +347,11 @@ def iht(
 
     Returns
     -------
-    RecoveredNetwork, whose ``history`` has one entry per pass: ``residual``
+    RecoveredNetwork, whose ``history`` has one entry per pass: ``step`` (the pass index
+    0, 1, ..., as in :func:`sparselab.sensing.iht`), ``residual``
     (:math:`\lVert y - AW\rVert/\lVert y\rVert`), ``support_changes`` (entries that
-    entered the support), ``step_size``, ``time_s`` (cumulative), ``backtracks``.
+    entered the support), ``step_size`` (:math:`\mu`), ``time_s`` (cumulative), ``backtracks``
+    (shrinkings of :math:`\mu`).
     """
     nnz = check_int(nnz, "nnz", low=1)
     steps = check_int(steps, "steps", low=1)
@@ -413,7 +418,7 @@ def _iht_run(X, Y, squeeze, *, nnz, width, steps, mode, refine_steps, empty_neur
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc="IHT", leave=False)
-    c_shrink, kappa = 0.01, 2.0
+    rule = dict(c=0.01, kappa=2.0, max_backtracks=20)  # of normalized_iht_step
     for step in range(steps):
         outputs = op.output_index(flat)
         AW = apply_columns(C, outputs, values, K)  # A W, kept: the safeguard needs it after C is freed
@@ -426,27 +431,30 @@ def _iht_run(X, Y, squeeze, *, nnz, width, steps, mode, refine_steps, empty_neur
             C_flat = flat
             g_S = adjoint_columns(C, outputs, r)
         Ag = apply_columns(C, op.output_index(C_flat), g_S, K)
-        mu = float((g_S @ g_S) / (Ag * Ag).sum().clamp_min(torch.finfo(dtype).tiny))
+        grad_sq, image_sq = g_S @ g_S, (Ag * Ag).sum()
         del Ag, g_S
-        backtracks = 0
-        while True:
+
+        def threshold(mu):
+            nonlocal C, C_flat
             new_flat, new_values = _threshold_pass(op, flat, values, r, mu, nnz)
             if not torch.equal(new_flat, C_flat):
                 C = None  # free the old columns before building the new ones: one n x s block at a time
                 C, C_flat = op.columns(new_flat), new_flat
-            same = torch.equal(new_flat, flat)
-            if same or len(flat) == 0 or backtracks >= 20:
-                break
-            # Blumensath-Davies safeguard when the support moves: mu <= (1-c) |dW|^2 / |A dW|^2
+            return new_flat, new_values
+
+        def support_moved(candidate):  # the first pass has no support to move from
+            return len(flat) > 0 and not torch.equal(candidate[0], flat)
+
+        def move_norms(candidate):  # ||dW||^2 and ||A dW||^2 on the columns of the candidate's support
+            new_flat, new_values = candidate
             AdW = apply_columns(C, op.output_index(new_flat), new_values, K) - AW
             dW = _merge_sparse(new_flat, new_values, flat, values)
-            omega = (1 - c_shrink) * float(dW @ dW) / max(float((AdW * AdW).sum()), 1e-300)
-            del AdW, dW
-            if mu <= omega:
-                break
-            mu = mu / (kappa * (1 - c_shrink))
-            backtracks += 1
-        del AW, r
+            return float(dW @ dW), float((AdW * AdW).sum())
+
+        mu, (new_flat, new_values), backtracks = normalized_iht_step(
+            grad_sq, image_sq, threshold, support_moved, move_norms, scalar=True, check=step == 0, **rule
+        )
+        AW = r = None  # free them (the closures above refer to them)
         entered = int((~torch.isin(new_flat, flat)).sum()) if len(flat) else len(new_flat)
         flat, values = new_flat, new_values
         outputs = op.output_index(flat)

@@ -1,12 +1,13 @@
 """Sparse recovery from linear measurements: the solvers (IHT, ISTA, FISTA, group lasso;
-:mod:`~sparselab.sensing.solvers`), their objectives, certificates and debiasing (:mod:`~sparselab.sensing.objectives`),
+:mod:`~sparselab.sensing.solvers`), the normalised IHT step they share with :func:`sparselab.recovery.iht`
+(:mod:`~sparselab.sensing.step_rule`), their objectives, certificates and debiasing (:mod:`~sparselab.sensing.objectives`),
 measurement ensembles (:mod:`~sparselab.sensing.ensembles`) and diagnostics of a design (coherence,
 irrepresentability, RIP, A-optimal rows; :mod:`~sparselab.sensing.diagnostics`).
 
 Every public name of these modules is also a name of the package.
 """
 
-from sparselab.sensing import diagnostics, ensembles, objectives, solvers
+from sparselab.sensing import diagnostics, ensembles, objectives, solvers, step_rule
 from sparselab.sensing.diagnostics import (
     AOptimalSelection,
     RIPEstimate,
@@ -46,9 +47,11 @@ from sparselab.sensing.objectives import (
     least_squares,
 )
 from sparselab.sensing.solvers import SolverResult, fista, group_lasso, iht, ista, lipschitz
+from sparselab.sensing.step_rule import NormalizedIHTStep, normalized_iht_step
 
 __all__ = [
     "solvers",
+    "step_rule",
     "objectives",
     "ensembles",
     "diagnostics",
@@ -58,6 +61,8 @@ __all__ = [
     "ista",
     "fista",
     "group_lasso",
+    "NormalizedIHTStep",
+    "normalized_iht_step",
     "debias",
     "least_squares",
     "lasso_objective",

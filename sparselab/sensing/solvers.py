@@ -12,13 +12,15 @@ The measurements are :math:`y = A x^\star + e` with :math:`A \in \mathbb R^{m \t
 
 with :math:`H_k` of :func:`sparselab.thresholding.hard_threshold_k`. The default step is
 the *normalised* one of Blumensath & Davies (2010, "Normalized iterative hard
-thresholding: guaranteed stability and performance"): with :math:`g = A^\top(y - Ax^t)`
-and :math:`\Gamma` the current support, :math:`\mu_t = \|g_\Gamma\|^2/\|A_\Gamma g_\Gamma\|^2`
-(the exact line search along :math:`g_\Gamma`); when the new support differs from
-:math:`\Gamma` the step must also satisfy
+thresholding: guaranteed stability and performance"), :func:`sparselab.sensing.normalized_iht_step`:
+with :math:`g = A^\top(y - Ax^t)` and :math:`S` the current support,
+:math:`\mu_t = \|g_S\|^2/\|A g_S\|^2` (the exact line search along :math:`g_S`); when the
+new support differs from :math:`S` the step must also satisfy
 :math:`\mu_t \le \omega = (1-c)\,\|x^{t+1} - x^t\|^2/\|A(x^{t+1} - x^t)\|^2`, otherwise it is
-shrunk, :math:`\mu_t \leftarrow \mu_t/(\kappa(1-c))` (:math:`c = 0.01`, :math:`\kappa = 2`),
-which makes the objective decrease monotonically whatever the scaling of :math:`A`.
+shrunk, :math:`\mu_t \leftarrow \mu_t/(\kappa(1-c))` (:math:`c = 0.01`, :math:`\kappa = 2`, at
+most 60 times), which makes the objective decrease monotonically whatever the scaling of
+:math:`A`. A problem with no descent along its support (:math:`g_S = 0`) takes the exact step
+along the whole gradient, :math:`\|g\|^2/\|Ag\|^2`.
 A fixed ``step_size`` gives plain IHT (Blumensath & Davies 2009; :math:`\mu < 1/\|A\|_2^2`
 is safe).
 
@@ -87,6 +89,7 @@ import torch
 
 from sparselab._validation import check_choice, check_float, check_int
 from sparselab.sensing._common import check_A, check_loop, check_weights, common_arguments, l1, mv, rmv
+from sparselab.sensing.step_rule import normalized_iht_step
 from sparselab.thresholding import (
     check_budget,
     group_index,
@@ -117,12 +120,14 @@ class SolverResult:
     x : torch.Tensor
         The solution, ``(..., N)``.
     history : dict of lists
-        One entry per iteration: ``"iteration"`` (1, 2, ...), ``"objective"`` (the solver's
-        :math:`F(x^t)`; :math:`\tfrac12\|Ax^t - y\|^2` for IHT), ``"residual"``
-        (:math:`\|y - Ax^t\|_2`), ``"support_size"`` (:math:`\|x^t\|_0`), ``"step"``
-        (:math:`\mu_t`), ``"change"`` (the relative change of the stopping rule) and, for IHT,
-        ``"backtracks"`` (step shrinkings). For a batch of problems each entry is a (nested)
-        list over the batch instead of a float.
+        One entry per iteration, the one that made :math:`x^{t+1}` from :math:`x^t`: ``"step"``
+        (the iteration index :math:`t = 0, 1, \dots`, an int, as in :func:`sparselab.recovery.iht`),
+        ``"objective"`` (the solver's :math:`F(x^{t+1})`; :math:`\tfrac12\|Ax^{t+1} - y\|^2` for
+        IHT), ``"residual"`` (:math:`\|y - Ax^{t+1}\|_2`), ``"support_size"``
+        (:math:`\|x^{t+1}\|_0`), ``"step_size"`` (the step :math:`\mu_t` it took), ``"change"``
+        (the relative change of the stopping rule) and, for IHT, ``"backtracks"`` (shrinkings of
+        :math:`\mu_t`). For a batch of problems each entry but ``"step"`` is a (nested) list over
+        the batch instead of a number.
     converged : bool
         Whether every problem met the stopping rule within ``steps`` iterations.
     iterations : int
@@ -196,7 +201,7 @@ def _default_step(A: torch.Tensor, step_size, batch: tuple) -> torch.Tensor:
 class _Tracker:
     """Per-problem stopping rule and the history, one host transfer per iteration."""
 
-    KEYS = ("objective", "residual", "support_size", "step", "change")
+    KEYS = ("objective", "residual", "support_size", "step_size", "change")
 
     def __init__(self, batch, device, tol, extra=()):
         self.tol = tol
@@ -204,10 +209,10 @@ class _Tracker:
         self.converged = torch.zeros(batch, dtype=torch.bool, device=device)
         self.iterations = torch.zeros(batch, dtype=torch.long, device=device)
         self.keys = self.KEYS + tuple(extra)
-        self.history = {"iteration": [], **{k: [] for k in self.keys}}
+        self.history = {"step": [], **{k: [] for k in self.keys}}
 
     def step(self, it: int, change: torch.Tensor, **values) -> bool:
-        """Record iteration ``it``; return True when every problem has stopped."""
+        """Record iteration ``it`` (1, 2, ...; history step ``it - 1``); return True when every problem has stopped."""
         active = self.active
         change = torch.where(active, change, torch.zeros_like(change))
         self.iterations = torch.where(active, torch.full_like(self.iterations, it), self.iterations)
@@ -219,7 +224,7 @@ class _Tracker:
         stacked = torch.stack([values[k].to(dtype).expand(change.shape) for k in self.keys])
         flat = torch.cat([stacked.flatten(), self.active.any().to(dtype)[None]]).cpu()  # one transfer
         rows = flat[:-1].view(stacked.shape).tolist()
-        self.history["iteration"].append(it)
+        self.history["step"].append(it - 1)
         for key, row in zip(self.keys, rows):
             self.history[key].append(_as_int(row) if key in ("support_size", "backtracks") else row)
         return not bool(flat[-1])
@@ -262,8 +267,9 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
         Maximum number of iterations, at least 1.
     step_size : None, "normalized" or float
         ``None``/``"normalized"``: the normalised step of Blumensath & Davies (2010) with the
-        support-change safeguard (see the module docstring). A positive number: plain IHT
-        with that fixed step :math:`\mu`.
+        support-change safeguard (:func:`sparselab.sensing.normalized_iht_step` with
+        :math:`c = 0.01`, :math:`\kappa = 2`, at most 60 shrinkings; see the module docstring).
+        A positive number: plain IHT with that fixed step :math:`\mu`.
     tol : float
         Stop when :math:`\|x^{t+1} - x^t\|/\|x^t\| \le` ``tol``.
     x0 : torch.Tensor, optional
@@ -273,8 +279,8 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
     Returns
     -------
     SolverResult
-        ``x`` has at most :math:`k` non-zeros per problem; the history also holds
-        ``"backtracks"``.
+        ``x`` has at most :math:`k` non-zeros per problem; the history's ``"step_size"`` is
+        :math:`\mu_t` and it also holds ``"backtracks"``.
     """
     A, y, x, _, batch = common_arguments(A, y, x0)
     N = A.shape[-1]
@@ -288,12 +294,15 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
     else:
         normalized = False
         mu_fixed = check_float(step_size, "step_size", low=0.0, low_inclusive=False)
-    c, kappa, max_backtracks = 0.01, 2.0, 60
-    tiny = torch.finfo(A.dtype).tiny
+    rule = dict(c=0.01, kappa=2.0, max_backtracks=60)  # of normalized_iht_step, Blumensath & Davies' constants
 
     def threshold(v):
         keep = topk_keep(v.abs(), k)
         return v * keep, keep
+
+    def norms(v):
+        Av = mv(A, v)
+        return (v * v).sum(-1), (Av * Av).sum(-1)
 
     track = _Tracker(batch, A.device, tol, extra=("backtracks",))
     with torch.no_grad():
@@ -302,34 +311,20 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
         supp = topk_keep((x + g).abs(), k)
         for it in range(1, steps + 1):
             if normalized:
-                gS = g * supp
-                AgS = mv(A, gS)
-                num, den = (gS * gS).sum(-1), (AgS * AgS).sum(-1)
-                mu = num / den.clamp_min(tiny)
-                flat = (num <= 0) | (den <= tiny)
-                if bool((flat & track.active).any()):  # no descent along the support: use the full gradient
-                    Ag = mv(A, g)
-                    mu = torch.where(flat, (g * g).sum(-1) / (Ag * Ag).sum(-1).clamp_min(tiny), mu)
+                mu, (x_new, keep), backtracks = normalized_iht_step(
+                    *norms(g * supp),
+                    lambda mu: threshold(x + mu[..., None] * g),
+                    lambda candidate: (candidate[1] != supp).any(-1),
+                    lambda candidate: norms(candidate[0] - x),
+                    full_gradient=lambda: norms(g),  # no descent along the support: the full gradient
+                    active=track.active,
+                    check=it == 1,
+                    **rule,
+                )
             else:
                 mu = torch.full(batch, mu_fixed, dtype=A.dtype, device=A.device)
-            x_new, keep = threshold(x + mu[..., None] * g)
-            backtracks = torch.zeros(batch, dtype=torch.long, device=A.device)
-            if normalized:
-                for _ in range(max_backtracks):
-                    moved = (keep != supp).any(-1) & track.active
-                    if not bool(moved.any()):
-                        break
-                    d = x_new - x
-                    Ad = mv(A, d)
-                    omega = (1 - c) * (d * d).sum(-1) / (Ad * Ad).sum(-1).clamp_min(tiny)
-                    shrink = moved & (mu > omega)
-                    if not bool(shrink.any()):
-                        break
-                    mu = torch.where(shrink, mu / (kappa * (1 - c)), mu)
-                    x2, keep2 = threshold(x + mu[..., None] * g)
-                    x_new = torch.where(shrink[..., None], x2, x_new)
-                    keep = torch.where(shrink[..., None], keep2, keep)
-                    backtracks += shrink
+                x_new, keep = threshold(x + mu[..., None] * g)
+                backtracks = torch.zeros(batch, dtype=torch.long, device=A.device)
             change = _rel_change(x_new, x)
             upd = track.active[..., None]
             x = torch.where(upd, x_new, x)
@@ -343,7 +338,7 @@ def iht(A, y, *, k, steps: int = 500, step_size=None, tol: float = 1e-10, x0=Non
                 objective=0.5 * res * res,
                 residual=res,
                 support_size=(x != 0).sum(-1),
-                step=mu,
+                step_size=mu,
                 backtracks=backtracks,
             )
             if stop:
@@ -395,7 +390,7 @@ def _proximal_gradient(A, y, x, lam, step, prox, penalty, *, steps, tol, acceler
                 objective=0.5 * res * res + lam * penalty(x),
                 residual=res,
                 support_size=(x != 0).sum(-1),
-                step=step,
+                step_size=step,
             )
             if stop:
                 break
