@@ -55,14 +55,14 @@ DEFAULT_CONFIG = {
         "n_train": 2000,
         "n_test": 1000,
         "in_features": 32,
-        "hidden_features": 32,  # width of the nonlinear teacher
+        "width": 32,  # width (hidden units) of the nonlinear teacher
         "out_features": 1,
         "density": 0.1,  # density of the planted sparse matrix
         "noise": 0.05,  # noise-to-signal ratio
         "seed": 0,  # seed of the data generator
     },
     "model": {
-        "hidden_features": 32,
+        "width": 32,  # hidden units of the SparseMLP
         "density": 0.1,  # give density or sparsity (= 1 - density), not both
         "sparsity": None,
         "mask": "hard",  # "hard", "soft" or "sigmoid"
@@ -196,12 +196,10 @@ def build_model(config: dict, data):
     from sparselab.nn import SparseMLP
 
     model_cfg = dict(config["model"])
-    hidden = model_cfg.pop("hidden_features")
+    width = model_cfg.pop("width")
     try:
         torch.manual_seed(config["train"]["seed"])
-        return SparseMLP(
-            in_features=data.in_features, hidden_features=hidden, out_features=data.out_features, **model_cfg
-        )
+        return SparseMLP(in_features=data.in_features, width=width, out_features=data.out_features, **model_cfg)
     except (TypeError, ValueError) as err:
         raise _invalid("model", err) from err
 

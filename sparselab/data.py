@@ -8,7 +8,7 @@ Inputs are standard Gaussian, :math:`x \sim \mathcal N(0, I_D)`. Two teachers:
     on a uniformly random support (every output gets at least one when :math:`k \ge m`).
 ``nonlinear``
     :math:`y = V^\star \operatorname{relu}(U^\star x) + \sigma\varepsilon`, a planted sparse
-    ReLU network of width ``hidden_features`` whose first layer
+    ReLU network of width ``width`` whose first layer
     :math:`U^\star` holds exactly :math:`k` non-zeros (every neuron gets at least one
     when :math:`k \ge` width) and whose second layer :math:`V^\star` is dense.
 
@@ -242,7 +242,7 @@ def make_regression(
     n_test: int = 1000,
     in_features: int = 32,
     out_features: int = 1,
-    hidden_features: int = 32,
+    width: int = 32,
     density: float = 0.1,
     noise: float = 0.05,
     seed: int = 0,
@@ -255,7 +255,7 @@ def make_regression(
     kind : ``"linear"`` or ``"nonlinear"``
     n_train, n_test : sample counts (``n_train >= 1``, ``n_test >= 1``)
     in_features, out_features : input dimension :math:`D` and output dimension
-    hidden_features : width of the nonlinear teacher
+    width : width of the nonlinear teacher (its hidden units)
     density : fraction of non-zeros in the planted sparse matrix, in (0, 1]
     noise : noise-to-signal ratio :math:`\\sigma \\ge 0`
     seed : seed of the one generator everything is drawn from
@@ -265,7 +265,7 @@ def make_regression(
     n_test = check_int(n_test, "n_test", low=1)
     in_features = check_int(in_features, "in_features", low=1)
     out_features = check_int(out_features, "out_features", low=1)
-    hidden_features = check_int(hidden_features, "hidden_features", low=1)
+    width = check_int(width, "width", low=1)
     density = check_density(density)
     noise = check_float(noise, "noise", low=0.0)
     seed = check_int(seed, "seed", low=0)
@@ -277,8 +277,8 @@ def make_regression(
         clean = X @ planted.T
         teacher = {"weight": planted}
     else:
-        planted = planted_sparse_matrix(hidden_features, in_features, density, g, every_row=True).double()
-        readout = torch.randn(out_features, hidden_features, generator=g, dtype=torch.float64)
+        planted = planted_sparse_matrix(width, in_features, density, g, every_row=True).double()
+        readout = torch.randn(out_features, width, generator=g, dtype=torch.float64)
         clean = torch.relu(X @ planted.T) @ readout.T
         clean = clean - clean[:n_train].mean(0)
         teacher = {"weight": planted, "readout": readout}

@@ -31,18 +31,13 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from sparselab import pruning
+from sparselab._validation import check_module
 from sparselab.nn import DigitsCNN, SparseLinear
 
 __all__ = ["count_flops", "count_parameters", "effective_tensor", "channel_keep_masks", "shrink_channels"]
 
 # Parameters of SparseLinear that parametrise its mask, not the network function's weights.
 _MASK_PARAMETERS = ("scores", "threshold")
-
-
-def _check_module(model, name: str = "model") -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
-    return model
 
 
 def count_flops(model: nn.Module, example_input) -> int:
@@ -67,7 +62,7 @@ def count_flops(model: nn.Module, example_input) -> int:
     int
         Total FLOPs of the forward pass.
     """
-    _check_module(model)
+    check_module(model, "model")
     args = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
     if not args or not all(torch.is_tensor(a) for a in args):
         raise TypeError(
@@ -86,7 +81,7 @@ def effective_tensor(module: nn.Module, name: str = "weight") -> torch.Tensor | 
     ``torch.nn.utils.prune`` mask is attached (recomputed rather than read from the
     attribute the pre-hook last wrote), and for a ``SparseLinear`` weight also its own mask.
     """
-    _check_module(module, "module")
+    check_module(module, "module")
     if getattr(module, name, None) is None and not pruning.is_masked(module, name):
         return None
     return pruning.effective_weight(module, name)
@@ -126,7 +121,7 @@ def count_parameters(model: nn.Module, *, nonzero: bool = False) -> int:
     nonzero : bool
         Count only non-zero entries of the effective tensors.
     """
-    _check_module(model)
+    check_module(model, "model")
     if not isinstance(nonzero, bool):
         raise TypeError(f"nonzero must be True or False, got {nonzero!r}")
     total = 0

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from sparselab._validation import check_finite
+
 __all__ = [
     "mse",
     "relative_error",
@@ -99,9 +101,7 @@ def _to_numpy(a, name: str) -> np.ndarray:
 
 def _to_float64(a, name: str) -> torch.Tensor:
     t = torch.as_tensor(a.detach() if torch.is_tensor(a) else np.asarray(a)).to(dtype=torch.float64, device="cpu")
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return t
+    return check_finite(t, name)
 
 
 def relative_error(y_true, y_pred) -> float:

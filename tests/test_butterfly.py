@@ -272,7 +272,7 @@ def test_factorize_argument_errors():
         BF.butterfly_factorize(torch.eye(4), perm=torch.tensor([0, 0, 1, 2]))
     with pytest.raises(ValueError, match="A must be a square matrix"):
         BF.butterfly_factorize(torch.zeros(4, 8))
-    with pytest.raises(ValueError, match="A contains NaN"):
+    with pytest.raises(ValueError, match=r"A contains \d+ NaN"):
         BF.butterfly_factorize(torch.full((4, 4), float("nan")))
 
 

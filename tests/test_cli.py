@@ -29,11 +29,11 @@ TINY = {
         "n_train": 256,
         "n_test": 128,
         "in_features": 8,
-        "hidden_features": 8,
+        "width": 8,
         "density": 0.25,
         "seed": 1,
     },
-    "model": {"hidden_features": 8, "density": 0.25},
+    "model": {"width": 8, "density": 0.25},
     "train": {"epochs": EPOCHS, "batch_size": 64, "progress": False, "device": "cpu"},
 }
 TRAIN_METRIC_KEYS = {
@@ -148,14 +148,14 @@ def test_evaluate_reproduces_train_metrics(trained, tmp_path):
 
 def test_error_exit_codes(tmp_path):
     """Unknown config key (console script where installed) and missing checkpoint (``-m``), run side by side."""
-    config = _write(tmp_path / "bad.yaml", {"model": {"hidden_features": 8, "widht": 3}})
+    config = _write(tmp_path / "bad.yaml", {"model": {"width": 8, "widht": 3}})
     (key_status, key_err), (ckpt_status, ckpt_err) = _run_concurrently(
         (SCRIPT or MODULE, "train", "--config", config, "--out", tmp_path / "out"),
         (MODULE, "evaluate", "--checkpoint", tmp_path / "nope.pt", "--out", tmp_path / "eval"),
         cwd=tmp_path,
     )
     assert key_status == 2, key_err
-    assert "model.widht" in key_err and "hidden_features" in key_err  # names the key and the allowed ones
+    assert "model.widht" in key_err and "width" in key_err  # names the key and the allowed ones
     assert "Traceback" not in key_err and len(key_err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
     assert ckpt_status == 2, ckpt_err
@@ -201,7 +201,7 @@ def test_linear_data_json_config_and_sparsity(tmp_path, capsys):
     config = {
         **TINY,
         "data": {**TINY["data"], "kind": "linear", "out_features": 2},
-        "model": {"hidden_features": 6, "sparsity": 0.5},
+        "model": {"width": 6, "sparsity": 0.5},
         "train": {**TINY["train"], "epochs": 2},
     }
     out = tmp_path / "lin"

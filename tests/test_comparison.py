@@ -9,6 +9,7 @@ module takes a few seconds; nothing here is timed.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import pandas as pd
@@ -21,14 +22,14 @@ from sparselab import pruning
 from sparselab.chapters import pruning as C
 from sparselab.masks import keep_count
 
-TINY_REG = dict(n_train=128, n_test=64, in_features=8, hidden_features=8)
+TINY_REG = dict(n_train=128, n_test=64, in_features=8, width=8)
 SPARSITY = 0.9
 DENSITY = 0.1
-# Per task: run_method options and the steps per epoch they give. update_every=2 so that the gradual
+# Per task: the run_method settings and the steps per epoch they give. update_every=2 so that the gradual
 # schedule and the SET/RigL updates fit into the few steps of these runs.
 OPTIONS = {
-    "regression": dict(hidden=(8,), epochs=3, batch_size=32, update_every=2, imp_rounds=2),  # 128/32 = 4 steps
-    "digits": dict(hidden=(8,), epochs=2, batch_size=128, update_every=2, imp_rounds=2),  # ceil(1347/128) = 11
+    "regression": C.MethodConfig(widths=(8,), epochs=3, batch_size=32, update_every=2, imp_rounds=2),  # 128/32 = 4
+    "digits": C.MethodConfig(widths=(8,), epochs=2, batch_size=128, update_every=2, imp_rounds=2),  # ceil(1347/128)
 }
 STEPS_PER_EPOCH = {"regression": 4, "digits": 11}
 HIDDEN_WEIGHTS = {"regression": 8 * 8, "digits": 64 * 8}  # fc1 is the only pruned layer
@@ -46,7 +47,7 @@ def datasets():
 def imp_runs(datasets):
     """The IMP run of each task (keep=True), whose masks IMP-reinit re-initialises."""
     return {
-        task: C.run_method("IMP", task=task, sparsity=SPARSITY, seed=0, data=data, keep=True, **OPTIONS[task])
+        task: C.run_method("IMP", OPTIONS[task], task=task, sparsity=SPARSITY, seed=0, data=data, keep=True)
         for task, data in datasets.items()
     }
 
@@ -57,8 +58,8 @@ def without_seconds(row: dict) -> dict:
 
 def expected_cost(method: str, task: str) -> tuple[int, int]:
     """(steps, epochs) of a recipe: E epochs, 2E for one-shot, (S + 1)E for IMP."""
-    epochs = OPTIONS[task]["epochs"]
-    factor = {"one-shot": 2, "IMP": OPTIONS[task]["imp_rounds"] + 1}.get(method, 1)
+    epochs = OPTIONS[task].epochs
+    factor = {"one-shot": 2, "IMP": OPTIONS[task].imp_rounds + 1}.get(method, 1)
     return factor * epochs * STEPS_PER_EPOCH[task], factor * epochs
 
 
@@ -82,13 +83,13 @@ def test_every_method_reaches_exact_density_at_its_cost(task, method, datasets, 
     else:
         row = C.run_method(
             method,
+            OPTIONS[task],
             task=task,
             sparsity=0.0 if method == "dense" else SPARSITY,
             seed=0,
             data=data,
             keep=True,
             imp_mask=imp_runs[task]["masks"] if method == "IMP-reinit" else None,
-            **OPTIONS[task],
         )
     assert list(row)[: len(C.ROW_COLUMNS)] == list(C.ROW_COLUMNS)
     assert row["task"] == task and row["method"] == method and row["seed"] == 0
@@ -101,11 +102,11 @@ def test_every_method_reaches_exact_density_at_its_cost(task, method, datasets, 
     assert bool(pruning.current_mask(model.out).all())  # the output layer stays dense
     steps, epochs = expected_cost(method, task)
     assert row["steps"] == steps and row["epochs"] == epochs
-    assert len(row["histories"]) == {"one-shot": 2, "IMP": OPTIONS[task]["imp_rounds"] + 1}.get(method, 1)
+    assert len(row["histories"]) == {"one-shot": 2, "IMP": OPTIONS[task].imp_rounds + 1}.get(method, 1)
     assert row["train_loss"] == row["histories"][-1].train_loss[-1]
     if method in ("SET", "RigL"):
         # end_step = 3T/4 = 9 (regression) or 16 (digits); an update every 2 steps before it
-        total = OPTIONS[task]["epochs"] * STEPS_PER_EPOCH[task]
+        total = OPTIONS[task].epochs * STEPS_PER_EPOCH[task]
         assert row["updates"] == len(range(2, (3 * total) // 4, 2))
 
 
@@ -115,12 +116,12 @@ def test_test_error_matches_an_independent_recomputation(task, method, datasets)
     data = datasets[task]
     row = C.run_method(
         method,
+        OPTIONS[task],
         task=task,
         sparsity=0.0 if method == "dense" else SPARSITY,
         seed=0,
         data=data,
         keep=True,
-        **OPTIONS[task],
     )
     expected = independent_error(row["model"], data)
     if task == "regression":
@@ -134,7 +135,7 @@ def test_test_error_matches_an_independent_recomputation(task, method, datasets)
 
 def test_imp_row_holds_its_schedule(imp_runs):
     row = imp_runs["regression"]
-    S, n = OPTIONS["regression"]["imp_rounds"], HIDDEN_WEIGHTS["regression"]
+    S, n = OPTIONS["regression"].imp_rounds, HIDDEN_WEIGHTS["regression"]
     assert row["alpha"] == pytest.approx(1 - DENSITY ** (1 / S))
     assert row["target_densities"][0] == 1.0 and row["target_densities"][-1] == DENSITY
     assert row["densities"] == [keep_count(n, (1 - row["alpha"]) ** r) / n for r in range(S)] + [row["density"]]
@@ -148,13 +149,10 @@ def test_imp_row_holds_its_schedule(imp_runs):
 def test_gradual_reaches_density_with_few_steps(epochs, update_every, datasets):
     row = C.run_method(
         "gradual",
+        C.MethodConfig(widths=(8,), epochs=epochs, batch_size=32, update_every=update_every),
         task="regression",
         sparsity=SPARSITY,
         data=datasets["regression"],
-        hidden=(8,),
-        epochs=epochs,
-        batch_size=32,
-        update_every=update_every,
     )
     assert row["density"] == keep_count(64, DENSITY) / 64
 
@@ -162,9 +160,8 @@ def test_gradual_reaches_density_with_few_steps(epochs, update_every, datasets):
 # A one-step run: SET/RigL get end_step >= 1.
 @pytest.mark.parametrize("method", ["SET", "RigL"])
 def test_dynamic_sparse_training_runs_with_a_single_step(method, datasets):
-    row = C.run_method(
-        method, task="regression", sparsity=SPARSITY, data=datasets["regression"], hidden=(8,), epochs=1, batch_size=128
-    )  # 128 points, batch 128: one step
+    config = C.MethodConfig(widths=(8,), epochs=1, batch_size=128)  # 128 points, batch 128: one step
+    row = C.run_method(method, config, task="regression", sparsity=SPARSITY, data=datasets["regression"])
     assert row["density"] == keep_count(64, DENSITY) / 64 and row["steps"] == 1
 
 
@@ -188,10 +185,11 @@ def test_imp_reinit_uses_the_imp_mask_with_a_fresh_initialisation(datasets):
     data, opts = datasets["regression"], OPTIONS["regression"]
     imp_rec, reinit_rec = InitRecorder(), InitRecorder()
     imp = C.run_method(
-        "IMP", task="regression", sparsity=SPARSITY, seed=0, data=data, keep=True, callbacks=[imp_rec], **opts
+        "IMP", opts, task="regression", sparsity=SPARSITY, seed=0, data=data, keep=True, callbacks=[imp_rec]
     )
     reinit = C.run_method(
         "IMP-reinit",
+        opts,
         task="regression",
         sparsity=SPARSITY,
         seed=0,
@@ -199,7 +197,6 @@ def test_imp_reinit_uses_the_imp_mask_with_a_fresh_initialisation(datasets):
         keep=True,
         imp_mask=imp["masks"],
         callbacks=[reinit_rec],
-        **opts,
     )
     # exactly the IMP mask
     assert torch.equal(pruning.current_mask(reinit["model"].fc1), pruning.current_mask(imp["model"].fc1))
@@ -207,7 +204,7 @@ def test_imp_reinit_uses_the_imp_mask_with_a_fresh_initialisation(datasets):
     assert reinit["density"] == imp["density"] == 6 / 64
     # IMP starts every round from the seed's initialisation (rewinding to step 0) ...
     init = C.make_model(data, (8,), seed=0)
-    assert len(imp_rec.starts) == opts["imp_rounds"] + 1
+    assert len(imp_rec.starts) == opts.imp_rounds + 1
     for start in imp_rec.starts:
         assert torch.equal(start["fc1"], init.fc1.weight.detach()) and torch.equal(start["out"], init.out.weight)
     # ... IMP-reinit from a different one
@@ -243,13 +240,11 @@ def test_random_masks_have_exact_per_layer_counts_and_depend_on_the_seed(dataset
     rows = {
         seed: C.run_method(
             "random",
+            C.MethodConfig(widths=(8, 6), epochs=2, batch_size=64),
             task="regression",
             sparsity=0.7,
             seed=seed,
             data=data,
-            hidden=(8, 6),
-            epochs=2,
-            batch_size=64,
             keep=True,
         )
         for seed in (0, 1)
@@ -266,18 +261,18 @@ def test_random_masks_have_exact_per_layer_counts_and_depend_on_the_seed(dataset
 # ----------------------------------------------------------------------------- determinism
 def test_same_seed_gives_identical_rows_and_another_seed_differs(datasets):
     data, opts = datasets["regression"], OPTIONS["regression"]
-    imp_mask = C.run_method("IMP", task="regression", sparsity=SPARSITY, seed=0, data=data, keep=True, **opts)["masks"]
+    imp_mask = C.run_method("IMP", opts, task="regression", sparsity=SPARSITY, seed=0, data=data, keep=True)["masks"]
     for method in ("one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET", "RigL"):
 
         def run(seed):
             return C.run_method(
                 method,
+                opts,
                 task="regression",
                 sparsity=SPARSITY,
                 seed=seed,
                 data=data,  # noqa
                 imp_mask=imp_mask,
-                **opts,
             )
 
         a, b, c = run(0), run(0), run(1)
@@ -286,13 +281,15 @@ def test_same_seed_gives_identical_rows_and_another_seed_differs(datasets):
 
 
 # ----------------------------------------------------------------------------- compare
-COMPARE_OPTIONS = dict(data={"regression": TINY_REG}, progress=False, hidden=(8,), epochs=2, batch_size=32)
+COMPARE_OPTIONS = dict(data={"regression": TINY_REG}, progress=False)
+COMPARE_CONFIG = C.MethodConfig(widths=(8,), epochs=2, batch_size=32)
 
 
 def test_compare_grid_rows_order_and_imp_schedules():
     methods = ("random", "IMP-reinit", "IMP", "dense")  # any order in, METHODS order out
+    config = dataclasses.replace(COMPARE_CONFIG, imp_rounds=3)
     frame, schedules = C.compare(
-        tasks=("regression",), methods=methods, sparsities=(0.9, 0.8), seeds=(1, 0), imp_rounds=3, **COMPARE_OPTIONS
+        config, tasks=("regression",), methods=methods, sparsities=(0.9, 0.8), seeds=(1, 0), **COMPARE_OPTIONS
     )
     assert list(frame.columns) == list(C.ROW_COLUMNS)
     assert len(frame) == 2 + 3 * 2 * 2  # dense once per seed, then method x sparsity x seed
@@ -324,9 +321,9 @@ def test_compare_grid_rows_order_and_imp_schedules():
 
     # a compare row is the run_method row of the same inputs (IMP-reinit with the IMP mask of its group)
     data = C.make_data("regression", seed=1, **TINY_REG)
-    opts = dict(task="regression", sparsity=0.9, seed=1, data=data, hidden=(8,), epochs=2, batch_size=32, imp_rounds=3)
-    imp = C.run_method("IMP", keep=True, **opts)
-    reinit = C.run_method("IMP-reinit", imp_mask=imp["masks"], **opts)
+    opts = dict(task="regression", sparsity=0.9, seed=1, data=data)
+    imp = C.run_method("IMP", config, keep=True, **opts)
+    reinit = C.run_method("IMP-reinit", config, imp_mask=imp["masks"], **opts)
     got = frame[(frame["method"] == "IMP-reinit") & (frame["sparsity"] == 0.9) & (frame["seed"] == 1)]
     assert got.drop(columns="seconds").iloc[0].to_dict() == without_seconds(reinit)
 
@@ -337,11 +334,11 @@ def test_compare_results_do_not_depend_on_workers():
         methods=("IMP", "IMP-reinit"),
         sparsities=(0.9,),
         seeds=(0,),
-        imp_rounds=2,
         **COMPARE_OPTIONS,
     )
-    serial, serial_schedules = C.compare(workers=1, **grid)
-    parallel, parallel_schedules = C.compare(workers=2, **grid)
+    config = dataclasses.replace(COMPARE_CONFIG, imp_rounds=2)
+    serial, serial_schedules = C.compare(config, workers=1, **grid)
+    parallel, parallel_schedules = C.compare(config, workers=2, **grid)
     assert serial["method"].tolist() == ["IMP", "IMP-reinit"]
     pd.testing.assert_frame_equal(serial.drop(columns="seconds"), parallel.drop(columns="seconds"), check_exact=True)
     assert serial_schedules == parallel_schedules
@@ -380,13 +377,11 @@ def test_gradient_norm_log_on_a_fixed_mask_run(layers, datasets):
     log = C.GradientNormLog(data, layers=layers)
     row = C.run_method(
         "random",
+        C.MethodConfig(widths=(8,), epochs=3, batch_size=32),
         task="regression",
         sparsity=SPARSITY,
         seed=0,
         data=data,
-        hidden=(8,),
-        epochs=3,
-        batch_size=32,
         callbacks=[log],
         keep=True,
     )
@@ -404,19 +399,9 @@ def test_gradient_norm_log_on_a_fixed_mask_run(layers, datasets):
 def test_gradient_norm_log_sees_only_the_finetuning_of_one_shot_and_nothing_pruned_when_dense(datasets):
     data = datasets["regression"]
     one_shot, dense = C.GradientNormLog(data, layers=["fc1"]), C.GradientNormLog(data, layers=["fc1"])
-    C.run_method(
-        "one-shot",
-        task="regression",
-        sparsity=SPARSITY,
-        data=data,
-        hidden=(8,),
-        epochs=2,
-        batch_size=32,
-        callbacks=[one_shot],
-    )
-    C.run_method(
-        "dense", task="regression", sparsity=0.0, data=data, hidden=(8,), epochs=2, batch_size=32, callbacks=[dense]
-    )
+    config = C.MethodConfig(widths=(8,), epochs=2, batch_size=32)
+    C.run_method("one-shot", config, task="regression", sparsity=SPARSITY, data=data, callbacks=[one_shot])
+    C.run_method("dense", config, task="regression", sparsity=0.0, data=data, callbacks=[dense])
     assert one_shot.epoch == [0, 1] and all(p > 0 for p in one_shot.pruned)  # the fine-tuning call only
     assert dense.epoch == [0, 1] and dense.pruned == [0.0, 0.0] and all(a > 0 for a in dense.active)
 
@@ -494,7 +479,7 @@ def no_training(monkeypatch):
     monkeypatch.setattr(C, "_run_group", boom, raising=False)
 
 
-RUN = dict(task="regression", sparsity=SPARSITY, hidden=(8,), epochs=2)
+RUN = dict(task="regression", sparsity=SPARSITY, config=C.MethodConfig(widths=(8,), epochs=2))
 BAD_RUNS = [
     (dict(method="bogus"), ValueError, r"^method must be one of"),
     (dict(task="bogus"), ValueError, r"^task must be one of"),
@@ -504,9 +489,7 @@ BAD_RUNS = [
     (dict(sparsity="0.9"), TypeError, r"^sparsity must be"),
     (dict(sparsity=0.0), ValueError, r"^sparsity must be in \(0, 1\) for method 'IMP'"),
     (dict(method="IMP-reinit"), ValueError, r"imp_mask"),
-    (dict(epochs=0), ValueError, r"^epochs must be"),
-    (dict(imp_rounds=0), ValueError, r"^imp_rounds must be"),
-    (dict(update_every=1.5), TypeError, r"^update_every must be"),
+    (dict(config={"epochs": 2}), TypeError, r"^config must be a MethodConfig, got \{'epochs': 2\} of type dict"),
 ]
 
 
@@ -515,6 +498,55 @@ def test_run_method_rejects_bad_arguments_before_training(bad, error, match, no_
     kwargs = {"method": "IMP", **RUN, "data": datasets["regression"], **bad}
     with pytest.raises(error, match=match):
         C.run_method(**kwargs)
+
+
+# ----------------------------------------------------------------------------- MethodConfig
+def test_method_config_defaults_and_conversions():
+    default = C.MethodConfig()
+    assert dataclasses.asdict(default) == dict(
+        widths=(32,),
+        epochs=20,
+        lr=0.01,
+        batch_size=128,
+        imp_rounds=4,
+        rewind_step=0,
+        update_every=10,
+        drop_fraction=0.3,
+        device="cpu",
+    )
+    config = C.MethodConfig(widths=[8, 8], lr=1, drop_fraction=1)  # repeated widths are fine; ints for floats
+    assert config.widths == (8, 8) and isinstance(config.widths, tuple)
+    assert isinstance(config.lr, float) and config.lr == 1.0 and isinstance(config.drop_fraction, float)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 3
+    assert dataclasses.replace(config, epochs=3).epochs == 3
+    train_config = config.train_config(seed=7)
+    assert (train_config.epochs, train_config.lr, train_config.batch_size, train_config.seed) == (20, 1.0, 128, 7)
+    assert train_config.device == "cpu" and train_config.progress is False and train_config.track_flips is False
+
+
+BAD_CONFIGS = [
+    (dict(widths=()), ValueError, r"^widths must hold at least one value, got \[\]"),
+    (dict(widths=8), TypeError, r"^widths must be a list of integers, got 8"),
+    (dict(widths=(8, 0)), ValueError, r"^widths\[1\] must be an integer in \[1, inf\], got 0"),
+    (dict(epochs=0), ValueError, r"^epochs must be an integer in \[1, inf\], got 0"),
+    (dict(epochs=2.0), TypeError, r"^epochs must be an integer, got 2.0 of type float"),
+    (dict(lr=0.0), ValueError, r"^lr must be a finite number in \(0.0, inf\], got 0.0"),
+    (dict(lr="0.1"), TypeError, r"^lr must be a real number, got '0.1' of type str"),
+    (dict(batch_size=0), ValueError, r"^batch_size must be an integer in \[1, inf\], got 0"),
+    (dict(imp_rounds=0), ValueError, r"^imp_rounds must be an integer in \[1, inf\], got 0"),
+    (dict(rewind_step=-1), ValueError, r"^rewind_step must be an integer in \[0, inf\], got -1"),
+    (dict(update_every=1.5), TypeError, r"^update_every must be an integer, got 1.5 of type float"),
+    (dict(drop_fraction=0.0), ValueError, r"^drop_fraction must be a finite number in \(0.0, 1.0\], got 0.0"),
+    (dict(drop_fraction=True), TypeError, r"^drop_fraction must be a real number, got True of type bool"),
+    (dict(device=0), TypeError, r"^device must be a string, got 0 of type int"),
+]
+
+
+@pytest.mark.parametrize("bad, error, match", BAD_CONFIGS)
+def test_method_config_rejects_bad_settings(bad, error, match):
+    with pytest.raises(error, match=match):
+        C.MethodConfig(**bad)
 
 
 GRID = dict(tasks=("regression",), methods=("dense", "IMP"), sparsities=(0.9,), seeds=(0,), progress=False)
@@ -544,8 +576,10 @@ def test_compare_run_options_are_checked_before_training(monkeypatch):
         raise AssertionError("trained before the arguments were checked")
 
     monkeypatch.setattr(C, "train", boom)
-    with pytest.raises(ValueError, match=r"^epochs must be"):
-        C.compare(**{**GRID, "methods": ("dense",)}, data={"regression": TINY_REG}, epochs=0)
+    with pytest.raises(TypeError, match=r"^config must be a MethodConfig"):
+        C.compare(dict(epochs=2), **{**GRID, "methods": ("dense",)}, data={"regression": TINY_REG})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epochs'"):
+        C.compare(**{**GRID, "methods": ("dense",)}, data={"regression": TINY_REG}, epochs=2)
 
 
 BAD_SWEEPS = [

@@ -9,7 +9,7 @@ from sparselab import RegressionData, make_regression
 from sparselab.data import planted_sparse_matrix
 
 TENSORS = ("X_train", "y_train", "X_test", "y_test", "planted_weight", "planted_support")
-SMALL = dict(n_train=300, n_test=100, in_features=12, hidden_features=10)
+SMALL = dict(n_train=300, n_test=100, in_features=12, width=10)
 
 
 @pytest.mark.parametrize("kind", ["linear", "nonlinear"])
@@ -139,7 +139,7 @@ def test_inputs_are_standard_gaussian():
         ({"n_train": 10.5}, "n_train"),
         ({"in_features": 0}, "in_features"),
         ({"out_features": 0}, "out_features"),
-        ({"hidden_features": 0}, "hidden_features"),
+        ({"width": 0}, "width"),
         ({"density": 0.0}, "density"),
         ({"density": 1.5}, "density"),
         ({"density": "0.1"}, "density"),
@@ -151,7 +151,7 @@ def test_inputs_are_standard_gaussian():
     ],
 )
 def test_bad_arguments_raise_naming_the_parameter(kwargs, name):
-    args = {"kind": "linear", "n_train": 20, "n_test": 5, "in_features": 4, "out_features": 1, "hidden_features": 4}
+    args = {"kind": "linear", "n_train": 20, "n_test": 5, "in_features": 4, "out_features": 1, "width": 4}
     args.update(kwargs)
     kind = args.pop("kind")
     with pytest.raises((TypeError, ValueError), match=name):

@@ -177,7 +177,7 @@ def test_planted_support_match_level_follows_the_teacher():
     assert r["recall"] == 1.0
     assert r["precision"] == pytest.approx(int(used.sum()) / (int(used.sum()) + 1))
 
-    nl = make_regression("nonlinear", in_features=6, hidden_features=4, density=0.5, n_train=8, n_test=4, seed=0)
+    nl = make_regression("nonlinear", in_features=6, width=4, density=0.5, n_train=8, n_test=4, seed=0)
     permuted = nl.planted_support[torch.tensor([2, 0, 3, 1])]
     r = metrics.planted_support_match(permuted, nl)
     assert r["level"] == "connection (rows matched)"

@@ -13,7 +13,7 @@ from sparselab.nn import MLP, DigitsCNN
 @pytest.mark.parametrize("hidden,widths", [(32, (32,)), ([32, 16], (32, 16)), ((8, 8, 4), (8, 8, 4))])
 def test_dense_mlp_layers(hidden, widths):
     model = MLP(64, hidden, 10)
-    assert model.hidden == widths
+    assert model.widths == widths
     assert model.hidden_layers == [f"fc{i}" for i in range(1, len(widths) + 1)]
     assert model.output_layer == "out"
     linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
@@ -64,11 +64,11 @@ def test_mlp_computes_relu_network():
     [
         ({"in_features": 0}, ValueError, "in_features"),
         ({"out_features": 0}, ValueError, "out_features"),
-        ({"hidden": 0}, ValueError, "hidden"),
-        ({"hidden": []}, ValueError, "hidden"),
-        ({"hidden": [4, 0]}, ValueError, r"hidden\[1\]"),
-        ({"hidden": [4, 2.5]}, TypeError, r"hidden\[1\]"),
-        ({"hidden": "8"}, TypeError, "hidden"),
+        ({"widths": 0}, ValueError, "widths"),
+        ({"widths": []}, ValueError, "widths"),
+        ({"widths": [4, 0]}, ValueError, r"widths\[1\]"),
+        ({"widths": [4, 2.5]}, TypeError, r"widths\[1\]"),
+        ({"widths": "8"}, TypeError, "widths"),
         ({"mask": "lasso"}, ValueError, "mask"),
         ({"density": 0.5}, ValueError, "density"),
         ({"sparsity": 0.5}, ValueError, "sparsity"),
@@ -79,10 +79,10 @@ def test_mlp_computes_relu_network():
     ],
 )
 def test_mlp_validation_names_the_parameter(kwargs, error, name):
-    args = {"in_features": 8, "hidden": 4, "out_features": 2}
+    args = {"in_features": 8, "widths": 4, "out_features": 2}
     args.update(kwargs)
     with pytest.raises(error, match=name):
-        MLP(args.pop("in_features"), args.pop("hidden"), args.pop("out_features"), **args)
+        MLP(args.pop("in_features"), args.pop("widths"), args.pop("out_features"), **args)
 
 
 @pytest.mark.parametrize("channels,n_classes", [((16, 32), 10), ((3, 5), 2)])

@@ -9,24 +9,31 @@ parameter), and once at a tiny scale, checking that every value the prose pastes
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from sparselab.chapters.params import FACTORIZATION, LEARNED_MASKS, PRUNING, RECOVERY, THRESHOLDING, check_parameters
+from sparselab.chapters.params import (
+    FactorizationParams,
+    LearnedMasksParams,
+    PruningParams,
+    RecoveryParams,
+    ThresholdingParams,
+)
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 LEARNED = BOOK / "learned_masks.ipynb"
-#: Every chapter with the parameter spec its validation cell checks against.
+#: Every chapter with the parameter dataclass its validation cell builds.
 SPECS = {
-    "learned_masks.ipynb": ("LEARNED_MASKS", LEARNED_MASKS),
-    "pruning.ipynb": ("PRUNING", PRUNING),
-    "recovery.ipynb": ("RECOVERY", RECOVERY),
-    "thresholding.ipynb": ("THRESHOLDING", THRESHOLDING),
-    "factorization.ipynb": ("FACTORIZATION", FACTORIZATION),
+    "learned_masks.ipynb": LearnedMasksParams,
+    "pruning.ipynb": PruningParams,
+    "recovery.ipynb": RecoveryParams,
+    "thresholding.ipynb": ThresholdingParams,
+    "factorization.ipynb": FactorizationParams,
 }
 
 RECOVERY_NB = BOOK / "recovery.ipynb"
@@ -38,7 +45,7 @@ TINY = dict(
     n_train=96,
     n_test=64,
     in_features=8,
-    hidden_features=8,
+    width=8,
     epochs=2,
     batch_size=32,
     sparsity=0.75,
@@ -91,11 +98,11 @@ RECOVERY_TINY = dict(
 THRESHOLDING_TINY = dict(
     signal_size=40,
     measurements=20,
-    nonzeros=3,
+    nnz=3,
     solver_steps=60,
     seeds=[0, 1],
     shrink_lam_ratios=[0.05, 0.3],
-    shrink_ks=[2, 3, 6],
+    shrink_nnzs=[2, 3, 6],
     noise_levels=[0.0, 0.05],
     pt_size=24,
     pt_deltas=[0.3, 0.7],
@@ -111,12 +118,12 @@ THRESHOLDING_TINY = dict(
     corr_values=[0.0, 0.8],
     corr_samples=20,
     corr_features=12,
-    corr_nonzeros=2,
+    corr_nnz=2,
     corr_lams=4,
     sel_rows=30,
     sel_dim=4,
     sel_ks=[4, 8],
-    gen_ks=[2, 8],
+    gen_nnzs=[2, 8],
     gen_seeds=[0],
     threads=1,
 )
@@ -128,7 +135,7 @@ FACTORIZATION_TINY = dict(
     record_every=10,
     relu_samples=30,
     relu_in_features=4,
-    relu_hidden=4,
+    relu_width=4,
     relu_steps=40,
     seeds=[0, 1],
     fsmf_size=6,
@@ -211,16 +218,17 @@ def test_chapter_has_no_algorithm_code(name):
 
 @pytest.mark.parametrize("chapter", sorted(SPECS))
 def test_parameters_match_the_spec_and_are_validated_next(chapter):
-    spec_name, spec = SPECS[chapter]
+    cls = SPECS[chapter]
+    names = [f.name for f in dataclasses.fields(cls)]
     cells = code_cells(read(BOOK / chapter))
     defaults = {}
     exec(cells[0].source, {}, defaults)  # literals only (checked above)
-    assert set(defaults) == set(spec)
-    check_parameters(defaults, spec)  # the defaults are valid
+    assert set(defaults) == set(names)
+    cls(**defaults)  # the defaults are valid
     validation = cells[1].source
-    assert "check_parameters(" in validation and spec_name in validation
-    for name in spec:
-        assert re.search(rf"\b{name}={name}\b", validation), f"{name} is not passed to check_parameters"
+    assert f"P = {cls.__name__}(" in validation and f"import {cls.__name__}" in validation
+    for name in names:
+        assert re.search(rf"\b{name}={name}\b", validation), f"{name} is not passed to {cls.__name__}"
 
 
 @pytest.mark.parametrize(
@@ -285,7 +293,7 @@ def test_tiny_execution_glues_every_pasted_value(tmp_path, path, parameters, fig
     "parameters, words",
     [
         ({"orders": ["sideways"]}, ["orders[0]", "sideways"]),
-        ({"exact_sizes": [4, 12]}, ["exact_sizes", "powers of two", "12"]),
+        ({"exact_sizes": [4, 12]}, ["exact_sizes[1]", "power of two", "12"]),
     ],
 )
 def test_factorization_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, words):

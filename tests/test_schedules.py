@@ -26,7 +26,7 @@ from sparselab.training import TrainConfig, train
 
 # --------------------------------------------------------------------------- fixtures
 def tiny_data():
-    return make_regression("nonlinear", n_train=64, n_test=32, in_features=8, hidden_features=8, seed=0)
+    return make_regression("nonlinear", n_train=64, n_test=32, in_features=8, width=8, seed=0)
 
 
 def tiny_model(seed: int = 0) -> nn.Module:

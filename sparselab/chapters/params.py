@@ -1,439 +1,370 @@
-"""Validation of notebook parameters (papermill's ``-p``/``-y``/``-f`` values).
+"""Each chapter's parameters: one frozen dataclass per notebook, every field checked by :mod:`sparselab._validation`.
 
-papermill injects parameters as plain Python literals after a notebook's
-``parameters`` cell, without checking them. Each chapter's second cell therefore
-checks them against a *spec* before any work is done::
+papermill injects parameters as plain Python literals after a notebook's ``parameters``
+cell, without checking them. Each chapter's second cell therefore builds its dataclass
+from them before any work is done::
 
-    P = check_parameters(dict(epochs=epochs, lr=lr, ...), LEARNED_MASKS)
+    P = LearnedMasksParams(n_train=n_train, n_test=n_test, ...)
 
-A spec maps every parameter name to a :class:`Param`, or to a tuple
-``(types, low, high)`` that is shorthand for ``Param(types, low, high)``.
-The rules:
+The defaults live in the ``parameters`` cell only (papermill reads them there); the
+dataclasses have none, so every parameter must be passed, by keyword. Every field is
+declared with its check, ``checked(check, **bounds)``: ``__post_init__`` calls
+``check(value, name, **bounds)`` for each field, in field order, and stores what it
+returns, then applies the rules that involve several parameters. The rules:
 
-* a value of the wrong type raises :class:`TypeError` naming the parameter, its
-  value and the expected type;
-* a number outside ``[low, high]`` (either bound may be ``None``; set
-  ``low_inclusive``/``high_inclusive`` to ``False`` for an open end), or a string
-  outside ``choices``, raises :class:`ValueError` naming the parameter and the
-  allowed range;
-* a ``list`` parameter (``Param(list, item=Param(...))``) checks its length and
-  then every element with ``item``, naming the element as ``name[i]``;
-* an ``int`` is accepted where a ``float`` is expected (and converted to float);
-  a ``bool`` is never accepted as a number, and only ``bool`` is accepted as a bool;
-* a name not in the spec, or a spec entry with no value, is an error.
+* the errors are those of :mod:`sparselab._validation`: a wrong type raises
+  :class:`TypeError`, a value out of range :class:`ValueError`, each naming the
+  parameter, its value and what is allowed; a list element is named ``name[i]``;
+* an ``int`` is accepted where a float is expected (and converted to ``float``), a
+  ``bool`` never counts as a number; list parameters come back as lists;
+* a list parameter given as text (papermill's ``-p`` passes text) is a :class:`TypeError`
+  that says to give it as YAML with ``-y``;
+* an unknown or a missing name is a :class:`TypeError` (the dataclass's ``__init__``).
 
-The result is a :class:`Parameters` dict (also readable as attributes, ``P.epochs``)
-holding the converted values.
+``P.epochs`` reads a value; :meth:`ChapterParams.asdict` returns them all as a dict.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+
+from sparselab._validation import (
+    check_bool,
+    check_choice,
+    check_choice_list,
+    check_density,
+    check_float,
+    check_float_list,
+    check_int,
+    check_int_list,
+    check_optional,
+    check_str,
+)
+from sparselab.chapters.factorization import LAYER_MODELS, check_sizes
+from sparselab.chapters.learned_masks import METHODS as LEARNED_MASK_METHODS
+from sparselab.factorization import ORDERS, check_power_of_two
+from sparselab.recovery import SAMPLE_IMAGES
 
 __all__ = [
-    "Param",
-    "Parameters",
-    "check_parameters",
-    "LEARNED_MASKS",
-    "PRUNING",
-    "RECOVERY",
-    "THRESHOLDING",
-    "FACTORIZATION",
+    "checked",
+    "ChapterParams",
+    "LearnedMasksParams",
+    "PruningParams",
+    "RecoveryParams",
+    "ThresholdingParams",
+    "FactorizationParams",
 ]
 
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
-@dataclass(frozen=True)
-class Param:
-    """Specification of one parameter.
 
-    ``types`` is a type or tuple of types among ``int``, ``float``, ``str``, ``bool``,
-    ``list`` and ``type(None)``. ``low``/``high`` bound numbers and, for lists, ``min_len``
-    and ``max_len`` bound the length; ``item`` is the spec of a list's elements;
-    ``choices`` lists the allowed strings.
+def checked(check, /, *, optional: bool = False, **bounds):
+    """A dataclass field without default, checked as ``check(value, name, **bounds)``.
+
+    ``optional=True`` also accepts ``None`` (:func:`sparselab._validation.check_optional`).
     """
-
-    types: type | tuple
-    low: float | None = None
-    high: float | None = None
-    low_inclusive: bool = True
-    high_inclusive: bool = True
-    choices: tuple | None = None
-    item: Param | None = None
-    min_len: int = 0
-    max_len: int | None = None
-    unique: bool = False
-
-    @property
-    def type_tuple(self) -> tuple:
-        return self.types if isinstance(self.types, tuple) else (self.types,)
-
-    def describe(self) -> str:
-        """The expected type in words, e.g. ``'int'`` or ``'list of float'``."""
-        names = []
-        for t in self.type_tuple:
-            if t is list and self.item is not None:
-                names.append(f"list of {self.item.describe()}")
-            elif t is float:
-                names.append("float (or int)")
-            else:
-                names.append("None" if t is type(None) else t.__name__)
-        return " or ".join(names)
-
-    def range_text(self) -> str:
-        lo = "-inf" if self.low is None else repr(self.low)
-        hi = "inf" if self.high is None else repr(self.high)
-        return ("[" if self.low_inclusive else "(") + f"{lo}, {hi}" + ("]" if self.high_inclusive else ")")
+    return field(metadata={"check": check, "bounds": bounds, "optional": optional})
 
 
-class Parameters(dict):
-    """A dict of checked parameters whose entries can also be read as attributes."""
+class ChapterParams:
+    """The base of the chapters' parameter dataclasses: checks every field, then :meth:`check_rules`."""
 
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"no parameter named {name!r}; have {sorted(self)}") from None
+    def __post_init__(self):
+        for f in fields(self):
+            object.__setattr__(self, f.name, _check_field(f, getattr(self, f.name)))
+        self.check_rules()
 
+    def check_rules(self) -> None:
+        """The rules that involve several parameters (none here; the chapters override it)."""
 
-def _as_param(name: str, spec) -> Param:
-    if isinstance(spec, Param):
-        return spec
-    if isinstance(spec, type):
-        return Param(spec)
-    if isinstance(spec, tuple) and len(spec) == 3:
-        return Param(*spec)
-    raise TypeError(f"spec for {name!r} must be a Param, a type, or a (types, low, high) tuple, got {spec!r}")
+    def asdict(self) -> dict:
+        """The checked values as a dict ``{name: value}`` (in field order; lists copied)."""
+        return dataclasses.asdict(self)
 
 
-def _matches(value, t) -> bool:
-    if t is bool:
-        return isinstance(value, bool)
-    if t is int:
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if t is float:
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if t is type(None):
-        return value is None
-    if t is list:
-        return isinstance(value, (list, tuple))
-    return isinstance(value, t)
-
-
-def _check_one(name: str, value, param: Param):
-    kinds = param.type_tuple
-    matched = next((t for t in kinds if _matches(value, t)), None)
-    if matched is None:
-        hint = ""
-        if isinstance(value, str) and list in kinds:
-            hint = f' (papermill\'s -p passes text; give a list as YAML, e.g. -y "{name}: [0, 1, 2]")'
+def _check_field(f: dataclasses.Field, value):
+    check, bounds = f.metadata["check"], f.metadata["bounds"]
+    if str(f.type).startswith("list") and isinstance(value, str):
         raise TypeError(
-            f"parameter {name!r} must be {param.describe()}, got {value!r} of type {type(value).__name__}{hint}"
+            f"{f.name} must be a list, got {value!r} of type str (papermill's -p passes text; give a list as "
+            f'YAML, e.g. -y "{f.name}: [0, 1, 2]")'
         )
-    if matched is type(None) or matched is bool:
-        return value
-    if matched in (int, float):
-        if matched is float:
-            value = float(value)
-            if not math.isfinite(value):
-                raise ValueError(f"parameter {name!r} must be a finite number in {param.range_text()}, got {value!r}")
-        else:
-            value = int(value)
-        too_low = param.low is not None and (value < param.low if param.low_inclusive else value <= param.low)
-        too_high = param.high is not None and (value > param.high if param.high_inclusive else value >= param.high)
-        if too_low or too_high:
-            raise ValueError(f"parameter {name!r} must be in {param.range_text()}, got {value!r}")
-        return value
-    if matched is str:
-        if param.choices is not None and value not in param.choices:
-            raise ValueError(f"parameter {name!r} must be one of {', '.join(map(repr, param.choices))}; got {value!r}")
-        return value
-    if matched is list:
-        n = len(value)
-        if n < param.min_len or (param.max_len is not None and n > param.max_len):
-            hi = "any number of" if param.max_len is None else f"at most {param.max_len}"
-            raise ValueError(
-                f"parameter {name!r} must have at least {param.min_len} and {hi} elements, got {n}: {value!r}"
-            )
-        items = list(value)
-        if param.item is not None:
-            items = [_check_one(f"{name}[{i}]", v, param.item) for i, v in enumerate(items)]
-        if param.unique and len(set(items)) != len(items):
-            raise ValueError(f"parameter {name!r} must not repeat elements, got {value!r}")
-        return items
-    return value
+    if f.metadata["optional"]:
+        return check_optional(value, f.name, check, **bounds)
+    return check(value, f.name, **bounds)
 
 
-def check_parameters(values: dict, spec: dict) -> Parameters:
-    """Check ``values`` against ``spec`` (see the module docstring); return the converted values.
+@dataclass(frozen=True, kw_only=True)
+class LearnedMasksParams(ChapterParams):
+    """The parameters of ``book/learned_masks.ipynb``."""
 
-    >>> check_parameters({"epochs": 10, "lr": 1}, {"epochs": (int, 1, None), "lr": (float, 0, 1)})
-    {'epochs': 10, 'lr': 1.0}
-    """
-    if not isinstance(values, dict):
-        raise TypeError(f"values must be a dict of parameter values, got {type(values).__name__}")
-    if not isinstance(spec, dict):
-        raise TypeError(f"spec must be a dict of parameter specifications, got {type(spec).__name__}")
-    unknown = sorted(set(values) - set(spec))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; allowed: {sorted(spec)}")
-    missing = sorted(set(spec) - set(values))
-    if missing:
-        raise ValueError(f"missing parameter(s) {missing}")
-    return Parameters({name: _check_one(name, values[name], _as_param(name, spec[name])) for name in spec})
-
-
-_sparsity = Param(float, 0.0, 1.0, high_inclusive=False)
-_seed = Param(int, 0, None)
-
-#: The parameters of ``book/learned_masks.ipynb``.
-LEARNED_MASKS = {
     # problem
-    "n_train": Param(int, 1, None),
-    "n_test": Param(int, 1, None),
-    "in_features": Param(int, 1, None),
-    "hidden_features": Param(int, 1, None),
-    "noise": Param(float, 0.0, None),
-    "nonlinear_density": Param(float, 0.0, 1.0, low_inclusive=False),
-    "linear_density": Param(float, 0.0, 1.0, low_inclusive=False),
+    n_train: int = checked(check_int, low=1)
+    n_test: int = checked(check_int, low=1)
+    in_features: int = checked(check_int, low=1)
+    width: int = checked(check_int, low=1)  # of the model and of the nonlinear teacher
+    noise: float = checked(check_float, low=0.0)
+    nonlinear_density: float = checked(check_density)
+    linear_density: float = checked(check_density)
     # model and training
-    "sparsity": _sparsity,
-    "epochs": Param(int, 1, None),
-    "lr": Param(float, 0.0, None, low_inclusive=False),
-    "batch_size": Param(int, 1, None),
-    "temperature_end": Param(float, 0.0, None, low_inclusive=False),
-    "device": Param(str, choices=("auto", "cpu", "cuda", "mps")),
-    "bf16": Param(bool),
-    "threads": Param((int, type(None)), 1, None),
+    sparsity: float = checked(check_float, low=0.0, high=1.0, high_inclusive=False)
+    epochs: int = checked(check_int, low=1)
+    lr: float = checked(check_float, low=0.0, low_inclusive=False)
+    batch_size: int = checked(check_int, low=1)
+    temperature_end: float = checked(check_float, low=0.0, low_inclusive=False)
+    device: str = checked(check_choice, allowed=DEVICES)
+    bf16: bool = checked(check_bool)
+    threads: int | None = checked(check_int, optional=True, low=1)
     # experiment design
-    "seed": _seed,
-    "seeds": Param(list, item=_seed, min_len=1, unique=True),
-    "sparsities": Param(list, item=_sparsity, min_len=1, unique=True),
-    "sweep_methods": Param(
-        list, item=Param(str, choices=("hard+STE", "hard, no STE", "soft", "sigmoid")), min_len=1, unique=True
-    ),
-}
+    seed: int = checked(check_int, low=0)
+    seeds: list[int] = checked(check_int_list, low=0)
+    sparsities: list[float] = checked(check_float_list, low=0.0, high=1.0, high_inclusive=False)
+    sweep_methods: list[str] = checked(check_choice_list, allowed=tuple(LEARNED_MASK_METHODS))
 
-_width = Param(int, 1, None)
-_density = Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
 
-#: The parameters of ``book/pruning.ipynb``.
-PRUNING = {
+@dataclass(frozen=True, kw_only=True)
+class PruningParams(ChapterParams):
+    """The parameters of ``book/pruning.ipynb``."""
+
     # experiment design
-    "seeds": Param(list, item=_seed, min_len=1, unique=True),
-    "sparsities": Param(
-        list, item=Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False), min_len=1, unique=True
-    ),
-    "focus_sparsity": Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False),
-    # the MLP recipes (sparselab.chapters.pruning.compare)
-    "epochs": Param(int, 1, None),
-    "lr": Param(float, 0.0, None, low_inclusive=False),
-    "batch_size": Param(int, 1, None),
-    "regression_hidden": Param(list, item=_width, min_len=1),
-    "digits_hidden": Param(list, item=_width, min_len=1),
-    "imp_rounds": Param(int, 1, None),
-    "rewind_step": Param(int, 0, None),
-    "update_every": Param(int, 1, None),
-    "drop_fraction": Param(float, 0.0, 1.0, low_inclusive=False),
+    seeds: list[int] = checked(check_int_list, low=0)
+    sparsities: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    focus_sparsity: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    # the MLP recipes (sparselab.chapters.pruning.MethodConfig)
+    epochs: int = checked(check_int, low=1)
+    lr: float = checked(check_float, low=0.0, low_inclusive=False)
+    batch_size: int = checked(check_int, low=1)
+    regression_widths: list[int] = checked(check_int_list, low=1, distinct=False)
+    digits_widths: list[int] = checked(check_int_list, low=1, distinct=False)
+    imp_rounds: int = checked(check_int, low=1)
+    rewind_step: int = checked(check_int, low=0)
+    update_every: int = checked(check_int, low=1)
+    drop_fraction: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
     # the CNN of the structured comparison (sparselab.chapters.pruning.structured_sweep)
-    "cnn_channels": Param(list, item=_width, min_len=2, max_len=2),
-    "cnn_densities": Param(list, item=_density, min_len=1, unique=True),
-    "cnn_epochs": Param(int, 1, None),
-    "cnn_finetune_epochs": Param(int, 1, None),
-    "cnn_lr": Param(float, 0.0, None, low_inclusive=False),
+    cnn_channels: list[int] = checked(check_int_list, low=1, distinct=False, min_len=2, max_len=2)
+    cnn_densities: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    cnn_epochs: int = checked(check_int, low=1)
+    cnn_finetune_epochs: int = checked(check_int, low=1)
+    cnn_lr: float = checked(check_float, low=0.0, low_inclusive=False)
     # execution
-    "device": Param(str, choices=("auto", "cpu", "cuda", "mps")),
-    "threads": Param((int, type(None)), 1, None),
-    "workers": Param(int, 1, None),
-}
+    device: str = checked(check_choice, allowed=DEVICES)
+    threads: int | None = checked(check_int, optional=True, low=1)
+    workers: int = checked(check_int, low=1)
 
-_positive = Param(int, 1, None)
-_seeds = Param(list, item=_seed, min_len=1, unique=True)
-_sizes = Param(list, item=_positive, min_len=1, unique=True)
+    def check_rules(self) -> None:
+        if self.focus_sparsity not in self.sparsities:
+            raise ValueError(f"focus_sparsity must be one of sparsities={self.sparsities}, got {self.focus_sparsity!r}")
 
-#: The parameters of ``book/recovery.ipynb``. The ranges admit the paper's scale (input dimension
-#: 100, n = 50,000, widths and sparsities over {1, 2, 5, ..., 1000}).
-RECOVERY = {
+
+@dataclass(frozen=True, kw_only=True)
+class RecoveryParams(ChapterParams):
+    """The parameters of ``book/recovery.ipynb``.
+
+    The ranges admit the paper's scale (input dimension 100, n = 50,000, widths and
+    sparsities over {1, 2, 5, ..., 1000}).
+    """
+
     # the planted networks
-    "in_features": _positive,
-    "n_train": _positive,
-    "n_test": _positive,
-    "planted_width": _positive,
-    "planted_nnz": _positive,
-    "seeds": _seeds,
-    "success_db": Param(float, 0.0, None, low_inclusive=False),
+    in_features: int = checked(check_int, low=1)
+    n_train: int = checked(check_int, low=1)
+    n_test: int = checked(check_int, low=1)
+    planted_width: int = checked(check_int, low=2)  # two neurons are made near-parallel
+    planted_nnz: int = checked(check_int, low=1)  # at most planted_width * in_features
+    seeds: list[int] = checked(check_int_list, low=0)
+    success_db: float = checked(check_float, low=0.0, low_inclusive=False)
     # the phase diagrams
-    "widths": _sizes,
-    "nnzs": _sizes,
-    "samples_width": _positive,
-    "samples_n_trains": _sizes,
-    "samples_nnzs": _sizes,
+    widths: list[int] = checked(check_int_list, low=1)
+    nnzs: list[int] = checked(check_int_list, low=1)
+    samples_width: int = checked(check_int, low=1)
+    samples_n_trains: list[int] = checked(check_int_list, low=1)
+    samples_nnzs: list[int] = checked(check_int_list, low=1)
     # IHT (sparselab.recovery.iht) and IMP (sparselab.recovery.imp_baseline)
-    "iht_steps": _positive,
-    "iht_refine_steps": Param(int, 0, None),
-    "iht_restarts": _positive,
-    "iht_width_factor": _positive,
-    "iht_chunk": _positive,
-    "imp_epochs": _positive,
-    "imp_lr": Param(float, 0.0, None, low_inclusive=False),
-    "imp_alpha": Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False),
+    iht_steps: int = checked(check_int, low=1)
+    iht_refine_steps: int = checked(check_int, low=0)
+    iht_restarts: int = checked(check_int, low=1)
+    iht_width_factor: int = checked(check_int, low=1)
+    iht_chunk: int = checked(check_int, low=1)
+    imp_epochs: int = checked(check_int, low=1)
+    imp_lr: float = checked(check_float, low=0.0, low_inclusive=False)
+    imp_alpha: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     # memory and time
-    "cost_n_train": _positive,
-    "cost_nnzs": _sizes,
-    "cost_widths": _sizes,
-    "cost_fixed_width": _positive,
-    "cost_fixed_nnz": _positive,
-    "cost_iht_steps": _positive,
-    "cost_imp_epochs": _positive,
+    cost_n_train: int = checked(check_int, low=1)
+    cost_nnzs: list[int] = checked(check_int_list, low=1)
+    cost_widths: list[int] = checked(check_int_list, low=1)
+    cost_fixed_width: int = checked(check_int, low=1)
+    cost_fixed_nnz: int = checked(check_int, low=1)
+    cost_iht_steps: int = checked(check_int, low=1)
+    cost_imp_epochs: int = checked(check_int, low=1)
     # digits (and MNIST)
-    "class_width": _positive,
-    "class_nnzs": _sizes,
-    "class_seeds": _seeds,
-    "mnist_path": Param((str, type(None))),
-    "mnist_limit_train": Param((int, type(None)), 1, None),
+    class_width: int = checked(check_int, low=1)
+    class_nnzs: list[int] = checked(check_int_list, low=1)
+    class_seeds: list[int] = checked(check_int_list, low=0)
+    mnist_path: str | None = checked(check_str, optional=True)
+    mnist_limit_train: int | None = checked(check_int, optional=True, low=1)
     # implicit neural representation
-    "inr_image": Param(
-        str,
-        choices=(
-            "camera",
-            "astronaut",
-            "cat",
-            "coffee",
-            "coins",
-            "moon",
-            "brick",
-            "grass",
-            "gravel",
-            "text",
-            "rocket",
-            "clock",
-            "checkerboard",
-            "shepp_logan_phantom",
-        ),
-    ),
-    "inr_size": Param(int, 4, 512),
-    "inr_frequencies": _positive,
-    "inr_scale": Param(float, 0.0, None, low_inclusive=False),
-    "inr_width": _positive,
-    "inr_nnzs": _sizes,
-    "inr_holdout": Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False),
+    inr_image: str = checked(check_choice, allowed=SAMPLE_IMAGES)
+    inr_size: int = checked(check_int, low=4, high=512)
+    inr_frequencies: int = checked(check_int, low=1)
+    inr_scale: float = checked(check_float, low=0.0, low_inclusive=False)
+    inr_width: int = checked(check_int, low=1)
+    inr_nnzs: list[int] = checked(check_int_list, low=1)
+    inr_holdout: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     # width over-estimation and the guarantee's assumptions
-    "width_factors": _sizes,
-    "mismatch_seeds": _seeds,
-    "assumption_seeds": _seeds,
-    "few_samples": _positive,
-    "label_noise": Param(float, 0.0, None),
-    "correlation": Param(float, 0.0, 1.0, high_inclusive=False),
+    width_factors: list[int] = checked(check_int_list, low=1)
+    mismatch_seeds: list[int] = checked(check_int_list, low=0)
+    assumption_seeds: list[int] = checked(check_int_list, low=0)
+    few_samples: int = checked(check_int, low=1)
+    label_noise: float = checked(check_float, low=0.0)
+    correlation: float = checked(check_float, low=0.0, high=1.0, high_inclusive=False)
     # execution
-    "device": Param(str, choices=("auto", "cpu", "cuda")),
-    "threads": Param((int, type(None)), 1, None),
-}
+    device: str = checked(check_choice, allowed=("auto", "cpu", "cuda"))
+    threads: int | None = checked(check_int, optional=True, low=1)
 
-_fraction_open = Param(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-_nonnegative = Param(float, 0.0, None)
-_positive_float = Param(float, 0.0, None, low_inclusive=False)
+    def check_rules(self) -> None:
+        most = self.planted_width * self.in_features
+        if self.planted_nnz > most:
+            raise ValueError(
+                f"planted_nnz must be in [1, planted_width * in_features = {most}], got {self.planted_nnz}"
+            )
 
-#: The parameters of ``book/thresholding.ipynb`` (cross-parameter constraints, e.g. ``nonzeros <=
-#: measurements <= signal_size``, are checked by the notebook's validation cell).
-THRESHOLDING = {
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdingParams(ChapterParams):
+    """The parameters of ``book/thresholding.ipynb``."""
+
     # shrinkage and noise (one Gaussian problem size)
-    "signal_size": Param(int, 2, None),
-    "measurements": _positive,
-    "nonzeros": _positive,
-    "noise": _nonnegative,
-    "lam_factor": _positive_float,
-    "solver_steps": _positive,
-    "seeds": _seeds,
-    "shrink_lam_ratios": Param(list, item=Param(float, 0.0, 1.0, low_inclusive=False), min_len=1, unique=True),
-    "shrink_ks": _sizes,
-    "noise_levels": Param(list, item=_nonnegative, min_len=1, unique=True),
+    signal_size: int = checked(check_int, low=2)  # N
+    measurements: int = checked(check_int, low=1)  # m, in [nnz, signal_size]
+    nnz: int = checked(check_int, low=1)  # k, the true number of non-zeros
+    noise: float = checked(check_float, low=0.0)
+    lam_factor: float = checked(check_float, low=0.0, low_inclusive=False)
+    solver_steps: int = checked(check_int, low=1)
+    seeds: list[int] = checked(check_int_list, low=0)
+    shrink_lam_ratios: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False)
+    shrink_nnzs: list[int] = checked(check_int_list, low=1)  # at most measurements
+    noise_levels: list[float] = checked(check_float_list, low=0.0)
     # the phase transitions
-    "pt_size": Param(int, 2, None),
-    "pt_deltas": Param(list, item=Param(float, 0.0, 1.0, low_inclusive=False), min_len=1, unique=True),
-    "pt_rhos": Param(list, item=Param(float, 0.0, 1.0, low_inclusive=False), min_len=1, unique=True),
-    "pt_seeds": _seeds,
-    "pt_steps": _positive,
-    "pt_lam_ratio": Param(float, 0.0, 1.0, low_inclusive=False),
-    "pt_success_tol": _positive_float,
-    "conv_channels": _positive,
-    "conv_kernel": _positive,
+    pt_size: int = checked(check_int, low=2)  # a multiple of conv_channels
+    pt_deltas: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False)
+    pt_rhos: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False)
+    pt_seeds: list[int] = checked(check_int_list, low=0)
+    pt_steps: int = checked(check_int, low=1)
+    pt_lam_ratio: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
+    pt_success_tol: float = checked(check_float, low=0.0, low_inclusive=False)
+    conv_channels: int = checked(check_int, low=1)
+    conv_kernel: int = checked(check_int, low=1)
     # group lasso
-    "group_signal_size": Param(int, 2, None),
-    "group_size": _positive,
-    "group_active": _positive,
-    "group_ms": _sizes,
+    group_signal_size: int = checked(check_int, low=2)
+    group_size: int = checked(check_int, low=1)  # divides group_signal_size
+    group_active: int = checked(check_int, low=1)  # at most the number of blocks
+    group_ms: list[int] = checked(check_int_list, low=1)  # at most group_signal_size
     # correlation and the irrepresentable condition
-    "corr_values": Param(list, item=Param(float, 0.0, 1.0, high_inclusive=False), min_len=1, unique=True),
-    "corr_samples": _positive,
-    "corr_features": Param(int, 2, None),
-    "corr_nonzeros": _positive,
-    "corr_noise": _nonnegative,
-    "corr_lams": _positive,
+    corr_values: list[float] = checked(check_float_list, low=0.0, high=1.0, high_inclusive=False)
+    corr_samples: int = checked(check_int, low=1)
+    corr_features: int = checked(check_int, low=2)
+    corr_nnz: int = checked(check_int, low=1)  # at most min(corr_samples, corr_features - 1)
+    corr_noise: float = checked(check_float, low=0.0)
+    corr_lams: int = checked(check_int, low=1)
     # A-optimal against largest-norm selection
-    "sel_rows": _positive,
-    "sel_dim": _positive,
-    "sel_decay": Param(float, 0.0, 1.0, low_inclusive=False),
-    "sel_ks": _sizes,
+    sel_rows: int = checked(check_int, low=1)
+    sel_dim: int = checked(check_int, low=1)
+    sel_decay: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
+    sel_ks: list[int] = checked(check_int_list, low=1)  # in [sel_dim, sel_rows]
     # generalisation of sparse linear classifiers on two digits
-    "gen_classes": Param(list, item=Param(int, 0, 9), min_len=2, max_len=2, unique=True),
-    "gen_ks": Param(list, item=Param(int, 1, 65), min_len=1, unique=True),
-    "gen_seeds": _seeds,
-    "gen_ridge": _positive_float,
+    gen_classes: list[int] = checked(check_int_list, low=0, high=9, min_len=2, max_len=2)
+    gen_nnzs: list[int] = checked(check_int_list, low=1, high=65)
+    gen_seeds: list[int] = checked(check_int_list, low=0)
+    gen_ridge: float = checked(check_float, low=0.0, low_inclusive=False)
     # execution
-    "threads": Param((int, type(None)), 1, None),
-}
+    threads: int | None = checked(check_int, optional=True, low=1)
 
-_power_of_two = Param(int, 2, None)  # a power of two >= 2: checked by the notebook's validation cell
-_orders = Param(list, item=Param(str, choices=("balanced", "left_to_right", "right_to_left")), min_len=1, unique=True)
+    def check_rules(self) -> None:
+        if not self.nnz <= self.measurements <= self.signal_size:
+            raise ValueError(
+                f"parameters must satisfy nnz <= measurements <= signal_size, got nnz={self.nnz}, "
+                f"measurements={self.measurements}, signal_size={self.signal_size}"
+            )
+        if max(self.shrink_nnzs) > self.measurements:
+            raise ValueError(
+                f"shrink_nnzs must hold values in [1, measurements = {self.measurements}], got {self.shrink_nnzs}"
+            )
+        if self.pt_size % self.conv_channels:
+            raise ValueError(f"pt_size must be a multiple of conv_channels = {self.conv_channels}, got {self.pt_size}")
+        if self.group_signal_size % self.group_size or self.group_active > self.group_signal_size // self.group_size:
+            raise ValueError(
+                f"group_size must divide group_signal_size = {self.group_signal_size} and group_active must be at "
+                f"most the number of blocks; got group_size={self.group_size}, group_active={self.group_active}"
+            )
+        if max(self.group_ms) > self.group_signal_size:
+            raise ValueError(
+                f"group_ms must hold values in [1, group_signal_size = {self.group_signal_size}], got {self.group_ms}"
+            )
+        most = min(self.corr_samples, self.corr_features - 1)
+        if self.corr_nnz > most:
+            raise ValueError(
+                f"corr_nnz must be at most min(corr_samples, corr_features - 1) = {most}, got {self.corr_nnz}"
+            )
+        if self.sel_dim > self.sel_rows or min(self.sel_ks) < self.sel_dim or max(self.sel_ks) > self.sel_rows:
+            raise ValueError(
+                f"parameters must satisfy sel_dim <= sel_ks[i] <= sel_rows, got sel_dim={self.sel_dim}, "
+                f"sel_ks={self.sel_ks}, sel_rows={self.sel_rows}"
+            )
 
-#: The parameters of ``book/factorization.ipynb`` (that sizes are powers of two, and other
-#: cross-parameter constraints, are checked by the notebook's validation cell).
-FACTORIZATION = {
+
+@dataclass(frozen=True, kw_only=True)
+class FactorizationParams(ChapterParams):
+    """The parameters of ``book/factorization.ipynb`` (sizes of butterflies: powers of two >= 2)."""
+
     # ill-posedness: the LU counter-example and sparse ReLU training
-    "lu_eps": Param(list, item=_positive_float, min_len=1, unique=True),
-    "descent_steps": _positive,
-    "descent_init_scale": _positive_float,
-    "record_every": _positive,
-    "relu_samples": _positive,
-    "relu_in_features": _positive,
-    "relu_hidden": _positive,
-    "relu_density": Param(float, 0.0, 1.0, low_inclusive=False),
-    "relu_steps": _positive,
-    "relu_lr": _positive_float,
-    "relu_noise": _nonnegative,
-    "seeds": _seeds,
+    lu_eps: list[float] = checked(check_float_list, low=0.0, low_inclusive=False)
+    descent_steps: int = checked(check_int, low=1)
+    descent_init_scale: float = checked(check_float, low=0.0, low_inclusive=False)
+    record_every: int = checked(check_int, low=1)
+    relu_samples: int = checked(check_int, low=1)
+    relu_in_features: int = checked(check_int, low=1)
+    relu_width: int = checked(check_int, low=1)
+    relu_density: float = checked(check_density)
+    relu_steps: int = checked(check_int, low=1)
+    relu_lr: float = checked(check_float, low=0.0, low_inclusive=False)
+    relu_noise: float = checked(check_float, low=0.0)
+    seeds: list[int] = checked(check_int_list, low=0)
     # tractable and general supports
-    "fsmf_size": Param(int, 2, None),
-    "fsmf_rank": _positive,
-    "fsmf_density": Param(float, 0.0, 1.0, low_inclusive=False),
-    "fsmf_starts": _positive,
-    "fsmf_steps": _positive,
-    "fsmf_seed": _seed,
+    fsmf_size: int = checked(check_int, low=2)
+    fsmf_rank: int = checked(check_int, low=1)
+    fsmf_density: float = checked(check_density)
+    fsmf_starts: int = checked(check_int, low=1)
+    fsmf_steps: int = checked(check_int, low=1)
+    fsmf_seed: int = checked(check_int, low=0)
     # butterflies
-    "exact_sizes": Param(list, item=_power_of_two, min_len=1, unique=True),
-    "orders": _orders,
-    "noise_size": _power_of_two,
-    "noise_levels": Param(list, item=_nonnegative, min_len=1, unique=True),
-    "dense_sizes": Param(list, item=_power_of_two, min_len=1, unique=True),
+    exact_sizes: list[int] = checked(check_sizes)
+    orders: list[str] = checked(check_choice_list, allowed=ORDERS)
+    noise_size: int = checked(check_power_of_two)
+    noise_levels: list[float] = checked(check_float_list, low=0.0)
+    dense_sizes: list[int] = checked(check_sizes)
     # speed
-    "timing_sizes": Param(list, item=_power_of_two, min_len=1, unique=True),
-    "timing_orders": _orders,
-    "product_sizes": Param(list, item=_power_of_two, min_len=2, unique=True),
-    "product_batches": _sizes,
-    "product_repeats": _positive,
+    timing_sizes: list[int] = checked(check_sizes)
+    timing_orders: list[str] = checked(check_choice_list, allowed=ORDERS)
+    product_sizes: list[int] = checked(check_sizes, min_len=2)
+    product_batches: list[int] = checked(check_int_list, low=1)
+    product_repeats: int = checked(check_int, low=1)
     # structured layers
-    "layer_size": _power_of_two,
-    "task_samples": _positive,
-    "task_test_samples": _positive,
-    "task_epochs": _positive,
-    "digits_epochs": _positive,
-    "layer_lr": _positive_float,
-    "layer_batch_size": _positive,
-    "layer_models": Param(
-        list, item=Param(str, choices=("dense", "butterfly", "monarch", "sparse", "low-rank")), min_len=1, unique=True
-    ),
+    layer_size: int = checked(check_power_of_two)  # a perfect square too when layer_models has "monarch"
+    task_samples: int = checked(check_int, low=1)
+    task_test_samples: int = checked(check_int, low=1)
+    task_epochs: int = checked(check_int, low=1)
+    digits_epochs: int = checked(check_int, low=1)
+    layer_lr: float = checked(check_float, low=0.0, low_inclusive=False)
+    layer_batch_size: int = checked(check_int, low=1)
+    layer_models: list[str] = checked(check_choice_list, allowed=LAYER_MODELS)
     # execution
-    "threads": Param((int, type(None)), 1, None),
-    "device": Param(str, choices=("auto", "cpu", "cuda", "mps")),
-}
+    threads: int | None = checked(check_int, optional=True, low=1)
+    device: str = checked(check_choice, allowed=DEVICES)
+
+    def check_rules(self) -> None:
+        if "monarch" in self.layer_models and math.isqrt(self.layer_size) ** 2 != self.layer_size:
+            raise ValueError(
+                f"layer_size must be a perfect square (an even power of two) for the Monarch layer, "
+                f"got {self.layer_size}"
+            )

@@ -2,7 +2,7 @@ r"""How a network reaches a sparse state: every recipe at equal final sparsity, 
 
 The experiments of the chapter "Pruning schedules, lottery tickets and dynamic
 sparsity". A *run* (:func:`run_method`) builds a task, a model and one recipe,
-trains it and reports one flat row. The recipes (:data:`METHODS`), all ending at
+trains it with the settings of a :class:`MethodConfig` and reports one flat row. The recipes (:data:`METHODS`), all ending at
 the same density :math:`d` of the pruned layers (the hidden layers of an MLP; the
 output layer stays dense):
 
@@ -40,13 +40,14 @@ from __future__ import annotations
 import copy
 import math
 import time
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from sparselab import pruning
-from sparselab._validation import check_choice, check_float, check_int
+from sparselab._validation import check_choice, check_float, check_int, check_int_list, check_str
 from sparselab.data import load_digits, make_regression
 from sparselab.nn import MLP, DigitsCNN
 from sparselab.pruning import SET, GradualPruning, RigL, iterative_magnitude_pruning
@@ -59,6 +60,7 @@ __all__ = [
     "make_data",
     "make_model",
     "gradual_window",
+    "MethodConfig",
     "run_method",
     "compare",
     "GradientNormLog",
@@ -80,7 +82,7 @@ STRUCTURES = {
 
 #: Default problem sizes of each task (override with ``data=``).
 DATA_DEFAULTS = {
-    "regression": dict(n_train=1000, n_test=1000, in_features=32, hidden_features=32, noise=0.05, density=0.1),
+    "regression": dict(n_train=1000, n_test=1000, in_features=32, width=32, noise=0.05, density=0.1),
     "digits": dict(test_fraction=0.25),
 }
 
@@ -107,11 +109,11 @@ def make_data(task: str, seed: int = 0, **options):
     return load_digits(seed=seed, **options)
 
 
-def make_model(data, hidden, *, mask: str | None = None, density: float | None = None, seed: int = 0) -> MLP:
-    """An MLP for ``data`` with the given hidden widths, its weights drawn from ``torch.manual_seed(seed)``."""
+def make_model(data, widths, *, mask: str | None = None, density: float | None = None, seed: int = 0) -> MLP:
+    """An MLP for ``data`` with the given hidden ``widths``, its weights drawn from ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
     out = data.n_classes if data.task == "classification" else data.y_train.shape[1]
-    return MLP(data.X_train.shape[1], hidden, out, mask=mask, density=density)
+    return MLP(data.X_train.shape[1], widths, out, mask=mask, density=density)
 
 
 def random_masks(model, density: float, *, layers, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -144,33 +146,83 @@ def _error(model, data) -> float:
     return metrics["test_mse"] if data.task == "regression" else 1.0 - metrics["test_accuracy"]
 
 
+@dataclass(frozen=True)
+class MethodConfig:
+    r"""The training and pruning settings of a recipe: the same for every recipe of a comparison.
+
+    ``widths`` are the hidden widths of the MLP; each training is ``epochs`` epochs of Adam at
+    learning rate ``lr`` (cosine decay) in batches of ``batch_size`` on ``device``. ``IMP`` prunes
+    in ``imp_rounds`` rounds and rewinds to the weights after ``rewind_step`` steps; ``gradual``,
+    ``SET`` and ``RigL`` update the masks every ``update_every`` steps, and ``drop_fraction`` is
+    SET's drop fraction and RigL's initial one :math:`f_0`. Checked on construction (errors
+    name the field); ``widths`` is stored as a tuple, numbers as ``int``/``float``.
+    """
+
+    widths: tuple[int, ...] = (32,)
+    epochs: int = 20
+    lr: float = 0.01
+    batch_size: int = 128
+    imp_rounds: int = 4
+    rewind_step: int = 0
+    update_every: int = 10
+    drop_fraction: float = 0.3
+    device: str = "cpu"
+
+    def __post_init__(self):
+        checked = {
+            "widths": tuple(check_int_list(self.widths, "widths", low=1, distinct=False)),
+            "epochs": check_int(self.epochs, "epochs", low=1),
+            "lr": check_float(self.lr, "lr", low=0.0, low_inclusive=False),
+            "batch_size": check_int(self.batch_size, "batch_size", low=1),
+            "imp_rounds": check_int(self.imp_rounds, "imp_rounds", low=1),
+            "rewind_step": check_int(self.rewind_step, "rewind_step", low=0),
+            "update_every": check_int(self.update_every, "update_every", low=1),
+            "drop_fraction": check_float(self.drop_fraction, "drop_fraction", low=0.0, high=1.0, low_inclusive=False),
+            "device": check_str(self.device, "device"),  # TrainConfig checks that it is available
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    def train_config(self, seed: int) -> TrainConfig:
+        """The :class:`sparselab.training.TrainConfig` of one training of a run seeded by ``seed``."""
+        return TrainConfig(
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            seed=seed,
+            device=self.device,
+            progress=False,
+            track_flips=False,
+        )
+
+
+def _check_config(config) -> MethodConfig:
+    if config is None:
+        return MethodConfig()
+    if not isinstance(config, MethodConfig):
+        raise TypeError(f"config must be a MethodConfig, got {config!r} of type {type(config).__name__}")
+    return config
+
+
 def run_method(
     method: str,
+    config: MethodConfig | None = None,
     *,
     task: str,
     sparsity: float,
     seed: int = 0,
     data=None,
-    hidden=(32,),
-    epochs: int = 20,
-    lr: float = 0.01,
-    batch_size: int = 128,
-    imp_rounds: int = 4,
-    rewind_step: int = 0,
-    update_every: int = 10,
-    drop_fraction: float = 0.3,
-    device: str = "cpu",
     imp_mask=None,
     callbacks=(),
     keep: bool = False,
 ) -> dict:
-    r"""Train one recipe of :data:`METHODS` to sparsity ``sparsity`` and return its row.
+    r"""Train one recipe of :data:`METHODS` to sparsity ``sparsity`` with the settings ``config`` and return its row.
 
-    ``data`` is the task's data (built by :func:`make_data` from ``seed`` when not given).
-    ``imp_mask`` (``IMP-reinit`` only) is the IMP mask to re-initialise, as returned in
-    the ``masks`` entry of an ``IMP`` row made with ``keep=True``. With ``keep=True`` the
-    row also holds the trained ``model`` (and for ``IMP`` its ``masks``, ``densities`` and
-    ``target_densities`` per round, and ``alpha``).
+    ``config`` is a :class:`MethodConfig` (``None``: its defaults). ``data`` is the task's data
+    (built by :func:`make_data` from ``seed`` when not given). ``imp_mask`` (``IMP-reinit``
+    only) is the IMP mask to re-initialise, as returned in the ``masks`` entry of an ``IMP``
+    row made with ``keep=True``. With ``keep=True`` the row also holds the trained ``model``
+    (and for ``IMP`` its ``masks``, ``densities`` and ``target_densities`` per round, and ``alpha``).
     """
     check_choice(method, "method", METHODS)
     check_choice(task, "task", TASKS)
@@ -178,25 +230,21 @@ def run_method(
     density = round(1.0 - sparsity, 12)
     if method != "dense" and sparsity == 0.0:
         raise ValueError(f"sparsity must be in (0, 1) for method {method!r}; only 'dense' runs at sparsity 0")
-    check_int(epochs, "epochs", low=1)
-    check_int(imp_rounds, "imp_rounds", low=1)
-    check_int(update_every, "update_every", low=1)
+    config = _check_config(config)
     if method == "IMP-reinit" and imp_mask is None:
         raise ValueError("method 'IMP-reinit' needs imp_mask, the masks of an IMP run (run_method('IMP', keep=True))")
     if data is None:
         data = make_data(task, seed=seed)
-    config = TrainConfig(
-        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False, track_flips=False
-    )
-    steps_per_epoch = math.ceil(len(data.X_train) / batch_size)
-    total = epochs * steps_per_epoch
+    train_config = config.train_config(seed)
+    steps_per_epoch = math.ceil(len(data.X_train) / config.batch_size)
+    total = config.epochs * steps_per_epoch
     t0 = time.perf_counter()
     extra: dict = {}
 
     mask_kind = method if method in ("hard", "soft", "sigmoid") else None
     model = make_model(
         data,
-        hidden,
+        config.widths,
         mask=mask_kind,
         density=density if mask_kind else None,
         seed=seed + 1000 if method == "IMP-reinit" else seed,
@@ -204,23 +252,23 @@ def run_method(
     layers = model.hidden_layers
     histories = []
     if method in ("dense", "hard", "soft", "sigmoid"):
-        histories.append(train(model, data, config, callbacks=callbacks))
+        histories.append(train(model, data, train_config, callbacks=callbacks))
     elif method == "one-shot":
-        histories.append(train(model, data, config))
+        histories.append(train(model, data, train_config))
         pruning.prune_model(model, density, layers=layers)
-        histories.append(train(model, data, config, callbacks=callbacks))
+        histories.append(train(model, data, train_config, callbacks=callbacks))
     elif method == "gradual":
-        start, end, every = gradual_window(total, steps_per_epoch, update_every)
+        start, end, every = gradual_window(total, steps_per_epoch, config.update_every)
         schedule = GradualPruning(density, start_step=start, end_step=end, update_every=every, layers=layers)
-        histories.append(train(model, data, config, callbacks=[schedule, *callbacks]))
+        histories.append(train(model, data, train_config, callbacks=[schedule, *callbacks]))
     elif method == "IMP":
         result = iterative_magnitude_pruning(
             model,
             data,
-            config,
+            train_config,
             final_density=density,
-            rounds=imp_rounds,
-            rewind_step=rewind_step,
+            rounds=config.imp_rounds,
+            rewind_step=config.rewind_step,
             layers=layers,
             callbacks=callbacks,
             progress=False,
@@ -237,20 +285,20 @@ def run_method(
         modules = dict(model.named_modules())
         for name, mask in masks.items():
             pruning.attach_mask(modules[name], mask)
-        histories.append(train(model, data, config, callbacks=callbacks))
+        histories.append(train(model, data, train_config, callbacks=callbacks))
     else:  # SET, RigL
         rule = SET if method == "SET" else RigL
         init = {"regrow_init": "uniform"} if method == "SET" else {}  # SET regrows at random values, RigL at zero
         updater = rule(
             density,
-            update_every=update_every,
-            drop_fraction=drop_fraction,
+            update_every=config.update_every,
+            drop_fraction=config.drop_fraction,
             end_step=max(1, (3 * total) // 4),
             layers=layers,
             seed=seed,
             **init,
         )
-        histories.append(train(model, data, config, callbacks=[updater, *callbacks]))
+        histories.append(train(model, data, train_config, callbacks=[updater, *callbacks]))
         extra = {"updates": len(updater.log)}
 
     row = {
@@ -270,7 +318,9 @@ def run_method(
     return row
 
 
-def _run_group(task: str, seed: int, sparsity: float, methods: tuple, data_options: dict, options: dict) -> tuple:
+def _run_group(
+    task: str, seed: int, sparsity: float, methods: tuple, data_options: dict, config: MethodConfig
+) -> tuple:
     """All ``methods`` of one (task, seed, sparsity): IMP before IMP-reinit, which reuses its mask."""
     torch.set_num_threads(1)
     data = make_data(task, seed=seed, **data_options)
@@ -278,13 +328,13 @@ def _run_group(task: str, seed: int, sparsity: float, methods: tuple, data_optio
     for method in sorted(methods, key=lambda m: m == "IMP-reinit"):
         row = run_method(
             method,
+            config,
             task=task,
             sparsity=sparsity,
             seed=seed,
             data=data,
             keep=method == "IMP",
             imp_mask=imp_mask if method == "IMP-reinit" else None,
-            **options,
         )
         if method == "IMP":
             imp_mask = row["masks"]
@@ -294,6 +344,7 @@ def _run_group(task: str, seed: int, sparsity: float, methods: tuple, data_optio
 
 
 def compare(
+    config: MethodConfig | None = None,
     *,
     tasks=TASKS,
     methods=METHODS,
@@ -302,18 +353,19 @@ def compare(
     data=None,
     workers: int = 1,
     progress: bool = True,
-    **options,
 ) -> tuple[pd.DataFrame, dict]:
-    """Every ``method`` × ``sparsity`` × ``seed`` × ``task`` (``dense`` once per seed and task).
+    """Every ``method`` × ``sparsity`` × ``seed`` × ``task`` (``dense`` once per seed and task), with the settings ``config``.
 
     ``IMP-reinit`` reuses the mask of the ``IMP`` run of the same task, sparsity and seed,
     so ``IMP`` must be among ``methods`` when it is. ``data`` maps a task to options of
-    :func:`make_data`; ``options`` go to :func:`run_method`. ``workers > 1`` runs the
+    :func:`make_data`; ``config`` (a :class:`MethodConfig`, ``None``: its defaults) goes to
+    every :func:`run_method`. ``workers > 1`` runs the
     (task, seed, sparsity) groups in that many processes (each with one torch thread);
     every run seeds itself, so the numbers do not depend on ``workers``. Returns the
     frame of rows (columns :data:`ROW_COLUMNS`, in a fixed order) and the IMP schedules
     ``{(task, sparsity, seed): (densities, target_densities, alpha)}``.
     """
+    config = _check_config(config)
     methods = tuple(methods)
     for m in methods:
         check_choice(m, "methods", METHODS)
@@ -331,7 +383,7 @@ def compare(
     sparse_methods = tuple(m for m in methods if m != "dense")
     groups = [(t, seed, 0.0, ("dense",)) for t in tasks for seed in seeds if "dense" in methods]
     groups += [(t, seed, s, sparse_methods) for t in tasks for seed in seeds for s in sparsities if sparse_methods]
-    jobs = [(t, seed, s, ms, data.get(t, {}), options) for t, seed, s, ms in groups]
+    jobs = [(t, seed, s, ms, data.get(t, {}), config) for t, seed, s, ms in groups]
     bar = tqdm(total=len(jobs), desc="run groups", unit="group", disable=not progress)
     results = {}
     if workers == 1:

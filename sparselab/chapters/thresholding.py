@@ -234,7 +234,8 @@ def conv_rows(m: int, N: int, *, channels: int = 4, kernel: int = 5, seed: int =
     return A / torch.where(norms > 0, norms, torch.ones_like(norms))
 
 
-def _check_sizes(m, N, k):
+def check_sizes(m, N, k) -> tuple[int, int, int]:
+    """``(m, N, k)`` of a sensing problem as ints, checked: ``N >= 2``, ``1 <= m <= N`` and ``1 <= k <= m``."""
     N = check_int(N, "N", low=2)
     m = check_int(m, "m", low=1, high=N)
     k = check_int(k, "k", low=1, high=m)
@@ -270,7 +271,7 @@ def shrinkage_instance(
     """
     from sparselab.sensing import lambda_max
 
-    m, N, k = _check_sizes(m, N, k)
+    m, N, k = check_sizes(m, N, k)
     noise = check_float(noise, "noise", low=0.0)
     lam_factor = check_float(lam_factor, "lam_factor", low=0.0, low_inclusive=False)
     steps = check_int(steps, "steps", low=1)
@@ -322,7 +323,7 @@ def shrinkage_sweep(
     """
     from sparselab.sensing import lambda_max
 
-    m, N, k = _check_sizes(m, N, k)
+    m, N, k = check_sizes(m, N, k)
     lam_ratios = check_float_list(lam_ratios, "lam_ratios", low=0.0, high=1.0, low_inclusive=False)
     ks = check_int_list(ks, "ks", low=1, high=m)
     noise = check_float(noise, "noise", low=0.0)
@@ -515,7 +516,7 @@ def noise_robustness(
     """
     from sparselab.sensing import debias, lambda_max, measure
 
-    m, N, k = _check_sizes(m, N, k)
+    m, N, k = check_sizes(m, N, k)
     noises = check_float_list(noises, "noises", low=0.0)
     lam_factor = check_float(lam_factor, "lam_factor", low=0.0, low_inclusive=False)
     steps = check_int(steps, "steps", low=1)

@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from sparselab._validation import check_choice, check_int
+from sparselab._validation import check_choice, check_finite, check_int
 
 __all__ = [
     "ORDERS",
@@ -529,9 +529,7 @@ def check_square(A, name: str = "A") -> torch.Tensor:
         raise ValueError(f"{name} must be a square matrix, got shape {tuple(A.shape)}")
     if A.dtype == torch.bool or not (A.is_floating_point() or A.is_complex()):
         A = A.to(torch.float64)
-    if not bool(torch.isfinite(A).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return A
+    return check_finite(A, name)
 
 
 def butterfly_factorize(A, *, order: str = "balanced", perm=None) -> ButterflyFactorization:

@@ -209,16 +209,17 @@ class SparseLinear(nn.Module):
 class SparseMLP(nn.Module):
     """``Input -> SparseLinear -> ReLU -> Linear -> Output``, the book's regression model.
 
-    Keyword arguments other than the sizes go to the :class:`SparseLinear` layer.
+    ``width`` is the number of hidden units (the rows of the sparse layer). Keyword arguments other than the
+    sizes go to the :class:`SparseLinear` layer.
     """
 
     def __init__(
-        self, in_features: int, hidden_features: int, out_features: int = 1, *, device=None, dtype=None, **sparse_kwargs
+        self, in_features: int, width: int, out_features: int = 1, *, device=None, dtype=None, **sparse_kwargs
     ):
         super().__init__()
-        self.sparse = SparseLinear(in_features, hidden_features, device=device, dtype=dtype, **sparse_kwargs)
+        self.sparse = SparseLinear(in_features, width, device=device, dtype=dtype, **sparse_kwargs)
         self.out = nn.Linear(
-            check_int(hidden_features, "hidden_features", low=1),
+            check_int(width, "width", low=1),
             check_int(out_features, "out_features", low=1),
             device=device,
             dtype=dtype,

@@ -55,7 +55,7 @@ class MLP(nn.Module):
     ----------
     in_features : int
         Input dimension :math:`D \ge 1` (64 for flat digits).
-    hidden : int or sequence of int
+    widths : int or sequence of int
         Width(s) of the :math:`L \ge 1` hidden layers, each :math:`\ge 1`.
     out_features : int
         Number of outputs (logits) :math:`\ge 1`.
@@ -81,14 +81,14 @@ class MLP(nn.Module):
         Names of the hidden layers, ``["fc1", ..., "fcL"]`` — the layers to prune.
     output_layer : str
         Name of the output layer, ``"out"``.
-    in_features, out_features, hidden : int, int, tuple of int
+    in_features, out_features, widths : int, int, tuple of int
         The sizes.
     """
 
     def __init__(
         self,
         in_features: int,
-        hidden,
+        widths,
         out_features: int,
         *,
         mask: str | None = None,
@@ -102,7 +102,7 @@ class MLP(nn.Module):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         self.bias = bias
         self.in_features = check_int(in_features, "in_features", low=1)
-        self.hidden = _check_sizes(hidden, "hidden")
+        self.widths = _check_sizes(widths, "widths")
         self.out_features = check_int(out_features, "out_features", low=1)
         factory = {key: sparse_kwargs.pop(key) for key in ("device", "dtype") if key in sparse_kwargs}
         if mask is None:
@@ -124,7 +124,7 @@ class MLP(nn.Module):
             self.target_density = resolve_density(density, sparsity)
         self.hidden_layers: list[str] = []
         width = self.in_features
-        for i, h in enumerate(self.hidden, start=1):
+        for i, h in enumerate(self.widths, start=1):
             if self.mask_kind is None:
                 layer = nn.Linear(width, h, bias=bias, **factory)
             else:
@@ -144,7 +144,7 @@ class MLP(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"in_features={self.in_features}, hidden={self.hidden}, out_features={self.out_features}, "
+            f"in_features={self.in_features}, widths={self.widths}, out_features={self.out_features}, "
             f"mask={self.mask_kind!r}" + ("" if self.mask_kind is None else f", density={self.target_density:g}")
         )
 

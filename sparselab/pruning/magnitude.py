@@ -113,12 +113,6 @@ def check_nm(n, m) -> tuple[int, int]:
     return n, m
 
 
-def check_module(module, name: str = "module") -> nn.Module:
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
-    return module
-
-
 def resolve_structure_density(structure, density, sparsity, n, m) -> float:
     """The density of a mask request; for ``nm`` it is n/m, and an explicit density must agree."""
     if structure == "nm":

@@ -55,7 +55,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from sparselab import masks as M
-from sparselab._validation import check_choice, check_float
+from sparselab._validation import check_choice, check_float, check_module
 from sparselab.nn.layers import SparseLinear
 from sparselab.pruning.magnitude import (
     GROUP_STRUCTURES,
@@ -64,7 +64,6 @@ from sparselab.pruning.magnitude import (
     STRUCTURES,
     check_block,
     check_block_divides,
-    check_module,
     check_nm,
     divisors,
     global_magnitude_masks,

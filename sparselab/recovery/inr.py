@@ -32,7 +32,7 @@ import numbers
 
 import torch
 
-from sparselab._validation import check_choice, check_float, check_int
+from sparselab._validation import check_choice, check_finite, check_float, check_float_dtype, check_int
 from sparselab.data import RegressionData
 
 SAMPLE_IMAGES = (
@@ -137,7 +137,7 @@ def pixel_grid(height: int, width: int, *, dtype: torch.dtype = torch.float64) -
     """
     height = check_int(height, "height", low=2)
     width = check_int(width, "width", low=2)
-    _check_float_dtype(dtype)
+    check_float_dtype(dtype)
     rows = torch.linspace(-1.0, 1.0, height, dtype=torch.float64)
     cols = torch.linspace(-1.0, 1.0, width, dtype=torch.float64)
     grid = torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1)
@@ -249,7 +249,7 @@ def image_features(
         ``(H W, 2 n_frequencies)`` features.
     """
     height, width = _image_shape(image)
-    _check_float_dtype(dtype)
+    check_float_dtype(dtype)
     coords = pixel_grid(height, width)
     return fourier_features(coords, n_frequencies=n_frequencies, scale=scale, seed=seed).to(dtype)
 
@@ -303,7 +303,7 @@ def image_regression(
     n_frequencies = check_int(n_frequencies, "n_frequencies", low=1)
     scale = check_float(scale, "scale", low=0.0, low_inclusive=False)
     seed = check_int(seed, "seed", low=0, high=2**63 - 1)
-    _check_float_dtype(dtype)
+    check_float_dtype(dtype)
 
     height, width = target.shape
     n = height * width
@@ -425,9 +425,7 @@ def _as_float_tensor(value, name: str) -> torch.Tensor:
         raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
     if not value.is_floating_point():
         value = value.to(torch.float64)
-    if not bool(torch.isfinite(value).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return value
+    return check_finite(value, name)
 
 
 def _image_shape(image, name: str = "image") -> tuple[int, int]:
@@ -448,8 +446,3 @@ def _image_shape(image, name: str = "image") -> tuple[int, int]:
     if min(shape) < 2:
         raise ValueError(f"{name} must have both sides >= 2, got shape {shape}")
     return shape
-
-
-def _check_float_dtype(dtype) -> None:
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")

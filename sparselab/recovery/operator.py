@@ -9,10 +9,9 @@ without forming it, re-drawing each chunk's generators from the seed (see :mod:`
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from sparselab._validation import check_int
+from sparselab._validation import as_real_tensor, check_finite, check_int
 
 __all__ = [
     "LiftedReLUOperator",
@@ -23,16 +22,8 @@ __all__ = [
 
 
 def as_tensor(value, name: str, *, dtype=None, device=None) -> torch.Tensor:
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(np.ascontiguousarray(value))
-    elif not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(value).__name__}")
-    if not (
-        value.dtype.is_floating_point
-        or value.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)
-    ):
-        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
-    return value.to(device=device, dtype=dtype)
+    """``value`` as a real tensor (booleans allowed) converted to ``dtype`` on ``device``."""
+    return as_real_tensor(value, name, allow_bool=True, dtype=dtype, device=device)
 
 
 def check_xy(X, y, *, dtype, device) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -47,10 +38,8 @@ def check_xy(X, y, *, dtype, device) -> tuple[torch.Tensor, torch.Tensor, bool]:
         raise ValueError(f"X and y must have the same number of samples, got {len(X)} and {len(y)}")
     if len(X) < 1 or X.shape[1] < 1:
         raise ValueError(f"X must have at least one sample and one feature, got shape {tuple(X.shape)}")
-    if not torch.isfinite(X).all():
-        raise ValueError("X contains NaN or infinite values")
-    if not torch.isfinite(y).all():
-        raise ValueError("y contains NaN or infinite values")
+    check_finite(X, "X")
+    check_finite(y, "y")
     squeeze = y.ndim == 1
     return X, (y[:, None] if squeeze else y), squeeze
 

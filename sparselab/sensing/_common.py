@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sparselab._validation import check_float, check_int
+from sparselab._validation import as_real_tensor, check_finite, check_float, check_int
 from sparselab.thresholding import (
     check_threshold,
 )
@@ -17,24 +17,8 @@ from sparselab.thresholding import (
 # ----------------------------------------------------------------------------- validation
 
 
-def as_tensor(value, name: str) -> torch.Tensor:
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(np.ascontiguousarray(value))
-    if not torch.is_tensor(value):
-        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(value).__name__}")
-    if value.is_complex() or value.dtype == torch.bool:
-        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
-    return value
-
-
-def check_finite(t: torch.Tensor, name: str) -> None:
-    if not bool(torch.isfinite(t).all()):
-        bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
-
-
 def check_A(A) -> torch.Tensor:
-    A = as_tensor(A, "A")
+    A = as_real_tensor(A, "A")
     if A.dim() < 2:
         raise ValueError(f"A must be a matrix (m, N) or a batch of matrices (..., m, N), got shape {tuple(A.shape)}")
     if A.shape[-1] < 1 or A.shape[-2] < 1:
@@ -56,7 +40,7 @@ def broadcast(shapes: dict, what: str) -> tuple:
 def check_Ay(A, y):
     """``A`` (..., m, N) and ``y`` (..., m) on A's device in a common floating dtype, and the batch shape."""
     A = check_A(A)
-    y = as_tensor(y, "y")
+    y = as_real_tensor(y, "y")
     m, N = A.shape[-2:]
     if y.dim() < 1 or y.shape[-1] != m:
         raise ValueError(f"y must have length m = {m} (A has shape {tuple(A.shape)}), got shape {tuple(y.shape)}")
@@ -69,7 +53,7 @@ def check_Ay(A, y):
 
 
 def check_x(x, name: str, A: torch.Tensor, batch: tuple) -> tuple[torch.Tensor, tuple]:
-    x = as_tensor(x, name)
+    x = as_real_tensor(x, name)
     N = A.shape[-1]
     if x.dim() < 1 or x.shape[-1] != N:
         raise ValueError(f"{name} must have length N = {N} (A has shape {tuple(A.shape)}), got shape {tuple(x.shape)}")

@@ -68,10 +68,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from sparselab._validation import check_choice, check_float, check_int
+from sparselab._validation import as_real_tensor, check_choice, check_float, check_float_dtype, check_int
 from sparselab._validation import check_matrix as _as_matrix
 
 __all__ = [
@@ -101,12 +100,6 @@ PADDING_MODES = ("zeros", "circular")
 def _generator(seed) -> torch.Generator:
     seed = check_int(seed, "seed", 0)
     return torch.Generator().manual_seed(seed)
-
-
-def _check_dtype(dtype) -> torch.dtype:
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point or dtype.is_complex:
-        raise TypeError(f"dtype must be a real floating torch.dtype, got {dtype!r}")
-    return dtype
 
 
 def _check_shape(m, N, *, at_most_N: bool = True) -> tuple[int, int]:
@@ -142,7 +135,7 @@ def gaussian(m: int, N: int, *, seed: int = 0, dtype: torch.dtype = torch.float6
         Columns have :math:`\mathbb E \lVert a_j \rVert^2 = 1`.
     """
     m, N = _check_shape(m, N, at_most_N=False)
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     g = _generator(seed)
     A = torch.randn(m, N, generator=g, dtype=torch.float64) / math.sqrt(m)
     return A.to(device=device, dtype=dtype)
@@ -154,7 +147,7 @@ def bernoulli(m: int, N: int, *, seed: int = 0, dtype: torch.dtype = torch.float
     Parameters and return value as :func:`gaussian`; every column has unit norm exactly.
     """
     m, N = _check_shape(m, N, at_most_N=False)
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     g = _generator(seed)
     signs = torch.randint(0, 2, (m, N), generator=g).to(torch.float64) * 2 - 1
     return (signs / math.sqrt(m)).to(device=device, dtype=dtype)
@@ -163,7 +156,7 @@ def bernoulli(m: int, N: int, *, seed: int = 0, dtype: torch.dtype = torch.float
 def dct_matrix(N: int, *, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
     r"""The orthonormal DCT-II matrix :math:`D` (``D @ x == scipy.fft.dct(x, norm="ortho")``), ``(N, N)``."""
     N = check_int(N, "N", 1)
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     k = torch.arange(N, dtype=torch.float64)[:, None]
     n = torch.arange(N, dtype=torch.float64)[None, :]
     D = torch.cos(math.pi * (2 * n + 1) * k / (2 * N)) * math.sqrt(2.0 / N)
@@ -179,7 +172,7 @@ def real_fourier_matrix(N: int, *, dtype: torch.dtype = torch.float64, device=No
     Nyquist row :math:`(-1)^n / \sqrt N`.
     """
     N = check_int(N, "N", 1)
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     n = torch.arange(N, dtype=torch.float64)
     rows = [torch.full((N,), 1.0 / math.sqrt(N), dtype=torch.float64)]
     for f in range(1, (N + 1) // 2):
@@ -211,7 +204,7 @@ def partial_dct(
     """
     m, N = _check_shape(m, N)
     rows = _random_rows(m, N, seed)
-    A = dct_matrix(N, dtype=_check_dtype(dtype))[rows] * math.sqrt(N / m)
+    A = dct_matrix(N, dtype=check_float_dtype(dtype))[rows] * math.sqrt(N / m)
     A = A.to(device=device)
     return (A, rows.to(device=A.device)) if return_rows else A
 
@@ -227,7 +220,7 @@ def partial_fourier(
     """
     m, N = _check_shape(m, N)
     rows = _random_rows(m, N, seed)
-    A = real_fourier_matrix(N, dtype=_check_dtype(dtype))[rows] * math.sqrt(N / m)
+    A = real_fourier_matrix(N, dtype=check_float_dtype(dtype))[rows] * math.sqrt(N / m)
     A = A.to(device=device)
     return (A, rows.to(device=A.device)) if return_rows else A
 
@@ -391,7 +384,7 @@ def sparse_signal(
     N = check_int(N, "N", 1)
     k = check_int(k, "k", 0, N)
     check_choice(distribution, "distribution", DISTRIBUTIONS)
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     g = _generator(seed)
     if blocks is None:
         support = torch.randperm(N, generator=g)[:k].sort().values
@@ -433,10 +426,7 @@ def measure(A, x, *, noise: float = 0.0, seed: int = 0) -> torch.Tensor:
         ``(m,)`` or ``(m, B)``, with the dtype and device of ``A``.
     """
     A = _as_matrix(A, "A")
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    if not torch.is_tensor(x):
-        raise TypeError(f"x must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
+    x = as_real_tensor(x, "x")
     if x.ndim not in (1, 2) or x.shape[0] != A.shape[1]:
         raise ValueError(f"x must have shape (N,) or (N, B) with N = A.shape[1] = {A.shape[1]}, got {tuple(x.shape)}")
     noise = check_float(noise, "noise", 0.0)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from sparselab._validation import as_real_tensor
 from sparselab.sensing._common import (
-    as_tensor,
     broadcast,
     check_Ay,
     check_weights,
@@ -62,7 +62,9 @@ def debias(A, y, support) -> torch.Tensor:
     """
     A, y, batch = check_Ay(A, y)
     m, N = A.shape[-2:]
-    support = as_tensor(support, "support") if not torch.is_tensor(support) or support.dtype != torch.bool else support
+    support = (
+        as_real_tensor(support, "support") if not torch.is_tensor(support) or support.dtype != torch.bool else support
+    )
     if support.dtype == torch.bool:
         if support.dim() < 1 or support.shape[-1] != N:
             raise ValueError(f"support must be a boolean mask of length N = {N}, got shape {tuple(support.shape)}")
