@@ -2,6 +2,7 @@
 
     python tools/glue_values.py _build/src --out before.json        # collect
     python tools/glue_values.py --compare before.json after.json    # identical / changed / timing counts
+    python tools/glue_values.py --compare before.json after.json --renamed ch/old=ch/new   # a glue name renamed
 
 The executed notebooks (the papermill outputs that ``make book`` writes under ``_build/src``) hold one
 display output per ``myst_nb.glue`` call, tagged with the glued name in ``metadata.scrapbook``. For every
@@ -26,7 +27,7 @@ from pathlib import Path
 # glued names that measure the machine rather than the mathematics (wall times, speed ratios, memory, the
 # device): a name is timing when one of its "_"-separated words is in TIMING_WORDS, or it matches TIMING_NAMES
 TIMING_WORDS = {"time", "times", "seconds", "minutes", "speedup", "speed", "device", "threads", "memory", "mem"}
-TIMING_NAMES = re.compile(r"^(cost_(IHT|IMP|chunk)_|fft_ratio_|slope_(dense|butterfly|monarch|fft)_|ft_slope)")
+TIMING_NAMES = re.compile(r"^(cost_(IHT|IMP|chunk)_|cost_iht_copies$|fft_ratio_|slope_(dense|butterfly|monarch|fft)_|ft_slope)")
 
 
 def collect(root: Path) -> dict:
@@ -41,15 +42,20 @@ def collect(root: Path) -> dict:
                 name = output.get("metadata", {}).get("scrapbook", {}).get("name")
                 if name is None:
                     continue
-                data = output.get("data", {})
+                # glue(..., display=False) stores its bundle under the scrapbook prefix
+                # ("application/papermill.record/text/plain"); a displayed glue under the plain mime types
+                prefix = output["metadata"]["scrapbook"].get("mime_prefix", "")
+                data = {mime.removeprefix(prefix): value for mime, value in output.get("data", {}).items()}
                 key = f"{path.stem}/{name}"
                 if "image/png" in data:
                     png = data["image/png"]
                     png = "".join(png) if isinstance(png, list) else png
                     values[key] = {"kind": "figure", "value": hashlib.sha256(png.encode()).hexdigest()}
-                else:
-                    text = data.get("text/plain", "")
+                elif "text/plain" in data:
+                    text = data["text/plain"]
                     values[key] = {"kind": "text", "value": "".join(text) if isinstance(text, list) else text}
+                else:
+                    raise ValueError(f"{path}: glued output {name!r} has neither text/plain nor image/png")
     return values
 
 
@@ -83,9 +89,22 @@ def main(argv=None) -> int:
     p.add_argument("root", nargs="?", type=Path, help="folder of executed notebooks (e.g. _build/src)")
     p.add_argument("--out", type=Path, help="JSON file to write (default: standard output)")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="compare two collected files")
+    p.add_argument(
+        "--renamed",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="a glued name renamed between the builds (chapter/name=chapter/name); its values are still compared",
+    )
     args = p.parse_args(argv)
     if args.compare:
         before, after = (json.loads(f.read_text()) for f in args.compare)
+        for pair in args.renamed:
+            old, sep, new = pair.partition("=")
+            if not sep or old not in before:
+                p.error(f"--renamed {pair!r}: expected OLD=NEW with OLD a name of {args.compare[0]}")
+            before[new] = before.pop(old)
+            print(f"renamed: {old} -> {new}")
         report = compare(before, after)
         for field in report:
             print(f"{field}: {len(report[field])}")
