@@ -1,6 +1,8 @@
 r"""Training: a plain, GPU-aware loop for models with sparse layers.
 
-One function, :func:`train`, minimises with Adam the mean squared error
+The loop itself is :func:`fit`: epochs of steps (a step function per batch) and callbacks with the hooks
+of :class:`Callback`, which see a :class:`LoopState`; :func:`supervised_step` is the usual step (forward,
+backward, optimizer step). :func:`train`, built on it, minimises with Adam the mean squared error
 :math:`L = \frac1n \sum_i \|f(x_i) - y_i\|^2` (regression) or the cross-entropy
 :math:`L = -\frac1n \sum_i \log \operatorname{softmax}(f(x_i))_{y_i}` (classification),
 chosen by the data's ``task``. It
@@ -61,6 +63,10 @@ __all__ = [
     "lr_factor",
     "TrainConfig",
     "History",
+    "LoopState",
+    "Callback",
+    "fit",
+    "supervised_step",
     "train",
     "resolve_device",
     "save_checkpoint",
@@ -259,6 +265,170 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimize
     return torch.optim.Adam(groups, lr=cfg.lr)
 
 
+# ----------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class LoopState:
+    """Where :func:`fit` is: the one object every hook of every callback receives, updated in place.
+
+    Attributes
+    ----------
+    epoch : int
+        The current epoch, counted from 0 (``start_epoch`` in the ``begin`` hook).
+    step : int
+        Steps taken so far, counted on from ``start_step``; in ``after_step`` it includes the step just
+        taken, so the first step of a fresh loop is step 1.
+    batch : object
+        The batch the last step was given (None before the first step, and always None in a full-batch loop).
+    loss : object
+        What the step function returned for that batch (None before the first step).
+    stop : bool
+        Set to True by a hook to end the loop as soon as that hook has run on every callback.
+    """
+
+    epoch: int = 0
+    step: int = 0
+    batch: object = None
+    loss: object = None
+    stop: bool = False
+
+
+class Callback:
+    """Optional base class of :func:`fit`'s callbacks, whose hooks do nothing until overridden.
+
+    A callback of :func:`fit` is any object with some of the methods ``begin`` (once, before the first
+    epoch), ``epoch_begin`` (before the epoch's batches are drawn), ``after_step`` (after every step: the
+    parameters are updated) and ``epoch_end`` (after the epoch's last step), each called with the
+    :class:`LoopState`. They are not :func:`train`'s hooks (``on_train_begin``, ``on_step_end``,
+    ``on_epoch_end``), which see the model, the optimizer and the :class:`History`.
+    """
+
+    def begin(self, state: LoopState) -> None: ...
+
+    def epoch_begin(self, state: LoopState) -> None: ...
+
+    def after_step(self, state: LoopState) -> None: ...
+
+    def epoch_end(self, state: LoopState) -> None: ...
+
+
+_HOOKS = ("begin", "epoch_begin", "after_step", "epoch_end")
+
+
+def fit(step_fn, *, epochs: int, batches=None, callbacks=(), start_epoch: int = 0, start_step: int = 0) -> LoopState:
+    """Run ``step_fn`` over the batches of epochs ``start_epoch, ..., epochs - 1``, calling the callbacks.
+
+    Parameters
+    ----------
+    step_fn : callable
+        ``step_fn(batch) -> loss``: one optimisation step on one batch (forward, backward, parameter
+        update; :func:`supervised_step` builds one for a model and an optimizer). What it returns is
+        stored as ``state.loss``.
+    epochs : int
+        The loop ends after epoch ``epochs - 1`` (an epoch count, or where a resumed run stops).
+    batches : callable, optional
+        ``batches(epoch)`` returns an iterable of that epoch's batches; it is called after the epoch's
+        ``epoch_begin`` hooks, and a generator draws its permutation when its first batch is asked for.
+        None (the default): every epoch is a single full-batch step, ``step_fn(None)``, so that
+        ``epochs`` counts gradient steps.
+    callbacks : sequence
+        Objects with some of the hooks of :class:`Callback`, called in the order given.
+    start_epoch, start_step : int
+        Where a resumed loop starts counting epochs and steps.
+
+    Returns
+    -------
+    LoopState
+        The state after the last hook ran.
+
+    Notes
+    -----
+    The order of the calls is fixed:
+
+    1. ``begin(state)`` once, with ``state.epoch = start_epoch`` and ``state.step = start_step``;
+    2. for every epoch: ``epoch_begin(state)``; then for every batch ``step_fn(batch)``, ``state.step += 1``
+       and ``after_step(state)`` (so a callback sees the parameters *after* the optimizer step, with
+       ``state.batch``, ``state.loss`` and the 1-based index ``state.step`` of that step); then
+       ``epoch_end(state)``.
+
+    Every hook runs on every callback before the next one starts. When a hook sets ``state.stop``
+    the loop returns right after that hook: no later step and no later hook runs (a stop in
+    ``after_step`` skips the epoch's ``epoch_end``). The loop draws no random numbers itself, so a
+    run is as deterministic as ``step_fn``, ``batches`` and the callbacks.
+    """
+    epochs = check_int(epochs, "epochs", low=0)
+    start_epoch = check_int(start_epoch, "start_epoch", low=0)
+    start_step = check_int(start_step, "start_step", low=0)
+    callbacks = tuple(callbacks)
+    for cb in callbacks:
+        if not any(callable(getattr(cb, hook, None)) for hook in _HOOKS):
+            raise TypeError(f"a callback of fit needs some of the methods {_HOOKS}, got {type(cb).__name__}")
+    state = LoopState(epoch=start_epoch, step=start_step)
+    if _hook(callbacks, "begin", state):
+        return state
+    for epoch in range(start_epoch, epochs):
+        state.epoch = epoch
+        if _hook(callbacks, "epoch_begin", state):
+            return state
+        for batch in (None,) if batches is None else batches(epoch):
+            state.batch = batch
+            state.loss = step_fn(batch)
+            state.step += 1
+            if _hook(callbacks, "after_step", state):
+                return state
+        if _hook(callbacks, "epoch_end", state):
+            return state
+    return state
+
+
+def _hook(callbacks, name: str, state: LoopState) -> bool:
+    """Call hook ``name`` of every callback that has it; True when the loop must stop."""
+    for cb in callbacks:
+        method = getattr(cb, name, None)
+        if method is not None:
+            method(state)
+    return state.stop
+
+
+def supervised_step(model: torch.nn.Module, loss_fn, optimizer: torch.optim.Optimizer, *, autocast=None):
+    """A step function for :func:`fit` on batches ``(inputs, targets, ...)``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Called on ``batch[0]``.
+    loss_fn : callable
+        ``loss_fn(prediction, batch[1])``, a scalar tensor.
+    optimizer : torch.optim.Optimizer
+        Stepped once per batch.
+    autocast : context manager, optional
+        Entered around the forward pass only (e.g. ``torch.autocast("cuda", dtype=torch.bfloat16)``).
+
+    Returns
+    -------
+    callable
+        ``step(batch) -> loss``: forward, loss, ``optimizer.zero_grad(set_to_none=True)``, backward,
+        ``optimizer.step()``; it returns the loss detached from the graph (on the device: reading it
+        synchronises with the host).
+    """
+    context = contextlib.nullcontext() if autocast is None else autocast
+
+    def step(batch):
+        with context:
+            pred = model(batch[0])
+        loss = loss_fn(pred, batch[1])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+# ----------------------------------------------------------------------------- train
+
+
 def train(
     model: torch.nn.Module,
     data,
@@ -268,137 +438,190 @@ def train(
     checkpoint_meta: dict | None = None,
     **overrides,
 ) -> History:
-    """Train ``model`` on ``data``; returns the :class:`History`.
+    """Train ``model`` on ``data`` with Adam, on top of :func:`fit`.
 
-    ``data`` is a :class:`~sparselab.data.RegressionData` (MSE loss; ``test_mse``
-    and ``test_loss`` are both the test MSE, ``test_accuracy`` is None) or a
-    :class:`~sparselab.data.ClassificationData` (cross-entropy; ``test_loss`` is the
-    test cross-entropy, ``test_accuracy`` the accuracy, ``test_mse`` None).
-    ``callbacks`` see the module docstring; they are not saved in checkpoints, so
-    a resumed run needs the same callbacks passed again.
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Trained in place (and moved to the device).
+    data : RegressionData or ClassificationData
+        :class:`~sparselab.data.RegressionData`: MSE loss; ``test_mse`` and ``test_loss`` are both the
+        test MSE, ``test_accuracy`` is None. :class:`~sparselab.data.ClassificationData`: cross-entropy;
+        ``test_loss`` is the test cross-entropy, ``test_accuracy`` the accuracy, ``test_mse`` None.
+    config : TrainConfig or dict, optional
+        The hyper-parameters (a dict of :class:`TrainConfig`'s fields); the defaults when None.
+    callbacks : sequence
+        Objects with some of ``on_train_begin``, ``on_step_end`` and ``on_epoch_end`` (see the module
+        docstring). They are not saved in checkpoints, so a resumed run needs the same callbacks again.
+    checkpoint_meta : dict, optional
+        Stored in the checkpoint as-is (the CLI keeps the model and data configuration there).
+    **overrides
+        Single fields of :class:`TrainConfig`, overriding ``config``.
 
-    ``config`` is a :class:`TrainConfig` (or a dict of its fields); keyword
-    arguments override single fields. With ``config.checkpoint`` set, a checkpoint
-    is written atomically every ``checkpoint_every`` epochs and at the end, and an
-    existing one is resumed from (``resume=True``). ``stop_after`` ends this call
-    after that many epochs in total (an interruption that can be resumed).
-    ``checkpoint_meta`` is stored in the checkpoint as-is (the CLI keeps the model
-    and data configuration there).
+    Returns
+    -------
+    History
+        One entry per finished epoch, those of a resumed checkpoint included.
+
+    Notes
+    -----
+    With ``config.checkpoint`` set, a checkpoint (model, optimizer, next epoch, history, config, meta)
+    is written atomically every ``checkpoint_every`` epochs and at the end, and an existing one is
+    resumed from (``resume=True``). ``stop_after`` ends this call after that many epochs in total (an
+    interruption that can be resumed). An epoch runs, in this order: the learning-rate and temperature
+    schedules; for every batch the optimizer step, the callbacks' ``on_step_end``, the loss and
+    mask-flip counts; then the history entry (with the test metrics), the progress bar, the callbacks'
+    ``on_epoch_end`` and the checkpoint.
     """
+    cfg = _resolve_config(config, overrides)
+    task = _task(data)
+    callbacks = tuple(callbacks)
+    _check_input_size(model, data)
+    device, use_bf16 = _training_device(cfg)
+    torch.manual_seed(cfg.seed)
+    model.to(device)
+    run = _TrainRun(model, data.to(device), cfg, task, device, callbacks, checkpoint_meta)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else None
+    step_fn = supervised_step(model, run.loss, run.optimizer, autocast=autocast)
+    first = run.start * math.ceil(run.n / cfg.batch_size)  # steps before this call
+    with run.bar, _deterministic(device):
+        model.train()
+        fit(step_fn, epochs=run.last, batches=run.batches, callbacks=(run,), start_epoch=run.start, start_step=first)
+    return run.history
+
+
+def _resolve_config(config: TrainConfig | dict | None, overrides: dict) -> TrainConfig:
+    """The :class:`TrainConfig` of a :func:`train` call: ``config`` (default, dict or config), then ``overrides``."""
     if config is None:
         config = TrainConfig()
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
     if overrides:
         config = TrainConfig.from_dict({**asdict(config), **overrides})
-    cfg = config
-    task = _task(data)
-    callbacks = tuple(callbacks)
-    _check_input_size(model, data)
+    return config
 
+
+def _training_device(cfg: TrainConfig) -> tuple[torch.device, bool]:
+    """The device of a run and whether it uses bf16 autocast (CUDA only; a warning elsewhere)."""
     device = resolve_device(cfg.device)
     use_bf16 = cfg.bf16 and device.type == "cuda"
     if cfg.bf16 and not use_bf16:
-        warnings.warn(f"bf16 autocast is used on CUDA only; training in fp32 on {device.type}", stacklevel=2)
+        warnings.warn(f"bf16 autocast is used on CUDA only; training in fp32 on {device.type}", stacklevel=3)
+    return device, use_bf16
 
-    torch.manual_seed(cfg.seed)
-    model.to(device)
-    data = data.to(device)
-    optimizer = _optimizer(model, cfg)
-    base_lrs = [group["lr"] for group in optimizer.param_groups]
-    history = History()
-    start = 0
-    ckpt_path = Path(cfg.checkpoint) if cfg.checkpoint else None
-    if ckpt_path is not None and cfg.resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history = History(**state["history"])
-        start = state["epoch"]
 
-    _call(callbacks, "on_train_begin", model, optimizer)
-    layers = [layer for _, layer in sparse_layers(model)]
-    n_connections = sum(layer.weight.numel() for layer in layers) or 1
-    n = len(data.X_train)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    step = start * steps_per_epoch
-    last = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, cfg.stop_after)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+class _TrainRun:
+    """One call of :func:`train`: its optimizer, resumed state and history, and the :func:`fit` hooks of an epoch.
 
-    def write_checkpoint(next_epoch: int) -> None:
-        save_checkpoint(
-            ckpt_path,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "epoch": next_epoch,
-                "history": history.to_dict(),
-                "config": asdict(cfg),
-                "meta": checkpoint_meta or {},
-            },
-        )
+    The data is already on ``device``; creating the run builds the optimizer, resumes from the
+    checkpoint and calls the callbacks' ``on_train_begin``, in that order.
+    """
 
-    bar = tqdm(
-        range(start, last), desc="train", unit="epoch", disable=not cfg.progress, initial=start, total=cfg.epochs
-    )
-    with _deterministic(device):
-        model.train()
-        for epoch in bar:
-            t0 = time.perf_counter()
-            temperature = temperature_schedule(epoch, cfg.epochs, cfg.temperature_start, cfg.temperature_end)
-            for group, base_lr in zip(optimizer.param_groups, base_lrs):
-                group["lr"] = base_lr * lr_factor(epoch, cfg.epochs, cfg.lr_schedule)
-            for layer in layers:
-                if layer.mask_kind == "sigmoid":
-                    layer.set_temperature(temperature)
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
-            order = order.to(device, non_blocking=True)
-            loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-            flips = torch.zeros((), device=device, dtype=torch.int64)
-            masks = [layer.mask() for layer in layers] if cfg.track_flips else []
-            for i in range(0, n, cfg.batch_size):
-                idx = order[i : i + cfg.batch_size]
-                with autocast:
-                    pred = model(data.X_train[idx])
-                loss = task_loss(pred, data.y_train[idx], task)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                if callbacks:
-                    _call(
-                        callbacks, "on_step_end", step, model, optimizer, (data.X_train[idx], data.y_train[idx], task)
-                    )
-                loss_sum += loss.detach() * len(idx)
-                if cfg.track_flips:
-                    for j, layer in enumerate(layers):
-                        new = layer.mask()
-                        flips += (new != masks[j]).sum()
-                        masks[j] = new
-            train_loss = float(loss_sum) / n  # the one host synchronisation of the epoch
-            if not math.isfinite(train_loss):
-                raise FloatingPointError(
-                    f"training loss became non-finite ({train_loss}) in epoch {epoch}; the last good state is the "
-                    f"previous checkpoint. Lower lr (now {cfg.lr}) or check the data scale."
-                )
-            history.epoch.append(epoch)
-            history.train_loss.append(train_loss)
-            metrics = evaluate(model, data)
-            history.test_mse.append(metrics.get("test_mse"))
-            history.test_loss.append(metrics.get("test_mse", metrics.get("test_loss")))
-            history.test_accuracy.append(metrics.get("test_accuracy"))
-            history.steps.append(step)
-            history.mask_flips.append(int(flips))
-            history.flip_rate.append(int(flips) / n_connections)
-            history.temperature.append(temperature)
-            history.seconds.append(time.perf_counter() - t0)
-            bar.set_postfix(loss=f"{train_loss:.4g}", test=f"{history.test_loss[-1]:.4g}")
-            _call(callbacks, "on_epoch_end", epoch, model, history)
-            done = epoch + 1
-            if ckpt_path is not None and (done % cfg.checkpoint_every == 0 or done == last):
-                write_checkpoint(done)
-    bar.close()
-    return history
+    def __init__(self, model, data, cfg: TrainConfig, task: str, device, callbacks: tuple, checkpoint_meta):
+        self.model, self.data, self.cfg, self.task, self.device = model, data, cfg, task, device
+        self.callbacks, self.meta = callbacks, checkpoint_meta
+        self.optimizer = _optimizer(model, cfg)
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]  # before a resume overwrites them
+        self.ckpt_path = Path(cfg.checkpoint) if cfg.checkpoint else None
+        self.history, self.start = self._resume()
+        _call(callbacks, "on_train_begin", model, self.optimizer)
+        self.layers = [layer for _, layer in sparse_layers(model)]  # after on_train_begin, which may change them
+        self.n_connections = sum(layer.weight.numel() for layer in self.layers) or 1
+        self.n = len(data.X_train)
+        self.last = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, cfg.stop_after)
+        self.bar = tqdm(total=cfg.epochs, initial=self.start, desc="train", unit="epoch", disable=not cfg.progress)
+
+    # -------------------------------------------------------------------- setup and checkpoints
+    def _resume(self) -> tuple[History, int]:
+        """The history and next epoch of the checkpoint, loading model and optimizer; a fresh start without one."""
+        if self.ckpt_path is None or not self.cfg.resume or not self.ckpt_path.exists():
+            return History(), 0
+        state = load_checkpoint(self.ckpt_path, map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        return History(**state["history"]), state["epoch"]
+
+    def _save(self, next_epoch: int) -> None:
+        """Write the checkpoint: model, optimizer, next epoch, history, config and meta."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": next_epoch}
+        state |= {"history": self.history.to_dict(), "config": asdict(self.cfg), "meta": self.meta or {}}
+        save_checkpoint(self.ckpt_path, state)
+
+    # -------------------------------------------------------------------- what fit calls
+    def loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return task_loss(pred, y, self.task)
+
+    def batches(self, epoch: int):
+        """The epoch's mini-batches ``(X, y)``: a permutation seeded by ``(seed, epoch)``, cut in ``batch_size``."""
+        cfg, data = self.cfg, self.data
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
+        order = order.to(self.device, non_blocking=True)
+        for i in range(0, self.n, cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            yield data.X_train[idx], data.y_train[idx]
+
+    def epoch_begin(self, state: LoopState) -> None:
+        self.t0 = time.perf_counter()
+        self._apply_schedules(state.epoch)
+        self.loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        self.flips = torch.zeros((), device=self.device, dtype=torch.int64)
+        self.masks = [layer.mask() for layer in self.layers] if self.cfg.track_flips else []
+
+    def after_step(self, state: LoopState) -> None:
+        X, y = state.batch
+        if self.callbacks:
+            _call(self.callbacks, "on_step_end", state.step, self.model, self.optimizer, (X, y, self.task))
+        self.loss_sum += state.loss * len(X)
+        if self.cfg.track_flips:
+            self._count_flips()
+
+    def epoch_end(self, state: LoopState) -> None:
+        self._record(state)
+        self.bar.set_postfix(loss=f"{self.history.train_loss[-1]:.4g}", test=f"{self.history.test_loss[-1]:.4g}")
+        _call(self.callbacks, "on_epoch_end", state.epoch, self.model, self.history)
+        done = state.epoch + 1
+        if self.ckpt_path is not None and (done % self.cfg.checkpoint_every == 0 or done == self.last):
+            self._save(done)
+        self.bar.update()
+
+    # -------------------------------------------------------------------- the steps of an epoch
+    def _apply_schedules(self, epoch: int) -> None:
+        """The cosine (or constant) learning rate and the sigmoid masks' temperature of ``epoch``."""
+        cfg = self.cfg
+        self.temperature = temperature_schedule(epoch, cfg.epochs, cfg.temperature_start, cfg.temperature_end)
+        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base_lr * lr_factor(epoch, cfg.epochs, cfg.lr_schedule)
+        for layer in self.layers:
+            if layer.mask_kind == "sigmoid":
+                layer.set_temperature(self.temperature)
+
+    def _count_flips(self) -> None:
+        """Add the entries whose mask changed since the last step (on the device: no synchronisation)."""
+        for j, layer in enumerate(self.layers):
+            new = layer.mask()
+            self.flips += (new != self.masks[j]).sum()
+            self.masks[j] = new
+
+    def _record(self, state: LoopState) -> None:
+        """Append the epoch to the history: train loss (the one host synchronisation), test metrics, flips."""
+        epoch, history, cfg = state.epoch, self.history, self.cfg
+        train_loss = float(self.loss_sum) / self.n
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(
+                f"training loss became non-finite ({train_loss}) in epoch {epoch}; the last good state is the "
+                f"previous checkpoint. Lower lr (now {cfg.lr}) or check the data scale."
+            )
+        history.epoch.append(epoch)
+        history.train_loss.append(train_loss)
+        metrics = evaluate(self.model, self.data)
+        history.test_mse.append(metrics.get("test_mse"))
+        history.test_loss.append(metrics.get("test_mse", metrics.get("test_loss")))
+        history.test_accuracy.append(metrics.get("test_accuracy"))
+        history.steps.append(state.step)
+        history.mask_flips.append(int(self.flips))
+        history.flip_rate.append(int(self.flips) / self.n_connections)
+        history.temperature.append(self.temperature)
+        history.seconds.append(time.perf_counter() - self.t0)
 
 
 def _check_input_size(model: torch.nn.Module, data) -> None:

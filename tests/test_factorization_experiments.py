@@ -63,7 +63,7 @@ def test_descent_lu_error_falls_norm_grows_full_bounded():
 
 
 def test_relu_scalar_training_converges_with_bounded_norm():
-    df = E.relu_scalar_training(samples=40, in_features=4, hidden=6, steps=300, seeds=(0, 1), record_every=30)
+    df = E.relu_scalar_training(samples=40, in_features=4, width=6, steps=300, seeds=(0, 1), record_every=30)
     assert list(df.columns) == list(E.RELU_COLUMNS)
     assert len(df) == 2 * 11
     for _, run in df.groupby("seed"):
@@ -71,11 +71,11 @@ def test_relu_scalar_training_converges_with_bounded_norm():
         assert loss[-1] < 0.5 * loss[0]
         assert loss[-1] > 0  # teacher + noise not representable
         assert np.isfinite(norm).all() and norm.max() < 3 * norm[0]
-    _same(df, E.relu_scalar_training(samples=40, in_features=4, hidden=6, steps=300, seeds=(0, 1), record_every=30))
+    _same(df, E.relu_scalar_training(samples=40, in_features=4, width=6, steps=300, seeds=(0, 1), record_every=30))
     with pytest.raises(ValueError, match="density"):
         E.relu_scalar_training(density=0.0)
-    with pytest.raises(TypeError, match="hidden"):
-        E.relu_scalar_training(hidden=2.5)
+    with pytest.raises(TypeError, match="width must be an integer, got 2.5"):
+        E.relu_scalar_training(width=2.5)
 
 
 # ----------------------------------------------------------------------------- 4. FSMF from many starts

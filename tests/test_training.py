@@ -13,7 +13,15 @@ from conftest import history_without_timing
 from sparselab import History, SparseLinear, SparseMLP, TrainConfig, make_regression, metrics, train
 from sparselab import masks as M
 from sparselab.data import RegressionData
-from sparselab.training import load_checkpoint, resolve_device, save_checkpoint
+from sparselab.training import (
+    Callback,
+    LoopState,
+    fit,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+    supervised_step,
+)
 
 FAST = dict(progress=False, device="cpu")
 
@@ -32,7 +40,7 @@ def small_nonlinear():
         n_train=512,
         n_test=128,
         in_features=16,
-        hidden_features=16,
+        width=16,
         out_features=1,
         density=0.25,
         noise=0.05,
@@ -453,3 +461,189 @@ def test_input_size_mismatch_names_both_sizes():
         train(torch.nn.Linear(7, 3), data, epochs=1, **FAST)
     with pytest.raises(TypeError, match="RegressionData or ClassificationData"):
         train(torch.nn.Linear(5, 3), object(), epochs=1, **FAST)
+
+
+# --------------------------------------------------------------------------- the loop primitive: fit
+class _HookLog(Callback):
+    """A fit callback that logs every hook as (hook, epoch, step), and can stop the loop at a given hook."""
+
+    def __init__(self, stop_at=None):
+        self.calls, self.stop_at = [], stop_at
+
+    def _log(self, hook, state):
+        self.calls.append((hook, state.epoch, state.step))
+        if self.stop_at == (hook, state.step):
+            state.stop = True
+
+    def begin(self, state):
+        self._log("begin", state)
+
+    def epoch_begin(self, state):
+        self._log("epoch_begin", state)
+
+    def after_step(self, state):
+        self._log("after_step", state)
+
+    def epoch_end(self, state):
+        self._log("epoch_end", state)
+
+
+def _expected_calls(epochs, per_epoch, start_epoch=0, start_step=0):
+    calls, step = [("begin", start_epoch, start_step)], start_step
+    for epoch in range(start_epoch, epochs):
+        calls.append(("epoch_begin", epoch, step))
+        for _ in range(per_epoch):
+            step += 1
+            calls.append(("after_step", epoch, step))
+        calls.append(("epoch_end", epoch, step))
+    return calls
+
+
+def test_fit_calls_the_hooks_in_order_with_the_step_indices():
+    log, other = _HookLog(), _HookLog()
+
+    def batches(epoch):
+        log.calls.append(("batches", epoch, None))  # drawn when the epoch's first batch is asked for
+        yield from ((epoch, i) for i in range(3))
+
+    def step_fn(batch):
+        log.calls.append(("step_fn", batch, None))
+        return float(len(log.calls))
+
+    state = fit(step_fn, epochs=2, batches=batches, callbacks=[log, other])
+    assert other.calls == _expected_calls(2, 3)
+    expected = [("begin", 0, 0)]
+    for epoch in range(2):
+        expected += [("epoch_begin", epoch, 3 * epoch), ("batches", epoch, None)]
+        for i in range(3):  # every step runs before its after_step, which sees its 1-based index
+            expected += [("step_fn", (epoch, i), None), ("after_step", epoch, 3 * epoch + i + 1)]
+        expected.append(("epoch_end", epoch, 3 * epoch + 3))
+    assert log.calls == expected
+    assert isinstance(state, LoopState)
+    assert (state.epoch, state.step, state.batch, state.stop) == (1, 6, (1, 2), False)
+    assert state.loss == float(len(expected) - 2)  # what the last step returned
+
+
+def test_fit_callbacks_see_the_parameters_after_the_optimizer_step():
+    w = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([w], lr=1.0)
+    seen = []
+
+    class Watch(Callback):
+        def after_step(self, state):
+            seen.append((state.step, float(w.detach()), float(state.loss)))
+
+    step_fn = supervised_step(lambda x: w * x, lambda pred, y: ((pred - y) ** 2).sum() / 2, opt)
+    fit(step_fn, epochs=3, batches=lambda epoch: [(torch.ones(1), torch.ones(1))], callbacks=[Watch()])
+    # w_{t+1} = w_t - (w_t - 1): 0 -> 1 at step 1, and the loss of step 1 is the one before the update
+    assert seen == [(1, 1.0, 0.5), (2, 1.0, 0.0), (3, 1.0, 0.0)]
+
+
+def test_fit_full_batch_and_resume_counting():
+    log, batches = _HookLog(), []
+    fit(batches.append, epochs=4, callbacks=[log])
+    assert batches == [None] * 4  # batches=None: one full-batch step per epoch
+    assert log.calls == _expected_calls(4, 1)
+    log = _HookLog()
+    state = fit(lambda b: None, epochs=5, batches=lambda e: range(2), callbacks=[log], start_epoch=3, start_step=6)
+    assert log.calls == _expected_calls(5, 2, start_epoch=3, start_step=6)
+    assert state.step == 10
+    log = _HookLog()
+    assert fit(lambda b: None, epochs=2, callbacks=[log], start_epoch=2).step == 0  # nothing left to run
+    assert log.calls == [("begin", 2, 0)]
+
+
+@pytest.mark.parametrize(
+    "stop_at, last",
+    [
+        (("begin", 0), ("begin", 0, 0)),
+        (("epoch_begin", 2), ("epoch_begin", 1, 2)),
+        (("after_step", 3), ("after_step", 1, 3)),
+        (("epoch_end", 4), ("epoch_end", 1, 4)),
+    ],
+)
+def test_fit_stops_early_when_a_callback_says_so(stop_at, last):
+    steps = []
+    log, after = _HookLog(stop_at=stop_at), _HookLog()
+    state = fit(steps.append, epochs=5, batches=lambda e: [e, e], callbacks=[log, after])
+    assert log.calls[-1] == last and state.stop
+    assert after.calls == log.calls  # the hook that stopped still ran on every callback
+    assert log.calls == _expected_calls(5, 2)[: len(log.calls)]
+    assert len(steps) == state.step == last[2]
+
+
+def test_fit_is_deterministic_and_equals_the_plain_loop():
+    g = torch.Generator().manual_seed(0)
+    X, Y = torch.randn(40, 3, generator=g), torch.randn(40, 2, generator=g)
+
+    def run(use_fit):
+        torch.manual_seed(1)
+        model = torch.nn.Linear(3, 2)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        order = torch.Generator().manual_seed(2)
+        if not use_fit:
+            for _ in range(3):
+                perm = torch.randperm(40, generator=order)
+                for i in range(0, 40, 16):
+                    idx = perm[i : i + 16]
+                    opt.zero_grad(set_to_none=True)
+                    torch.nn.functional.mse_loss(model(X[idx]), Y[idx]).backward()
+                    opt.step()
+            return model.state_dict()
+
+        def batches(epoch):
+            perm = torch.randperm(40, generator=order)
+            yield from ((X[perm[i : i + 16]], Y[perm[i : i + 16]]) for i in range(0, 40, 16))
+
+        fit(supervised_step(model, torch.nn.functional.mse_loss, opt), epochs=3, batches=batches)
+        return model.state_dict()
+
+    a, b, plain = run(True), run(True), run(False)
+    assert all(torch.equal(a[k], b[k]) and torch.equal(a[k], plain[k]) for k in a)
+
+
+def test_fit_rejects_train_style_callbacks_and_bad_counts():
+    with pytest.raises(TypeError, match="_Recorder"):
+        fit(lambda b: None, epochs=1, callbacks=[_Recorder()])
+    with pytest.raises(ValueError, match="epochs"):
+        fit(lambda b: None, epochs=-1)
+    with pytest.raises(ValueError, match="start_step"):
+        fit(lambda b: None, epochs=1, start_step=-2)
+
+
+def _counting_fit(monkeypatch, module):
+    """Replace ``module.fit`` by a wrapper of the real loop that records every call and counts the steps."""
+    calls = []
+
+    def counting(step_fn, **kwargs):
+        record = {"kwargs": kwargs, "steps": 0}
+        calls.append(record)
+
+        def counted(batch):
+            record["steps"] += 1
+            return step_fn(batch)
+
+        return fit(counted, **kwargs)
+
+    monkeypatch.setattr(module, "fit", counting)
+    return calls
+
+
+def test_train_fit_sparse_relu_and_the_chapter_run_on_the_shared_loop(monkeypatch, small_linear):
+    import sparselab.training as training
+    from sparselab.chapters import factorization as chapter
+    from sparselab.factorization import fit_sparse_relu
+
+    calls = _counting_fit(monkeypatch, training)  # fit_sparse_relu imports it from here when called
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 3, generator=g, dtype=torch.float64)
+    result = fit_sparse_relu(x, x[:, 0], torch.ones(4, 3, dtype=torch.bool), steps=7, record_every=3)
+    assert len(calls) == 1 and calls[0]["steps"] == 7 and calls[0]["kwargs"]["epochs"] == 7
+    assert result.history["step"] == [0, 3, 6, 7]
+
+    h = train(_mlp("hard", seed=0), small_linear, epochs=2, batch_size=100, **FAST)
+    assert len(calls) == 2 and calls[1]["steps"] == 2 * 3 == h.steps[-1]
+
+    chapter_calls = _counting_fit(monkeypatch, chapter)
+    chapter.structured_layer_task(N=4, samples=5, test_samples=4, epochs=2, batch_size=2, seeds=(0,), models=("dense",))
+    assert len(chapter_calls) == 1 and chapter_calls[0]["steps"] == 2 * 3

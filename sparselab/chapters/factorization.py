@@ -56,7 +56,7 @@ from sparselab._validation import (
 from sparselab.chapters.thresholding import derive_seed
 from sparselab.factorization import monarch_blocks
 from sparselab.masks import random_support
-from sparselab.training import resolve_device
+from sparselab.training import fit, resolve_device, supervised_step
 
 __all__ = [
     "LU_PATH_COLUMNS",
@@ -244,7 +244,7 @@ def relu_scalar_training(
     *,
     samples: int = 200,
     in_features: int = 8,
-    hidden: int = 16,
+    width: int = 16,
     density: float = 0.25,
     steps: int = 3000,
     lr: float = 0.2,
@@ -269,8 +269,8 @@ def relu_scalar_training(
 
     Parameters
     ----------
-    samples, in_features, hidden : int
-        :math:`N`, :math:`d` and :math:`h`, each ``>= 1``.
+    samples, in_features, width : int
+        :math:`N`, :math:`d` and the width :math:`h` (hidden units), each ``>= 1``.
     density : float
         Density of the first-layer support, in :math:`(0, 1]`.
     steps, lr, record_every
@@ -292,7 +292,7 @@ def relu_scalar_training(
 
     samples = check_int(samples, "samples", low=1)
     d = check_int(in_features, "in_features", low=1)
-    h = check_int(hidden, "hidden", low=1)
+    h = check_int(width, "width", low=1)
     density = check_float(density, "density", low=0.0, high=1.0, low_inclusive=False)
     steps = check_int(steps, "steps", low=1)
     lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
@@ -462,10 +462,11 @@ def fsmf_starts(
 # ----------------------------------------------------------------------------- 5-8. butterflies
 
 
-def _check_sizes(sizes, name: str = "sizes") -> list[int]:
+def check_sizes(sizes, name: str = "sizes", *, min_len: int = 1) -> list[int]:
+    """``sizes`` as a list of at least ``min_len`` distinct powers of two :math:`\\geq 2` (errors name ``name[i]``)."""
     from sparselab.factorization import check_power_of_two
 
-    sizes = check_int_list(sizes, name, low=2)
+    sizes = check_int_list(sizes, name, low=2, min_len=min_len)
     return [check_power_of_two(N, f"{name}[{i}]") for i, N in enumerate(sizes)]
 
 
@@ -499,7 +500,7 @@ def butterfly_exactness(
     """
     from sparselab.factorization import butterfly_factorize, dft_matrix, hadamard_matrix
 
-    sizes = _check_sizes(sizes)
+    sizes = check_sizes(sizes)
     orders = check_choice_list(orders, "orders", ORDERS)
     rows = []
     bar = _bar(len(sizes), "exactness", "size", progress)
@@ -614,7 +615,7 @@ def dense_random(
     """
     from sparselab.factorization import butterfly_factorize, monarch_project
 
-    sizes = _check_sizes(sizes)
+    sizes = check_sizes(sizes)
     seeds = check_int_list(seeds, "seeds", low=0)
     orders = check_choice_list(orders, "orders", ORDERS)
     rows = []
@@ -672,7 +673,7 @@ def factorization_timing(
     """
     from sparselab.factorization import butterfly_factorize, dft_matrix
 
-    sizes = _check_sizes(sizes)
+    sizes = check_sizes(sizes)
     orders = check_choice_list(orders, "orders", ORDERS)
     repeats = check_int(repeats, "repeats", low=1)
     dev = resolve_device(device)
@@ -766,7 +767,7 @@ def product_timing(
     """
     from sparselab.factorization import butterfly_apply, monarch_apply, random_butterfly
 
-    sizes = _check_sizes(sizes)
+    sizes = check_sizes(sizes)
     batches = check_int_list(batches, "batches", low=1)
     repeats = check_int(repeats, "repeats", low=1)
     kinds = check_choice_list(kinds, "kinds", PRODUCT_KINDS)
@@ -969,20 +970,17 @@ def _train(
     batch_size: int,
     g: torch.Generator,
 ) -> None:
-    """Adam on minibatches drawn by a seeded permutation every epoch."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    """Adam on minibatches drawn by a seeded permutation every epoch (``g`` draws one per epoch)."""
     n = X.shape[0]
-    for _ in range(epochs):
+
+    def batches(epoch: int):
         perm = torch.randperm(n, generator=g)
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(X[idx]), Y[idx]).backward()
-            opt.step()
+            yield X[idx], Y[idx]
 
-
-def _check_models(models) -> list[str]:
-    return check_choice_list(models, "models", LAYER_MODELS)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    fit(supervised_step(model, loss_fn, optimizer), epochs=epochs, batches=batches)
 
 
 def structured_layer_task(
@@ -1058,7 +1056,7 @@ def structured_layer_task(
     samples = check_int(samples, "samples", low=1)
     test_samples = check_int(test_samples, "test_samples", low=1)
     target = check_choice(target, "target", LAYER_TARGETS)
-    models = _check_models(models)
+    models = check_choice_list(models, "models", LAYER_MODELS)
     epochs = check_int(epochs, "epochs", low=1)
     lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
     batch_size = check_int(batch_size, "batch_size", low=1)
@@ -1138,7 +1136,7 @@ def structured_layer_digits(
     """
     from sparselab.data import load_digits
 
-    models = _check_models(models)
+    models = check_choice_list(models, "models", LAYER_MODELS)
     epochs = check_int(epochs, "epochs", low=1)
     lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
     batch_size = check_int(batch_size, "batch_size", low=1)

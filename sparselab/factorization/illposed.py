@@ -149,7 +149,8 @@ def fit_sparse_relu(
     scalar output this problem always has a global minimiser, whatever the support — unlike
     the LU example (:func:`lu_counterexample`), a two-layer *linear* network whose loss tends
     to 0 only along parameters that blow up. The history records the loss and the parameter
-    norm :math:`\sqrt{\|W\|_F^2 + \|v\|_2^2}`.
+    norm :math:`\sqrt{\|W\|_F^2 + \|v\|_2^2}`. The loop is :func:`sparselab.training.fit`, one
+    full-batch step per epoch.
 
     Parameters
     ----------
@@ -173,6 +174,8 @@ def fit_sparse_relu(
     -------
     ReLUFit
     """
+    from sparselab.training import fit  # here: sparselab.training imports sparselab.nn, which imports this package
+
     X = check_matrix(inputs, "inputs").to(torch.float64).detach().cpu()
     N, d = X.shape
     y = targets
@@ -202,32 +205,55 @@ def fit_sparse_relu(
     fan = Mt.sum(1, keepdim=True).clamp(min=1.0)
     W = torch.randn(h, d, generator=g, dtype=torch.float64) / fan.sqrt() * Mt
     v = torch.randn(h, generator=g, dtype=torch.float64) / math.sqrt(h)
-    history = {"step": [], "loss": [], "norm": [], "seconds": []}
-    t0 = time.perf_counter()
+    descent = _ReLUDescent(X, y, Mt, W, v, lr=lr, steps=steps, record_every=record_every)
+    fit(descent.step, epochs=steps, callbacks=(descent,))  # full batch: one step per epoch
+    return ReLUFit(W=descent.W, v=descent.v, loss=descent.loss, history=descent.history)
 
-    def record(step, loss):
-        history["step"].append(int(step))
-        history["loss"].append(float(loss))
-        history["norm"].append(float(torch.sqrt((W * W).sum() + (v * v).sum())))
-        history["seconds"].append(time.perf_counter() - t0)
 
-    H = X @ W.T
-    Z = torch.relu(H)
-    e = Z @ v - y
-    loss = 0.5 * float(e @ e) / N
-    record(0, loss)
-    for step in range(1, steps + 1):
-        gv = Z.T @ e / N
-        gH = (e[:, None] * v[None, :]) * (H > 0)
-        gW = (gH.T @ X) / N * Mt
-        W = W - lr * gW
-        v = v - lr * gv
-        H = X @ W.T
-        Z = torch.relu(H)
-        e = Z @ v - y
-        loss = 0.5 * float(e @ e) / N
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"fit_sparse_relu diverged at step {step} with lr={lr}; use a smaller lr")
-        if step % record_every == 0 or step == steps:
-            record(step, loss)
-    return ReLUFit(W=W, v=v, loss=loss, history=history)
+class _ReLUDescent:
+    """The state of :func:`fit_sparse_relu`'s gradient descent: its step function and its :func:`~sparselab.training.fit`
+    hooks (``begin`` records step 0, ``after_step`` every ``record_every`` steps and the last)."""
+
+    def __init__(self, X, y, Mt, W, v, *, lr: float, steps: int, record_every: int):
+        self.X, self.y, self.Mt, self.W, self.v = X, y, Mt, W, v
+        self.lr, self.steps, self.record_every = lr, steps, record_every
+        self.history = {"step": [], "loss": [], "norm": [], "seconds": []}
+        self.t0 = time.perf_counter()
+        self._forward()
+
+    def _forward(self) -> None:
+        r""":math:`H = XW^\top`, :math:`Z = \operatorname{relu}(H)`, :math:`e = Zv - y` and the loss."""
+        self.H = self.X @ self.W.T
+        self.Z = torch.relu(self.H)
+        self.e = self.Z @ self.v - self.y
+        self.loss = 0.5 * float(self.e @ self.e) / self.X.shape[0]
+
+    def step(self, batch=None) -> float:
+        """One full-batch gradient step on ``(W, v)``: the step function of the loop; returns the new loss."""
+        N = self.X.shape[0]
+        gv = self.Z.T @ self.e / N
+        gH = (self.e[:, None] * self.v[None, :]) * (self.H > 0)
+        gW = (gH.T @ self.X) / N * self.Mt
+        self.W = self.W - self.lr * gW
+        self.v = self.v - self.lr * gv
+        self._forward()
+        return self.loss
+
+    def begin(self, state) -> None:
+        self._record(0)
+
+    def after_step(self, state) -> None:
+        """Stop with :class:`FloatingPointError` on a non-finite loss; record the step when it is due."""
+        if not math.isfinite(self.loss):
+            raise FloatingPointError(
+                f"fit_sparse_relu diverged at step {state.step} with lr={self.lr}; use a smaller lr"
+            )
+        if state.step % self.record_every == 0 or state.step == self.steps:
+            self._record(state.step)
+
+    def _record(self, step: int) -> None:
+        W, v = self.W, self.v
+        self.history["step"].append(int(step))
+        self.history["loss"].append(float(self.loss))
+        self.history["norm"].append(float(torch.sqrt((W * W).sum() + (v * v).sum())))
+        self.history["seconds"].append(time.perf_counter() - self.t0)
