@@ -1,21 +1,18 @@
-"""Tests of sparselab.chapters.learned_masks (runs, sweeps, summaries) and sparselab.chapters.params (notebook parameters)."""
+"""Tests of sparselab.chapters.learned_masks (runs, sweeps); summaries: test_stats.py; the notebook parameters: test_params.py."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from sparselab.chapters import learned_masks as ex
-from sparselab.chapters.params import LEARNED_MASKS, Param, Parameters, check_parameters
 from sparselab.masks import keep_count
 
 TINY = dict(
-    data=dict(n_train=128, n_test=64, in_features=8, hidden_features=8, density=0.25),
-    model=dict(hidden_features=8),
+    data=dict(n_train=128, n_test=64, in_features=8, width=8, density=0.25),
+    model=dict(width=8),
     train=dict(epochs=3, batch_size=32, device="cpu"),
 )
 
@@ -152,149 +149,3 @@ def test_sweep_checks_every_entry_before_running():
         ex.sweep([{"sparsity": 0.5}], progress=False, **TINY)
     with pytest.raises(TypeError, match="grid"):
         ex.sweep({"target": "linear"}, progress=False)
-
-
-# ----------------------------------------------------------------------------- summaries
-def test_summarise_matches_a_hand_computed_t_interval():
-    values = [1.0, 2.0, 4.0]
-    frame = pd.DataFrame({"method": ["a"] * 3 + ["b"], "test_mse": values + [7.0]})
-    summary = ex.summarise(frame, "method", "test_mse")
-    a = summary[summary["method"] == "a"].iloc[0]
-    mean = 7.0 / 3.0
-    sd = math.sqrt(((1 - mean) ** 2 + (2 - mean) ** 2 + (4 - mean) ** 2) / 2)
-    half = 4.302652729911275 * sd / math.sqrt(3)  # t_{0.975, 2}
-    assert a["n"] == 3
-    assert a["mean"] == pytest.approx(mean)
-    assert a["sd"] == pytest.approx(sd)
-    assert a["half_width"] == pytest.approx(half)
-    assert a["low"] == pytest.approx(mean - half) and a["high"] == pytest.approx(mean + half)
-    assert stats.t.ppf(0.975, 2) == pytest.approx(4.302652729911275) == ex.t_quantile(3)
-    b = summary[summary["method"] == "b"].iloc[0]
-    assert b["n"] == 1 and b["mean"] == 7.0 and math.isnan(b["half_width"])  # one run: no interval
-
-
-def test_summarise_ci_level_groups_and_several_values():
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {"g": ["x"] * 5 + ["y"] * 5, "s": [0.5] * 10, "v": rng.normal(size=10), "w": rng.normal(size=10)}
-    )
-    s90 = ex.summarise(frame, ["g", "s"], "v", ci=0.9)
-    s95 = ex.summarise(frame, ["g", "s"], "v", ci=0.95)
-    assert (s90["half_width"] < s95["half_width"]).all()
-    assert list(s90.columns) == ["g", "s", "n", "mean", "sd", "half_width", "low", "high"]
-    both = ex.summarise(frame, "g", ["v", "w"])
-    assert both["metric"].tolist() == ["v", "v", "w", "w"]
-    assert ex.lookup(both, "mean", g="y", metric="w") == pytest.approx(frame["w"][5:].mean())
-    with pytest.raises(ValueError, match="ci"):
-        ex.summarise(frame, "g", "v", ci=1.5)
-    with pytest.raises(ValueError, match="nope"):
-        ex.summarise(frame, "nope", "v")
-
-
-def test_lookup_and_interval_table():
-    frame = pd.DataFrame(
-        {"method": ["a", "a", "b", "b"], "sparsity": [0.9, 0.9, 0.9, 0.9], "test_mse": [1.0, 3.0, 2.0, 2.0]}
-    )
-    summary = ex.summarise(frame, ["method", "sparsity"], "test_mse")
-    assert ex.lookup(summary, method="a", sparsity=1 - 0.1) == 2.0  # 1 - 0.1 is not exactly 0.9
-    assert isinstance(ex.lookup(summary, method="a", sparsity=0.9), float)
-    with pytest.raises(ValueError, match="0 rows"):
-        ex.lookup(summary, method="c", sparsity=0.9)
-    with pytest.raises(ValueError, match="2 rows"):
-        ex.lookup(summary, sparsity=0.9)
-    table = ex.interval_table(summary, index="sparsity", columns="method", digits=2)
-    assert table.loc[0.9, "b"] == "2.00 [2.00, 2.00]"
-    assert table.loc[0.9, "a"].startswith("2.00 [")
-
-
-# ----------------------------------------------------------------------------- notebook parameters
-SPEC = {
-    "epochs": (int, 1, None),
-    "lr": (float, 0.0, 1.0),
-    "name": Param(str, choices=("a", "b")),
-    "flag": Param(bool),
-    "sparsities": Param(list, item=Param(float, 0.0, 1.0, high_inclusive=False)),
-}
-GOOD = {"epochs": 5, "lr": 1, "name": "a", "flag": False, "sparsities": [0, 0.5, 0.99]}
-
-
-def test_check_parameters_accepts_and_converts():
-    p = check_parameters(GOOD, SPEC)
-    assert isinstance(p, Parameters) and p == {**GOOD, "lr": 1.0, "sparsities": [0.0, 0.5, 0.99]}
-    assert isinstance(p["lr"], float) and all(isinstance(s, float) for s in p.sparsities)
-    assert p.epochs == 5
-    with pytest.raises(AttributeError, match="nothing"):
-        p.nothing
-
-
-@pytest.mark.parametrize(
-    "name, value, error, words",
-    [
-        ("epochs", "many", TypeError, ["'epochs'", "'many'", "int"]),
-        ("epochs", 2.0, TypeError, ["'epochs'", "int"]),
-        ("epochs", True, TypeError, ["'epochs'", "True", "bool"]),
-        ("lr", True, TypeError, ["'lr'", "bool"]),
-        ("lr", "0.1", TypeError, ["'lr'", "float"]),
-        ("flag", 1, TypeError, ["'flag'", "bool"]),
-        ("epochs", 0, ValueError, ["'epochs'", "[1, inf]", "0"]),
-        ("lr", 1.5, ValueError, ["'lr'", "[0.0, 1.0]", "1.5"]),
-        ("lr", float("nan"), ValueError, ["'lr'"]),
-        ("name", "c", ValueError, ["'name'", "'a'", "'b'"]),
-        ("sparsities", [0.5, 1.0], ValueError, ["'sparsities[1]'", "[0.0, 1.0)", "1.0"]),
-        ("sparsities", [0.5, "x"], TypeError, ["'sparsities[1]'", "'x'"]),
-        ("sparsities", [0.5, False], TypeError, ["'sparsities[1]'", "bool"]),
-        ("sparsities", "[0, 0.5]", TypeError, ["'sparsities'", "list", "-y"]),
-        ("sparsities", 0.5, TypeError, ["'sparsities'", "list"]),
-    ],
-)
-def test_check_parameters_errors_name_the_parameter(name, value, error, words):
-    with pytest.raises(error) as info:
-        check_parameters({**GOOD, name: value}, SPEC)
-    for word in words:
-        assert word in str(info.value), (word, str(info.value))
-
-
-def test_check_parameters_unknown_and_missing_names():
-    with pytest.raises(ValueError, match="unknown parameter.*'epoch'"):
-        check_parameters({**GOOD, "epoch": 3}, SPEC)
-    with pytest.raises(ValueError, match="missing parameter.*'flag'"):
-        check_parameters({k: v for k, v in GOOD.items() if k != "flag"}, SPEC)
-
-
-def test_learned_masks_spec():
-    values = dict(
-        n_train=1000,
-        n_test=1000,
-        in_features=32,
-        hidden_features=32,
-        noise=0.05,
-        nonlinear_density=0.1,
-        linear_density=0.25,
-        sparsity=0.9,
-        epochs=30,
-        lr=0.01,
-        batch_size=128,
-        temperature_end=0.01,
-        device="auto",
-        bf16=False,
-        threads=None,
-        seed=0,
-        seeds=[0, 1, 2],
-        sparsities=[0.0, 0.5, 0.99],
-        sweep_methods=["hard+STE", "hard, no STE"],
-    )
-    assert set(values) == set(LEARNED_MASKS)
-    assert check_parameters(values, LEARNED_MASKS)["threads"] is None
-    for name, bad, error in [
-        ("seeds", [0, 0], ValueError),
-        ("seeds", [], ValueError),
-        ("seeds", [-1], ValueError),
-        ("sparsities", [0.5, 1], ValueError),
-        ("device", "tpu", ValueError),
-        ("sweep_methods", ["hard"], ValueError),
-        ("bf16", 0, TypeError),
-        ("nonlinear_density", 0, ValueError),
-        ("threads", 0, ValueError),
-    ]:
-        with pytest.raises(error, match=name):
-            check_parameters({**values, name: bad}, LEARNED_MASKS)

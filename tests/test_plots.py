@@ -323,9 +323,9 @@ def _labelled(ax) -> dict:
     return {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
 
 
-def _half_width(values, level=95):
+def _half_width(values, level=0.95):
     values = np.asarray(values, dtype=float)
-    return stats.t.ppf(0.5 + level / 200, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
 
 
 def test_method_styles_are_distinct():
@@ -362,6 +362,32 @@ def test_method_comparison_plots_means_and_t_intervals(transparent_rc):
     assert ax.get_ylabel() == "test error rate" and ax.get_yscale() == "log"
     assert "3 runs per point" in ax.get_title()
     _assert_opaque(fig)
+
+
+def test_interval_level_is_a_fraction_in_every_figure():
+    frame = _recipe_frame()
+    fig = plots.method_comparison(frame, task="digits", dodge=False, level=0.9)
+    ax = fig.axes[0]
+    assert "dense (mean and 90% interval)" in _labelled(ax) and ax.get_title().startswith("mean ± 90% t-interval")
+    digits = frame[frame["task"] == "digits"]
+    imp = digits[(digits["method"] == "IMP") & (digits["sparsity"] == 0.9)]["test_error"]
+    tops = [float(s[1][1]) for c in ax.collections for s in getattr(c, "get_segments", lambda: [])()]
+    assert any(top == pytest.approx(imp.mean() + _half_width(imp, 0.9)) for top in tops)
+    none = plots.method_comparison(frame, task="digits", level=None).axes[0]
+    assert none.get_title().startswith("mean,") and "dense" in _labelled(none)
+    sweep = pd.DataFrame({"sparsity": [0.5, 0.5, 0.5], "test_mse": [1.0, 2.0, 4.0]})
+    calls = [
+        lambda level: plots.method_comparison(frame, task="digits", level=level),
+        lambda level: plots.cost_vs_error(frame, task="digits", sparsity=0.9, level=level),
+        lambda level: plots.metric_vs_sparsity(sweep, hue=None, level=level),
+        lambda level: plots.structured_tradeoff(_structured_frame(), level=level),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="level must be .*fraction"):
+            call(95)  # a percentage, the old convention of the figures
+    with pytest.raises(TypeError, match="ci"):
+        plots.method_comparison(frame, task="digits", ci=0.95)  # one keyword: level
+    plt.close("all")
 
 
 def test_method_comparison_selects_methods_dodges_and_checks_task():

@@ -27,7 +27,9 @@ from pathlib import Path
 # glued names that measure the machine rather than the mathematics (wall times, speed ratios, memory, the
 # device): a name is timing when one of its "_"-separated words is in TIMING_WORDS, or it matches TIMING_NAMES
 TIMING_WORDS = {"time", "times", "seconds", "minutes", "speedup", "speed", "device", "threads", "memory", "mem"}
-TIMING_NAMES = re.compile(r"^(cost_(IHT|IMP|chunk)_|cost_iht_copies$|fft_ratio_|slope_(dense|butterfly|monarch|fft)_|ft_slope)")
+TIMING_NAMES = re.compile(
+    r"^(cost_(IHT|IMP|chunk)_|cost_iht_copies$|fft_ratio_|slope_(dense|butterfly|monarch|fft)_|ft_slope)"
+)
 
 
 def collect(root: Path) -> dict:

@@ -38,33 +38,26 @@ density :math:`d` (sparsity :math:`1 - d`), trains it with
     :math:`|W|_{(k+1)}`; the effective threshold is their maximum (``NaN`` otherwise).
 
 :func:`sweep` runs a list of such configurations into a :class:`pandas.DataFrame`
-(one row per run), :func:`grid` builds such lists as Cartesian products, and
-:func:`summarise` reduces a frame to a mean and a Student-:math:`t` confidence
-interval per group,
-
-.. math:: \bar v \pm t_{(1+c)/2,\;n-1}\,\frac{s}{\sqrt n},
-
-where :math:`s` is the sample standard deviation of the :math:`n` runs in a group and
-:math:`c` the confidence level.
+(one row per run) and :func:`grid` builds such lists as Cartesian products. The
+chapter reduces the frames with :func:`sparselab.chapters.stats.summarise` (a mean and
+a Student-:math:`t` interval per group, the book's one convention) and publishes them
+with :mod:`sparselab.chapters.publish`.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import numbers
 import time
 from dataclasses import fields
 
-import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from tqdm.auto import tqdm
 
 from sparselab import metrics
 from sparselab import training as _training
-from sparselab._validation import check_choice, check_float, check_int, resolve_density
+from sparselab._validation import check_bool, check_choice, check_int, check_options, resolve_density
 from sparselab.data import TARGET_KINDS, RegressionData, make_regression
 from sparselab.masks import MASK_KINDS, topk_threshold
 from sparselab.nn import SparseMLP
@@ -76,10 +69,6 @@ __all__ = [
     "run_one",
     "grid",
     "sweep",
-    "summarise",
-    "t_quantile",
-    "lookup",
-    "interval_table",
     "predict",
 ]
 
@@ -92,9 +81,9 @@ METHODS = {
 }
 
 #: Keys of the ``data`` dict of :func:`run_one` (``kind`` and ``seed`` are set by the run).
-DATA_KEYS = ("n_train", "n_test", "in_features", "out_features", "hidden_features", "density", "noise")
+DATA_KEYS = ("n_train", "n_test", "in_features", "out_features", "width", "density", "noise")
 #: Keys of the ``model`` dict of :func:`run_one` (sizes other than the width come from the data).
-MODEL_KEYS = ("hidden_features", "temperature", "bias")
+MODEL_KEYS = ("width", "temperature", "bias")
 #: Keys of the ``train`` dict of :func:`run_one` (``seed`` is set by the run).
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name != "seed")
 
@@ -132,26 +121,6 @@ def method_label(mask: str, straight_through: bool = True) -> str:
     return mask
 
 
-def _check_options(options, name: str, allowed: tuple[str, ...], reserved: dict[str, str]) -> dict:
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise TypeError(f"{name} must be a dict of keyword arguments, got {type(options).__name__}")
-    for key, why in reserved.items():
-        if key in options:
-            raise ValueError(f"{name} must not contain {key!r}: {why}")
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown {name} option(s) {unknown}; allowed: {list(allowed)}")
-    return dict(options)
-
-
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
-    return bool(value)
-
-
 def run_one(
     *,
     target: str,
@@ -185,7 +154,7 @@ def run_one(
         Further arguments of ``make_regression`` (:data:`DATA_KEYS`); note that
         ``data["density"]`` is the *teacher's* density, not the model's.
     model : dict
-        ``hidden_features`` (default: the teacher's width ``data["hidden_features"]``, also for the
+        ``width`` (default: the teacher's width ``data["width"]``, also for the
         linear target), ``temperature``, ``bias``.
     train : dict
         Fields of :class:`~sparselab.training.TrainConfig` other than ``seed``;
@@ -205,17 +174,17 @@ def run_one(
     seed = check_int(seed, "seed", low=0)
     model_density = round(resolve_density(density, sparsity), 12)  # 1 - 0.9 is 0.09999999999999998
     model_sparsity = round(1.0 - model_density, 12)
-    straight_through = _check_bool(straight_through, "straight_through")
-    keep = _check_bool(keep, "keep")
+    straight_through = check_bool(straight_through, "straight_through")
+    keep = check_bool(keep, "keep")
     if mask != "hard":
         straight_through = False  # the soft and sigmoid masks are differentiable: no estimator involved
-    data_opts = _check_options(
+    data_opts = check_options(
         data,
         "data",
         DATA_KEYS,
         {"kind": "the teacher is the target argument", "seed": "the seed argument seeds the data"},
     )
-    model_opts = _check_options(
+    model_opts = check_options(
         model,
         "model",
         MODEL_KEYS,
@@ -226,17 +195,17 @@ def run_one(
             "straight_through": "pass it to run_one itself",
         },
     )
-    train_opts = _check_options(train, "train", TRAIN_KEYS, {"seed": "the seed argument seeds training"})
+    train_opts = check_options(train, "train", TRAIN_KEYS, {"seed": "the seed argument seeds training"})
     train_opts.setdefault("progress", False)
     config = TrainConfig(seed=seed, **train_opts)  # validates the training options before any work
 
     problem = make_regression(target, seed=seed, **data_opts)
-    teacher_width = data_opts.get("hidden_features", make_regression.__kwdefaults__["hidden_features"])
-    hidden = model_opts.pop("hidden_features", teacher_width)
+    teacher_width = data_opts.get("width", make_regression.__kwdefaults__["width"])
+    width = model_opts.pop("width", teacher_width)
     torch.manual_seed(seed)
     net = SparseMLP(
         problem.in_features,
-        hidden,
+        width,
         problem.out_features,
         density=model_density,
         mask=mask,
@@ -346,7 +315,7 @@ def sweep(grid: list[dict], *, progress: bool = True, desc: str = "sweep", **com
         raise TypeError(f"grid must be a list of dicts of run_one arguments, got {type(grid).__name__}")
     if "keep" in common:
         raise ValueError("sweep does not keep models or histories; call run_one(keep=True) for a single run")
-    progress = _check_bool(progress, "progress")
+    progress = check_bool(progress, "progress")
     configs = []
     allowed = set(run_one.__kwdefaults__) | {"target"}
     for i, entry in enumerate(grid):
@@ -363,96 +332,6 @@ def sweep(grid: list[dict], *, progress: bool = True, desc: str = "sweep", **com
         configs.append(config)
     rows = [run_one(**config) for config in tqdm(configs, desc=desc, unit="run", disable=not progress)]
     return pd.DataFrame(rows, columns=list(ROW_COLUMNS))
-
-
-def summarise(frame: pd.DataFrame, by, value="test_mse", ci: float = 0.95) -> pd.DataFrame:
-    r"""Mean and Student-:math:`t` interval of ``value`` for each group of ``by``.
-
-    For a group of :math:`n` values with mean :math:`\bar v` and sample standard
-    deviation :math:`s`, the interval is :math:`\bar v \pm h` with
-    :math:`h = t_{(1+c)/2,\,n-1}\, s/\sqrt n` (``c = ci``). A group of one run has no
-    interval (``NaN``). Returns one row per group with the ``by`` columns and
-    ``n``, ``mean``, ``sd``, ``half_width``, ``low``, ``high``; NaN values are dropped
-    before counting. ``value`` may be a list of columns: the summaries are then
-    stacked, with a ``metric`` column naming the column summarised.
-    """
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    by = [by] if isinstance(by, str) else list(by)
-    if not by:
-        raise ValueError("by must name at least one column")
-    values = [value] if isinstance(value, str) else list(value)
-    if not values:
-        raise ValueError("value must name at least one column")
-    missing = [c for c in [*by, *values] if c not in frame.columns]
-    if missing:
-        raise ValueError(f"column(s) {missing} not in the frame; it has {list(frame.columns)}")
-    ci = check_float(ci, "ci", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-
-    def reduce(v: np.ndarray) -> dict:
-        v = v[~np.isnan(v)]
-        n = len(v)
-        mean = float(v.mean()) if n else float("nan")
-        sd = float(v.std(ddof=1)) if n > 1 else float("nan")
-        half = t_quantile(n, ci) * sd / math.sqrt(n) if n > 1 else float("nan")
-        return {"n": n, "mean": mean, "sd": sd, "half_width": half, "low": mean - half, "high": mean + half}
-
-    rows = []
-    for column in values:
-        for key, group in frame.groupby(by, sort=True, dropna=False):
-            key = key if isinstance(key, tuple) else (key,)
-            metric = {} if isinstance(value, str) else {"metric": column}
-            rows.append({**dict(zip(by, key)), **metric, **reduce(group[column].to_numpy(dtype=float))})
-    return pd.DataFrame(rows)
-
-
-def t_quantile(n: int, ci: float = 0.95) -> float:
-    r"""The Student-:math:`t` quantile :math:`t_{(1+c)/2,\,n-1}` of a two-sided ``ci`` interval from ``n`` runs."""
-    n = check_int(n, "n", low=2)
-    ci = check_float(ci, "ci", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    return float(stats.t.ppf(0.5 + ci / 2, n - 1))
-
-
-def lookup(summary: pd.DataFrame, column: str = "mean", **where) -> float:
-    """The one value of ``column`` in the row of ``summary`` where every ``where`` column matches.
-
-    Floats are compared with a tolerance of 1e-9. Raises if no row or several rows match,
-    naming the values that exist.
-
-    >>> lookup(summarise(frame, ["method", "sparsity"]), method="hard+STE", sparsity=0.9)  # doctest: +SKIP
-    """
-    if column not in summary.columns:
-        raise ValueError(f"column {column!r} not in the summary; it has {list(summary.columns)}")
-    keep = np.ones(len(summary), dtype=bool)
-    for name, wanted in where.items():
-        if name not in summary.columns:
-            raise ValueError(f"column {name!r} not in the summary; it has {list(summary.columns)}")
-        col = summary[name]
-        if isinstance(wanted, numbers.Real) and not isinstance(wanted, bool) and pd.api.types.is_float_dtype(col):
-            keep &= np.isclose(col.to_numpy(dtype=float), float(wanted), rtol=0.0, atol=1e-9)
-        else:
-            keep &= (col == wanted).to_numpy()
-    hits = summary.loc[keep, column]
-    if len(hits) != 1:
-        have = {name: sorted(summary[name].unique().tolist(), key=str) for name in where}
-        raise ValueError(f"{len(hits)} rows match {where} (need exactly one); the summary has {have}")
-    value = hits.iloc[0]
-    return value.item() if hasattr(value, "item") else value
-
-
-def interval_table(summary: pd.DataFrame, index, columns, digits: int = 3) -> pd.DataFrame:
-    """A summary from :func:`summarise` as a wide table of ``"mean [low, high]"`` strings."""
-    digits = check_int(digits, "digits", low=0)
-    index = [index] if isinstance(index, str) else list(index)
-    columns = [columns] if isinstance(columns, str) else list(columns)
-
-    def cell(row) -> str:
-        if not math.isfinite(row["half_width"]):
-            return f"{row['mean']:.{digits}f}"
-        return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
-
-    text = summary.assign(cell=summary.apply(cell, axis=1))
-    return text.pivot_table(index=index, columns=columns, values="cell", aggfunc="first")
 
 
 @torch.no_grad()
