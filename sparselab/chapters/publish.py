@@ -3,7 +3,7 @@
 :func:`lookup` reads one value out of a summary of :func:`sparselab.chapters.stats.summarise`,
 :func:`interval_table` lays a summary out as a wide table of ``"mean [low, high]"`` strings, and
 :func:`glue_values` glues a dict of values with :func:`myst_nb.glue`, so that the prose can cite them
-(`` {glue:text}`name:.2f` ``).
+with the MyST role ``{glue:text}`` followed by the name and a format in backquotes.
 """
 
 from __future__ import annotations
