@@ -1,4 +1,4 @@
-"""Tests of sparselab.chapters.learned_masks (runs, sweeps); summaries: test_stats.py; the notebook parameters: test_params.py."""
+"""Tests of sparselab.chapters.learned_masks (runs, sweeps); summaries: test_chapter_stats.py; the notebook parameters: test_chapter_params.py."""
 
 from __future__ import annotations
 
