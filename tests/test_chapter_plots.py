@@ -402,7 +402,7 @@ def test_method_comparison_selects_methods_dodges_and_checks_task():
         plots.method_comparison(frame)
     with pytest.raises(ValueError, match="no sparse runs"):
         plots.method_comparison(frame, task="digits", methods=["SET"])
-    with pytest.raises(KeyError, match="test_mse"):
+    with pytest.raises(ValueError, match=r"column\(s\) \[.test_mse.\] not in the frame"):
         plots.method_comparison(frame, task="digits", y="test_mse")
 
 

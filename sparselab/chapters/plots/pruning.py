@@ -20,6 +20,7 @@ from sparselab.chapters.plots.common import (
     METHOD_STYLES,
     in_style_order,
     method_style,
+    require_frame,
 )
 from sparselab.chapters.plots.style import (
     MARKERS,
@@ -43,16 +44,6 @@ __all__ = [
 
 
 _REFERENCE_FILL = "#E6E6E6"  # the reference (dense) band: an opaque light grey, drawn under everything
-
-
-def _check_frame(frame, columns) -> None:
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame]
-    if missing:
-        raise KeyError(f"column(s) {missing} not in the frame; columns: {list(frame.columns)}")
 
 
 def _one_task(frame, task):
@@ -156,7 +147,7 @@ def method_comparison(
     that their bars stay apart (the line's x data are the dodged positions).
     """
     level = None if level is None else check_level(level)
-    _check_frame(frame, ["method", "sparsity", y])
+    require_frame(frame, ["method", "sparsity", y])
     frame = _one_task(frame, task).dropna(subset=[y])
     sparse = frame[frame["method"] != reference] if reference is not None else frame
     levels = list(dict.fromkeys(sparse["method"]))
@@ -235,7 +226,7 @@ def cost_vs_error(
     network) are one more point, so its cost and error sit on the same axes.
     """
     level = None if level is None else check_level(level)
-    _check_frame(frame, ["method", "sparsity", x, y])
+    require_frame(frame, ["method", "sparsity", x, y])
     frame = _one_task(frame, task).dropna(subset=[y])
     at = frame[
         np.isclose(frame["sparsity"].to_numpy(dtype=float), float(sparsity), rtol=0.0, atol=1e-9)
@@ -478,7 +469,7 @@ def structured_tradeoff(frame, *, axes=None, level=0.95, logy=True, ylabel="test
     (default: a new figure, with the legend below the panels).
     """
     level = None if level is None else check_level(level)
-    _check_frame(frame, ["structure", "density", "test_error", "nonzero_params", "flops", "params"])
+    require_frame(frame, ["structure", "density", "test_error", "nonzero_params", "flops", "params"])
     dense = frame[frame["structure"] == "dense"]
     if dense.empty:
         raise ValueError("the frame has no 'dense' rows, the reference of the savings")
