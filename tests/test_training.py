@@ -13,15 +13,8 @@ from conftest import history_without_timing
 from sparselab import History, SparseLinear, SparseMLP, TrainConfig, make_regression, metrics, train
 from sparselab import masks as M
 from sparselab.data import RegressionData
-from sparselab.training import (
-    Callback,
-    LoopState,
-    fit,
-    load_checkpoint,
-    resolve_device,
-    save_checkpoint,
-    supervised_step,
-)
+from sparselab.loop import Callback, LoopState, fit, supervised_step
+from sparselab.training import load_checkpoint, resolve_device, save_checkpoint
 
 FAST = dict(progress=False, device="cpu")
 
@@ -630,19 +623,21 @@ def _counting_fit(monkeypatch, module):
 
 
 def test_train_fit_sparse_relu_and_the_chapter_run_on_the_shared_loop(monkeypatch, small_linear):
+    import sparselab.factorization.illposed as illposed
     import sparselab.training as training
     from sparselab.chapters import factorization as chapter
     from sparselab.factorization import fit_sparse_relu
 
-    calls = _counting_fit(monkeypatch, training)  # fit_sparse_relu imports it from here when called
+    calls = _counting_fit(monkeypatch, illposed)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(16, 3, generator=g, dtype=torch.float64)
     result = fit_sparse_relu(x, x[:, 0], torch.ones(4, 3, dtype=torch.bool), steps=7, record_every=3)
     assert len(calls) == 1 and calls[0]["steps"] == 7 and calls[0]["kwargs"]["epochs"] == 7
     assert result.history["step"] == [0, 3, 6, 7]
 
+    train_calls = _counting_fit(monkeypatch, training)
     h = train(_mlp("hard", seed=0), small_linear, epochs=2, batch_size=100, **FAST)
-    assert len(calls) == 2 and calls[1]["steps"] == 2 * 3 == h.steps[-1]
+    assert len(train_calls) == 1 and train_calls[0]["steps"] == 2 * 3 == h.steps[-1]
 
     chapter_calls = _counting_fit(monkeypatch, chapter)
     chapter.structured_layer_task(N=4, samples=5, test_samples=4, epochs=2, batch_size=2, seeds=(0,), models=("dense",))

@@ -55,8 +55,9 @@ from sparselab._validation import (
 )
 from sparselab.chapters.thresholding import derive_seed
 from sparselab.factorization import monarch_blocks
+from sparselab.loop import fit, supervised_step
 from sparselab.masks import random_support
-from sparselab.training import fit, resolve_device, supervised_step
+from sparselab.training import resolve_device
 
 __all__ = [
     "LU_PATH_COLUMNS",

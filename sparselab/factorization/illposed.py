@@ -17,6 +17,7 @@ import torch
 
 from sparselab._validation import check_float, check_int, check_matrix
 from sparselab.factorization.supports import check_mask
+from sparselab.loop import fit
 
 __all__ = [
     "ReLUFit",
@@ -149,7 +150,7 @@ def fit_sparse_relu(
     scalar output this problem always has a global minimiser, whatever the support — unlike
     the LU example (:func:`lu_counterexample`), a two-layer *linear* network whose loss tends
     to 0 only along parameters that blow up. The history records the loss and the parameter
-    norm :math:`\sqrt{\|W\|_F^2 + \|v\|_2^2}`. The loop is :func:`sparselab.training.fit`, one
+    norm :math:`\sqrt{\|W\|_F^2 + \|v\|_2^2}`. The loop is :func:`sparselab.loop.fit`, one
     full-batch step per epoch.
 
     Parameters
@@ -174,8 +175,6 @@ def fit_sparse_relu(
     -------
     ReLUFit
     """
-    from sparselab.training import fit  # here: sparselab.training imports sparselab.nn, which imports this package
-
     X = check_matrix(inputs, "inputs").to(torch.float64).detach().cpu()
     N, d = X.shape
     y = targets
@@ -211,7 +210,7 @@ def fit_sparse_relu(
 
 
 class _ReLUDescent:
-    """The state of :func:`fit_sparse_relu`'s gradient descent: its step function and its :func:`~sparselab.training.fit`
+    """The state of :func:`fit_sparse_relu`'s gradient descent: its step function and its :func:`~sparselab.loop.fit`
     hooks (``begin`` records step 0, ``after_step`` every ``record_every`` steps and the last)."""
 
     def __init__(self, X, y, Mt, W, v, *, lr: float, steps: int, record_every: int):

@@ -5,8 +5,8 @@ Every public name of these modules is also a name of the package.
 """
 
 from sparselab.nn import layers, models
-from sparselab.nn.layers import ButterflyLinear, MonarchLinear, SparseLinear, SparseMLP, sparse_layers
-from sparselab.nn.models import MLP, DigitsCNN
+from sparselab.nn.layers import ButterflyLinear, MonarchLinear, SparseLinear, sparse_layers
+from sparselab.nn.models import MLP, DigitsCNN, SparseMLP
 
 __all__ = [
     "layers",

@@ -3,8 +3,7 @@ r"""Linear layers with sparse or structured weights: thin modules around :mod:`s
 
 ``SparseLinear`` is a drop-in for :class:`torch.nn.Linear`
 (:math:`y = x W_\text{eff}^\top + b`) whose effective weight is produced by one of
-the mask kinds. ``SparseMLP`` is the book's model, ``Input -> SparseLinear -> ReLU
--> Linear -> Output``.
+the mask kinds (the book's model built on it, ``SparseMLP``, is in :mod:`sparselab.nn.models`).
 
 ``ButterflyLinear`` and ``MonarchLinear`` are drop-ins for a square
 :class:`torch.nn.Linear` (:math:`y = x W^\top + b`, :math:`W \in \mathbb R^{N\times N}`)
@@ -33,7 +32,7 @@ from sparselab import masks as M
 from sparselab._validation import check_choice, check_float, check_int, check_matrix, resolve_density
 from sparselab.factorization import butterfly, monarch
 
-__all__ = ["SparseLinear", "SparseMLP", "sparse_layers", "ButterflyLinear", "MonarchLinear"]
+__all__ = ["SparseLinear", "sparse_layers", "ButterflyLinear", "MonarchLinear"]
 
 
 class SparseLinear(nn.Module):
@@ -204,29 +203,6 @@ class SparseLinear(nn.Module):
             f"mask={self.mask_kind!r}, density={self.target_density:g}, k={self.k}"
             + ("" if self.straight_through or self.mask_kind != "hard" else ", straight_through=False")
         )
-
-
-class SparseMLP(nn.Module):
-    """``Input -> SparseLinear -> ReLU -> Linear -> Output``, the book's regression model.
-
-    ``width`` is the number of hidden units (the rows of the sparse layer). Keyword arguments other than the
-    sizes go to the :class:`SparseLinear` layer.
-    """
-
-    def __init__(
-        self, in_features: int, width: int, out_features: int = 1, *, device=None, dtype=None, **sparse_kwargs
-    ):
-        super().__init__()
-        self.sparse = SparseLinear(in_features, width, device=device, dtype=dtype, **sparse_kwargs)
-        self.out = nn.Linear(
-            check_int(width, "width", low=1),
-            check_int(out_features, "out_features", low=1),
-            device=device,
-            dtype=dtype,
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(torch.relu(self.sparse(x)))
 
 
 def sparse_layers(model: nn.Module) -> list[tuple[str, SparseLinear]]:

@@ -1,5 +1,7 @@
-r"""Small classifiers for the digits chapters: a (sparse) multi-layer perceptron and a two-layer CNN.
+r"""The networks of the chapters: the book's regression model, a (sparse) multi-layer perceptron and a CNN.
 
+``SparseMLP``
+    ``Input -> SparseLinear -> ReLU -> Linear -> Output``, the learned-masks chapter's model.
 ``MLP``
     :math:`f(x) = W_{L+1}\,\operatorname{relu}(W_L \cdots \operatorname{relu}(W_1 x + b_1) \cdots + b_L) + b_{L+1}`,
     hidden layers named ``fc1 ... fcL`` and the output layer ``out``. With ``mask=None``
@@ -28,7 +30,30 @@ from sparselab._validation import check_choice, check_int, resolve_density
 from sparselab.masks import MASK_KINDS
 from sparselab.nn.layers import SparseLinear
 
-__all__ = ["MLP", "DigitsCNN"]
+__all__ = ["SparseMLP", "MLP", "DigitsCNN"]
+
+
+class SparseMLP(nn.Module):
+    """``Input -> SparseLinear -> ReLU -> Linear -> Output``, the book's regression model.
+
+    ``width`` is the number of hidden units (the rows of the sparse layer). Keyword arguments other than the
+    sizes go to the :class:`SparseLinear` layer.
+    """
+
+    def __init__(
+        self, in_features: int, width: int, out_features: int = 1, *, device=None, dtype=None, **sparse_kwargs
+    ):
+        super().__init__()
+        self.sparse = SparseLinear(in_features, width, device=device, dtype=dtype, **sparse_kwargs)
+        self.out = nn.Linear(
+            check_int(width, "width", low=1),
+            check_int(out_features, "out_features", low=1),
+            device=device,
+            dtype=dtype,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.sparse(x)))
 
 
 def _check_sizes(value, name: str) -> tuple[int, ...]:
