@@ -91,3 +91,104 @@ def test_summarise_level_groups_and_several_values():
         stats.summarise(frame, "g", "v", level=1.5)
     with pytest.raises(ValueError, match="nope"):
         stats.summarise(frame, "nope", "v")
+
+
+# ------------------------------------------------------------------------------------------- paired comparisons
+
+
+@pytest.mark.parametrize("n", [3, 5, 12])
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_paired_difference_matches_scipy(n, level):
+    rng = np.random.default_rng(n)
+    shared = rng.normal(size=n) * 5.0  # seed-to-seed variation both methods share
+    a = shared + rng.normal(size=n) * 0.1
+    b = shared + 0.3 + rng.normal(size=n) * 0.1
+    r = stats.paired_difference(a, b, level=level)
+    d = a - b
+    ci = scipy_stats.ttest_rel(a, b).confidence_interval(confidence_level=level)
+    assert r["n"] == n
+    assert r["mean"] == pytest.approx(d.mean(), abs=1e-12)
+    assert r["low"] == pytest.approx(ci.low, rel=1e-10)
+    assert r["high"] == pytest.approx(ci.high, rel=1e-10)
+    assert r["t_pvalue"] == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue, rel=1e-10)
+    assert r["wilcoxon_pvalue"] == pytest.approx(scipy_stats.wilcoxon(a, b).pvalue, rel=1e-10)
+    assert r["mean_a"] == pytest.approx(a.mean()) and r["mean_b"] == pytest.approx(b.mean())
+
+
+def test_pairing_detects_a_difference_that_unpaired_intervals_hide():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=8) * 10.0
+    a, b = shared, shared + 0.5 + rng.normal(size=8) * 0.01
+    assert stats.paired_difference(a, b)["verdict"] == "lower"
+    assert stats.paired_difference(b, a)["verdict"] == "higher"
+    # the unpaired intervals overlap: the per-method means alone could not rank them
+    assert stats.half_width(a) > 0.5 and stats.half_width(b) > 0.5
+
+
+def test_paired_difference_indistinguishable_and_degenerate_cases():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=6)
+    b = a + rng.normal(size=6)  # pure noise difference, CI covers 0 for this draw
+    r = stats.paired_difference(a, b)
+    assert r["low"] < 0 < r["high"] and r["verdict"] == "indistinguishable"
+    same = stats.paired_difference([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert same["mean"] == 0 and same["half_width"] == 0 and same["verdict"] == "indistinguishable"
+    assert math.isnan(same["wilcoxon_pvalue"])
+    shift = stats.paired_difference([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])  # an exact constant shift
+    assert shift["verdict"] == "lower" and shift["t_pvalue"] == 0.0
+    one = stats.paired_difference([1.0], [2.0])
+    assert one["n"] == 1 and one["verdict"] == "indistinguishable" and math.isnan(one["half_width"])
+    nan = stats.paired_difference([1.0, np.nan, 3.0, 4.0], [1.5, 2.0, 3.5, 4.6])
+    assert nan["n"] == 3
+
+
+def test_paired_difference_rejects_bad_input():
+    with pytest.raises(ValueError, match="pair up"):
+        stats.paired_difference([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="1-D"):
+        stats.paired_difference([[1.0, 2.0]], [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="fraction"):
+        stats.paired_difference([1.0, 2.0], [1.0, 3.0], level=95)
+
+
+def test_paired_comparison_pairs_on_seed_within_groups():
+    rows = []
+    for sparsity in (0.5, 0.9):
+        for seed in range(5):
+            base = 10.0 * seed + sparsity
+            rows.append({"method": "A", "sparsity": sparsity, "seed": seed, "err": base})
+            rows.append({"method": "B", "sparsity": sparsity, "seed": seed, "err": base + (1.0 + 0.1 * seed)})
+    rows.append({"method": "A", "sparsity": 0.9, "seed": 99, "err": 0.0})  # no partner: left out
+    frame = pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # order must not matter
+    out = stats.paired_comparison(frame, value="err", between="method", a="A", b="B", by="sparsity")
+    assert list(out["sparsity"]) == [0.5, 0.9]
+    assert list(out["n"]) == [5, 5]
+    expected = stats.paired_difference(np.zeros(5), 1.0 + 0.1 * np.arange(5))
+    for _, row in out.iterrows():
+        assert row["mean"] == pytest.approx(-1.2)
+        assert row["low"] == pytest.approx(expected["low"]) and row["verdict"] == "lower"
+    whole = stats.paired_comparison(frame, value="err", between="method", a="A", b="B", pair_on=["sparsity", "seed"])
+    assert len(whole) == 1 and whole["n"].iloc[0] == 10
+
+
+def test_paired_comparison_rejects_ambiguous_or_unknown():
+    frame = pd.DataFrame({"method": ["A", "A", "B"], "seed": [0, 0, 0], "err": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="ambiguous"):
+        stats.paired_comparison(frame, value="err", between="method", a="A", b="B")
+    with pytest.raises(ValueError, match="matches no row"):
+        stats.paired_comparison(frame, value="err", between="method", a="A", b="C")
+    with pytest.raises(ValueError, match="not in the frame"):
+        stats.paired_comparison(frame, value="loss", between="method", a="A", b="B")
+
+
+def test_describe_difference_says_indistinguishable_when_the_interval_covers_zero():
+    lower = stats.paired_difference([1.0, 2.0, 3.0, 4.0, 5.0], [1.5, 2.4, 3.6, 4.5, 5.5])
+    text = stats.describe_difference(lower, a_name="hard+STE", b_name="sigmoid", quantity="test MSE")
+    assert text.startswith("hard+STE's test MSE is lower than sigmoid's by 0.5 (95 % CI")
+    assert "5 paired seeds" in text
+    lo, hi = -lower["high"], -lower["low"]
+    assert f"{lo:.3g} to {hi:.3g}" in text
+    tie = stats.paired_difference([1.0, 2.0, 3.0], [1.1, 1.9, 3.05])
+    text = stats.describe_difference(tie, a_name="A", b_name="B", quantity="error")
+    assert "indistinguishable on this task" in text and "3 paired seeds" in text
+    assert stats.MIN_RANKING_SEEDS == 5

@@ -24,7 +24,18 @@ from scipy import stats as _scipy_stats
 
 from sparselab._validation import check_float, check_int
 
-__all__ = ["check_level", "t_quantile", "half_width", "mean_interval", "percent", "summarise"]
+__all__ = [
+    "check_level",
+    "t_quantile",
+    "half_width",
+    "mean_interval",
+    "percent",
+    "summarise",
+    "MIN_RANKING_SEEDS",
+    "paired_difference",
+    "paired_comparison",
+    "describe_difference",
+]
 
 
 def check_level(level, name: str = "level") -> float:
@@ -120,3 +131,161 @@ def summarise(frame: pd.DataFrame, by, value="test_mse", level: float = 0.95) ->
             metric = {} if isinstance(value, str) else {"metric": column}
             rows.append({**dict(zip(by, key)), **metric, **reduce(group[column].to_numpy(dtype=float))})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------- paired comparisons
+
+#: The fewest paired seeds on which the book states a ranking of two methods as a finding.
+MIN_RANKING_SEEDS = 5
+
+PAIRED_COLUMNS = (
+    "n",
+    "mean_a",
+    "mean_b",
+    "mean",
+    "sd",
+    "half_width",
+    "low",
+    "high",
+    "t_pvalue",
+    "wilcoxon_pvalue",
+    "verdict",
+)
+
+
+def paired_difference(a, b, *, level: float = 0.95) -> dict:
+    r"""The paired difference :math:`\delta_i = a_i - b_i` of two methods run on the same seeds, with its interval.
+
+    ``a`` and ``b`` are 1-D sequences of equal length :math:`n`, paired by position (run :math:`i` of both used
+    the same seed, hence the same data and initialisation). The interval is the book's one convention applied to
+    the differences, :math:`\bar\delta \pm t_{n-1,(1+c)/2}\, s_\delta/\sqrt n` (a paired :math:`t` interval),
+    which removes the seed-to-seed variation that both methods share. Two p-values of the null
+    :math:`\mathbb E\,\delta = 0` come with it: the paired :math:`t` test (``scipy.stats.ttest_rel``) and the
+    Wilcoxon signed-rank test (``scipy.stats.wilcoxon``), which does not assume the differences normal.
+    Pairs with a non-finite member are dropped.
+
+    Returns a dict with ``n``, ``mean_a``, ``mean_b``, ``mean`` (:math:`\bar\delta`), ``sd``, ``half_width``,
+    ``low``, ``high``, ``t_pvalue``, ``wilcoxon_pvalue`` and ``verdict``: ``"lower"`` when the whole interval
+    lies below 0 (``a`` is lower than ``b``), ``"higher"`` when it lies above, and ``"indistinguishable"`` when
+    it covers 0 or there are fewer than two pairs. The p-values are ``NaN`` when undefined (fewer than two
+    pairs; Wilcoxon when every difference is 0).
+    """
+    level = check_level(level)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"a and b must be 1-D sequences of per-seed values, got shapes {a.shape} and {b.shape}")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must pair up run by run: got {a.size} and {b.size} values")
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    d = a - b
+    n = int(d.size)
+    mean = float(d.mean()) if n else float("nan")
+    sd = float(d.std(ddof=1)) if n > 1 else float("nan")
+    half = half_width(d, level)
+    if n > 1 and sd == 0.0:
+        half = 0.0
+    low, high = mean - half, mean + half
+    t_p = w_p = float("nan")
+    if n > 1:
+        if sd > 0:
+            t_p = float(_scipy_stats.ttest_rel(a, b).pvalue)
+        elif mean != 0:
+            t_p = 0.0
+        if np.any(d != 0):
+            w_p = float(_scipy_stats.wilcoxon(a, b).pvalue)
+    if n > 1 and high < 0:
+        verdict = "lower"
+    elif n > 1 and low > 0:
+        verdict = "higher"
+    else:
+        verdict = "indistinguishable"
+    return {
+        "n": n,
+        "mean_a": float(a.mean()) if n else float("nan"),
+        "mean_b": float(b.mean()) if n else float("nan"),
+        "mean": mean,
+        "sd": sd,
+        "half_width": half,
+        "low": low,
+        "high": high,
+        "t_pvalue": t_p,
+        "wilcoxon_pvalue": w_p,
+        "verdict": verdict,
+    }
+
+
+def paired_comparison(
+    frame: pd.DataFrame,
+    *,
+    value: str,
+    between: str,
+    a,
+    b,
+    pair_on="seed",
+    by=None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    r""":func:`paired_difference` of ``value`` between the rows with ``between == a`` and those with ``between == b``.
+
+    Within each group of ``by`` (none: the whole frame), a row of method ``a`` is paired with the row of method
+    ``b`` that has the same ``pair_on`` value(s) (the seed); a seed present for one method only is left out, and a
+    ``pair_on`` key repeated within one method is an error (the pairing would be ambiguous). Returns one row per
+    group: the ``by`` columns, ``a``, ``b`` and the keys of :func:`paired_difference`.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    level = check_level(level)
+    by = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    pair_on = [pair_on] if isinstance(pair_on, str) else list(pair_on)
+    if not pair_on:
+        raise ValueError("pair_on must name at least one column (the seed)")
+    missing = [c for c in [value, between, *pair_on, *by] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} not in the frame; it has {list(frame.columns)}")
+    for name, method in (("a", a), ("b", b)):
+        if not (frame[between] == method).any():
+            present = sorted(map(str, frame[between].unique()))
+            raise ValueError(f"{name}={method!r} matches no row of column {between!r}; it has {present}")
+    groups = frame.groupby(by, sort=True, dropna=False) if by else [((), frame)]
+    rows = []
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        sides = []
+        for method in (a, b):
+            side = group[group[between] == method]
+            if side.duplicated(pair_on).any():
+                raise ValueError(
+                    f"{between}={method!r} has several rows with the same {pair_on} "
+                    f"{'in group ' + str(dict(zip(by, key))) if by else ''}: the pairing is ambiguous"
+                )
+            sides.append(side.set_index(pair_on)[value])
+        joined = pd.concat(sides, axis=1, keys=["a", "b"], join="inner").sort_index()
+        result = paired_difference(joined["a"].to_numpy(), joined["b"].to_numpy(), level=level)
+        rows.append({**dict(zip(by, key)), "a": a, "b": b, **result})
+    return pd.DataFrame(rows, columns=[*by, "a", "b", *PAIRED_COLUMNS])
+
+
+def describe_difference(result, *, a_name: str, b_name: str, quantity: str, fmt: str = "{:.3g}", level=0.95) -> str:
+    """One prose sentence for a :func:`paired_difference` result (a dict or a row of :func:`paired_comparison`).
+
+    >>> describe_difference(paired_difference([1.0, 2.0, 3.0], [2.0, 3.1, 3.9]), a_name="A", b_name="B",
+    ...                     quantity="test error")
+    "A's test error is lower than B's by 1 (95 % CI 0.752 to 1.25, 3 paired seeds)"
+    """
+    level = check_level(level)
+    n = int(result["n"])
+    seeds = f"{n} paired seed{'s' if n != 1 else ''}"
+    if n < 2:
+        return f"{a_name} and {b_name} cannot be compared on {quantity}: {seeds}"
+    ci = f"{percent(level)} % CI {fmt.format(result['low'])} to {fmt.format(result['high'])}"
+    if result["verdict"] == "indistinguishable":
+        return (
+            f"{a_name} and {b_name} are indistinguishable on this task in {quantity} "
+            f"(difference {fmt.format(result['mean'])}, {ci}, {seeds})"
+        )
+    word = result["verdict"]  # "lower" or "higher": the size of the gap and its interval, both positive
+    if word == "lower":
+        ci = f"{percent(level)} % CI {fmt.format(-result['high'])} to {fmt.format(-result['low'])}"
+    return f"{a_name}'s {quantity} is {word} than {b_name}'s by {fmt.format(abs(result['mean']))} ({ci}, {seeds})"
