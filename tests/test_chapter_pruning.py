@@ -597,3 +597,130 @@ BAD_SWEEPS = [
 def test_structured_sweep_rejects_bad_arguments_before_training(bad, error, match, no_training):
     with pytest.raises(error, match=match):
         C.structured_sweep(**{"seeds": (0,), "progress": False, **bad})
+
+
+# ----------------------------------------------------------------------------- equal compute
+@pytest.mark.parametrize("task", C.TASKS)
+@pytest.mark.parametrize("method", [m for m in C.METHODS if m != "IMP-reinit"])
+def test_equal_compute_budget_gives_every_method_the_steps_of_imp(task, method, datasets):
+    config = OPTIONS[task]  # E epochs, S = 2 rounds: IMP takes (S + 1) E epochs
+    total_epochs = (config.imp_rounds + 1) * config.epochs
+    row = C.run_method(
+        method,
+        config,
+        task=task,
+        sparsity=0.0 if method == "dense" else SPARSITY,
+        seed=0,
+        data=datasets[task],
+        keep=True,
+        budget="compute",
+    )
+    assert row["budget"] == "compute"
+    assert row["epochs"] == total_epochs
+    assert row["steps"] == total_epochs * STEPS_PER_EPOCH[task]  # counted from the histories, not assumed
+    assert sum(len(h.epoch) for h in row["histories"]) == total_epochs
+    n = HIDDEN_WEIGHTS[task]
+    assert row["density"] == keep_count(n, 1.0 if method == "dense" else DENSITY) / n
+    if method == "one-shot":  # floor(T/2) dense epochs, then ceil(T/2) of fine-tuning
+        assert [len(h.epoch) for h in row["histories"]] == [total_epochs // 2, total_epochs - total_epochs // 2]
+    if method in ("SET", "RigL"):  # the updates stretch with the run: every 2 steps up to 3T/4
+        total = total_epochs * STEPS_PER_EPOCH[task]
+        assert row["updates"] == len(range(2, (3 * total) // 4, 2))
+
+
+def test_equal_compute_imp_is_the_equal_sparsity_imp_and_longer_runs_differ(datasets):
+    data, config = datasets["regression"], OPTIONS["regression"]
+    opts = dict(task="regression", sparsity=SPARSITY, seed=0, data=data)
+    assert without_seconds(C.run_method("IMP", config, budget="compute", **opts)) == {
+        **without_seconds(C.run_method("IMP", config, **opts)),
+        "budget": "compute",
+    }
+    short, long = C.run_method("gradual", config, **opts), C.run_method("gradual", config, budget="compute", **opts)
+    assert (short["budget"], short["steps"], long["steps"]) == ("sparsity", 12, 36)
+    assert short["test_error"] != long["test_error"]
+
+
+def test_budget_epochs():
+    config = C.MethodConfig(epochs=3, imp_rounds=4)  # T = 15 epochs
+    assert C.budget_epochs("IMP", config) == C.budget_epochs("IMP", config, "compute") == (3,) * 5
+    assert C.budget_epochs("one-shot", config) == (3, 3)
+    assert C.budget_epochs("one-shot", config, "compute") == (7, 8)
+    assert C.budget_epochs("RigL", config) == (3,) and C.budget_epochs("RigL", config, "compute") == (15,)
+    assert C.budget_epochs("IMP-reinit", config) == (3,)
+    with pytest.raises(ValueError, match="'IMP-reinit' has no equal-compute run"):
+        C.budget_epochs("IMP-reinit", config, "compute")
+    with pytest.raises(ValueError, match="^budget must be one of"):
+        C.budget_epochs("IMP", config, "time")
+
+
+def test_compare_with_the_compute_budget_rejects_imp_reinit_before_training(no_training):
+    with pytest.raises(ValueError, match="'IMP-reinit', which has no equal-compute run"):
+        C.compare(**{**GRID, "methods": ("IMP", "IMP-reinit")}, budget="compute")
+    with pytest.raises(ValueError, match="^budget must be one of"):
+        C.compare(**GRID, budget="steps")
+
+
+def test_compare_compute_budget_rows():
+    frame, _ = C.compare(
+        COMPARE_CONFIG,
+        tasks=("regression",),
+        methods=("dense", "one-shot", "IMP"),
+        sparsities=(0.9,),
+        seeds=(0,),
+        budget="compute",
+        **COMPARE_OPTIONS,
+    )
+    # E = 2, S = 4: every recipe 10 epochs of 4 steps
+    assert frame["method"].tolist() == ["dense", "one-shot", "IMP"]
+    assert (frame["budget"] == "compute").all() and frame["steps"].tolist() == [40, 40, 40]
+    assert (frame["seconds"] > 0).all()
+
+
+# ----------------------------------------------------------------------------- paired comparisons
+def test_versus_reference_pairs_by_seed():
+    frame = pd.DataFrame(
+        {
+            "task": ["t"] * 9,
+            "method": ["IMP"] * 3 + ["SET"] * 3 + ["RigL"] * 3,
+            "seed": [0, 1, 2] * 3,
+            "test_error": [1.0, 2.0, 3.0, 1.5, 2.5, 3.6, 1.1, 1.9, 3.05],
+        }
+    )
+    got = C.versus_reference(frame.sample(frac=1.0, random_state=0), "IMP", by="task")
+    assert got["method"].tolist() == ["SET", "RigL"] and (got["reference"] == "IMP").all()
+    set_row, rigl_row = got.iloc[0], got.iloc[1]
+    # SET - IMP = (0.5, 0.5, 0.6): mean 0.5333, sd 0.0577, t_{2,0.975} = 4.303 -> half-width 0.1434
+    assert set_row["n"] == 3 and set_row["mean"] == pytest.approx(1.6 / 3)
+    assert set_row["half_width"] == pytest.approx(4.302652729911275 * 0.05773502691896258 / math.sqrt(3))
+    assert set_row["verdict"] == "higher"
+    # RigL - IMP = (0.1, -0.1, 0.05): the interval covers zero
+    assert rigl_row["mean"] == pytest.approx(0.05 / 3) and rigl_row["verdict"] == "indistinguishable"
+    # a different reference per group
+    per_group = C.versus_reference(frame, {("t",): "SET"}, by="task")
+    assert per_group["method"].tolist() == ["IMP", "RigL"]
+    assert per_group.iloc[0]["mean"] == pytest.approx(-1.6 / 3) and per_group.iloc[0]["verdict"] == "lower"
+    with pytest.raises(ValueError, match="reference method 'gradual' has no run"):
+        C.versus_reference(frame, "gradual", by="task")
+    with pytest.raises(ValueError, match=r"column\(s\) \['sparsity'\] not in the frame"):
+        C.versus_reference(frame, "IMP")
+
+
+def test_paper_parameters_are_valid_and_at_paper_scale():
+    import ast
+    from pathlib import Path
+
+    import nbformat
+    import yaml
+
+    from sparselab.chapters.params import PruningParams
+
+    book = Path(__file__).resolve().parent.parent / "book"
+    defaults = {}
+    for node in ast.parse(nbformat.read(book / "pruning.ipynb", as_version=4).cells[1].source).body:
+        defaults[node.targets[0].id] = ast.literal_eval(node.value)
+    paper = yaml.safe_load((book / "params" / "pruning-paper.yaml").read_text())
+    assert set(paper) == set(defaults)  # every parameter, no unknown name
+    P = PruningParams(**paper)
+    assert len(set(P.seeds)) >= 10 and len(set(P.compute_seeds)) >= 10
+    assert max(P.sparsities) == 0.99 and P.compute_epochs == P.epochs
+    assert "expected run time on 2 cores" in (book / "params" / "pruning-paper.yaml").read_text()

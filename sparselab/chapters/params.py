@@ -142,6 +142,9 @@ class PruningParams(ChapterParams):
     rewind_step: int = checked(check_int, low=0)
     update_every: int = checked(check_int, low=1)
     drop_fraction: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
+    # the equal-compute control at the focus sparsity: every recipe (imp_rounds + 1) * compute_epochs epochs
+    compute_epochs: int = checked(check_int, low=1)
+    compute_seeds: list[int] = checked(check_int_list, low=0)
     # the CNN of the structured comparison (sparselab.chapters.pruning.structured_sweep)
     cnn_channels: list[int] = checked(check_int_list, low=1, distinct=False, min_len=2, max_len=2)
     cnn_densities: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)

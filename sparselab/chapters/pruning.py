@@ -29,15 +29,29 @@ output layer stays dense):
 ``SET``, ``RigL``
     dynamic sparse training at constant density (:mod:`sparselab.pruning.dynamic`), :math:`E` epochs.
 
+Two training budgets (:data:`BUDGETS`, the ``budget`` argument of :func:`run_method` and :func:`compare`):
+
+``"sparsity"`` (equal final sparsity)
+    the costs above: :math:`E` epochs per training, so IMP takes :math:`(S + 1)E` epochs, one-shot
+    :math:`2E` and every other recipe :math:`E`.
+``"compute"`` (equal compute)
+    every recipe takes IMP's total of :math:`T = (S + 1)E` epochs (its dense pre-training and every
+    retraining after a rewind included): IMP as above, one-shot :math:`\lfloor T/2 \rfloor` dense
+    epochs and :math:`\lceil T/2 \rceil` of fine-tuning, every one-training recipe :math:`T` epochs
+    (the gradual window and the SET/RigL updates stretch with the run). ``IMP-reinit`` has no such
+    run (its mask already costs an IMP run).
+
 A row holds ``test_error`` (test MSE for ``regression``, the misclassification
 rate :math:`1 - \text{accuracy}` for ``digits``: lower is better for both),
-``density`` (measured over the pruned layers), ``steps`` (optimizer steps in all,
-the training cost), ``epochs`` (epochs in all) and ``seconds``.
+``budget``, ``density`` (measured over the pruned layers), ``steps`` (the optimizer steps
+really taken, summed over every training of the run), ``epochs`` (epochs in all) and
+``seconds`` (wall time of the run).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -56,6 +70,7 @@ from sparselab.training import TrainConfig, evaluate, train
 __all__ = [
     "METHODS",
     "TASKS",
+    "BUDGETS",
     "STRUCTURES",
     "make_data",
     "make_model",
@@ -63,6 +78,8 @@ __all__ = [
     "MethodConfig",
     "run_method",
     "compare",
+    "budget_epochs",
+    "versus_reference",
     "GradientNormLog",
     "random_masks",
     "structured_sweep",
@@ -70,6 +87,8 @@ __all__ = [
 
 METHODS = ("dense", "one-shot", "gradual", "IMP", "IMP-reinit", "random", "hard", "soft", "sigmoid", "SET", "RigL")
 TASKS = ("regression", "digits")
+#: The training budgets of a comparison: equal final sparsity only, or equal optimizer steps (IMP's total) too.
+BUDGETS = ("sparsity", "compute")
 #: Structures compared on the CNN, with the keyword arguments of :func:`sparselab.pruning.magnitude_mask`.
 STRUCTURES = {
     "unstructured": {"structure": "unstructured"},
@@ -89,6 +108,7 @@ DATA_DEFAULTS = {
 ROW_COLUMNS = (
     "task",
     "method",
+    "budget",
     "sparsity",
     "seed",
     "density",
@@ -196,6 +216,30 @@ class MethodConfig:
         )
 
 
+def budget_epochs(method: str, config: MethodConfig, budget: str = "sparsity") -> tuple[int, ...]:
+    """The epochs of each training of ``method`` under ``budget`` (:data:`BUDGETS`), in order.
+
+    ``"sparsity"``: ``(E,)`` per training, ``(E, E)`` for one-shot and ``S + 1`` times ``E`` for IMP.
+    ``"compute"``: IMP's total :math:`T = (S + 1)E` for every recipe, one-shot split into
+    ``(T // 2, T - T // 2)``. ``IMP-reinit`` has no equal-compute run (ValueError).
+    """
+    check_choice(method, "method", METHODS)
+    check_choice(budget, "budget", BUDGETS)
+    config = _check_config(config)
+    E, S = config.epochs, config.imp_rounds
+    if method == "IMP":
+        return (E,) * (S + 1)
+    if budget == "sparsity":
+        return (E, E) if method == "one-shot" else (E,)
+    if method == "IMP-reinit":
+        raise ValueError(
+            "method 'IMP-reinit' has no equal-compute run (its mask is the product of an IMP run); "
+            "use budget='sparsity'"
+        )
+    total = (S + 1) * E
+    return (total // 2, total - total // 2) if method == "one-shot" else (total,)
+
+
 def _check_config(config) -> MethodConfig:
     if config is None:
         return MethodConfig()
@@ -215,13 +259,15 @@ def run_method(
     imp_mask=None,
     callbacks=(),
     keep: bool = False,
+    budget: str = "sparsity",
 ) -> dict:
     r"""Train one recipe of :data:`METHODS` to sparsity ``sparsity`` with the settings ``config`` and return its row.
 
     ``config`` is a :class:`MethodConfig` (``None``: its defaults). ``data`` is the task's data
     (built by :func:`make_data` from ``seed`` when not given). ``imp_mask`` (``IMP-reinit``
     only) is the IMP mask to re-initialise, as returned in the ``masks`` entry of an ``IMP``
-    row made with ``keep=True``. With ``keep=True`` the row also holds the trained ``model``
+    row made with ``keep=True``. ``budget`` (:data:`BUDGETS`) sets the length of each training
+    (:func:`budget_epochs`): ``"compute"`` trains every recipe as many steps as IMP in all. With ``keep=True`` the row also holds the trained ``model``
     (and for ``IMP`` its ``masks``, ``densities`` and ``target_densities`` per round, and ``alpha``).
     """
     check_choice(method, "method", METHODS)
@@ -231,13 +277,15 @@ def run_method(
     if method != "dense" and sparsity == 0.0:
         raise ValueError(f"sparsity must be in (0, 1) for method {method!r}; only 'dense' runs at sparsity 0")
     config = _check_config(config)
+    budget = check_choice(budget, "budget", BUDGETS)
+    trainings = budget_epochs(method, config, budget)
     if method == "IMP-reinit" and imp_mask is None:
         raise ValueError("method 'IMP-reinit' needs imp_mask, the masks of an IMP run (run_method('IMP', keep=True))")
     if data is None:
         data = make_data(task, seed=seed)
-    train_config = config.train_config(seed)
+    train_config = dataclasses.replace(config.train_config(seed), epochs=trainings[-1])
     steps_per_epoch = math.ceil(len(data.X_train) / config.batch_size)
-    total = config.epochs * steps_per_epoch
+    total = trainings[-1] * steps_per_epoch
     t0 = time.perf_counter()
     extra: dict = {}
 
@@ -254,7 +302,7 @@ def run_method(
     if method in ("dense", "hard", "soft", "sigmoid"):
         histories.append(train(model, data, train_config, callbacks=callbacks))
     elif method == "one-shot":
-        histories.append(train(model, data, train_config))
+        histories.append(train(model, data, dataclasses.replace(train_config, epochs=trainings[0])))
         pruning.prune_model(model, density, layers=layers)
         histories.append(train(model, data, train_config, callbacks=callbacks))
     elif method == "gradual":
@@ -304,6 +352,7 @@ def run_method(
     row = {
         "task": task,
         "method": method,
+        "budget": budget,
         "sparsity": sparsity,
         "seed": seed,
         "density": pruning.mask_density(model, layers),
@@ -319,7 +368,7 @@ def run_method(
 
 
 def _run_group(
-    task: str, seed: int, sparsity: float, methods: tuple, data_options: dict, config: MethodConfig
+    task: str, seed: int, sparsity: float, methods: tuple, data_options: dict, config: MethodConfig, budget: str
 ) -> tuple:
     """All ``methods`` of one (task, seed, sparsity): IMP before IMP-reinit, which reuses its mask."""
     torch.set_num_threads(1)
@@ -335,6 +384,7 @@ def _run_group(
             data=data,
             keep=method == "IMP",
             imp_mask=imp_mask if method == "IMP-reinit" else None,
+            budget=budget,
         )
         if method == "IMP":
             imp_mask = row["masks"]
@@ -353,13 +403,15 @@ def compare(
     data=None,
     workers: int = 1,
     progress: bool = True,
+    budget: str = "sparsity",
 ) -> tuple[pd.DataFrame, dict]:
     """Every ``method`` × ``sparsity`` × ``seed`` × ``task`` (``dense`` once per seed and task), with the settings ``config``.
 
     ``IMP-reinit`` reuses the mask of the ``IMP`` run of the same task, sparsity and seed,
     so ``IMP`` must be among ``methods`` when it is. ``data`` maps a task to options of
     :func:`make_data`; ``config`` (a :class:`MethodConfig`, ``None``: its defaults) goes to
-    every :func:`run_method`. ``workers > 1`` runs the
+    every :func:`run_method`, and so does ``budget`` (:data:`BUDGETS`; ``"compute"``: every recipe
+    as many optimizer steps as IMP in all, and no ``IMP-reinit``). ``workers > 1`` runs the
     (task, seed, sparsity) groups in that many processes (each with one torch thread);
     every run seeds itself, so the numbers do not depend on ``workers``. Returns the
     frame of rows (columns :data:`ROW_COLUMNS`, in a fixed order) and the IMP schedules
@@ -371,6 +423,9 @@ def compare(
         check_choice(m, "methods", METHODS)
     if "IMP-reinit" in methods and "IMP" not in methods:
         raise ValueError("methods lists 'IMP-reinit' but not 'IMP', whose masks it re-initialises")
+    budget = check_choice(budget, "budget", BUDGETS)
+    if budget == "compute" and "IMP-reinit" in methods:
+        raise ValueError("methods lists 'IMP-reinit', which has no equal-compute run; drop it for budget='compute'")
     for t in tasks:
         check_choice(t, "tasks", TASKS)
     for s in sparsities:
@@ -383,7 +438,7 @@ def compare(
     sparse_methods = tuple(m for m in methods if m != "dense")
     groups = [(t, seed, 0.0, ("dense",)) for t in tasks for seed in seeds if "dense" in methods]
     groups += [(t, seed, s, sparse_methods) for t in tasks for seed in seeds for s in sparsities if sparse_methods]
-    jobs = [(t, seed, s, ms, data.get(t, {}), config) for t, seed, s, ms in groups]
+    jobs = [(t, seed, s, ms, data.get(t, {}), config, budget) for t, seed, s, ms in groups]
     bar = tqdm(total=len(jobs), desc="run groups", unit="group", disable=not progress)
     results = {}
     if workers == 1:
@@ -413,6 +468,54 @@ def compare(
         ["task", "method", "sparsity", "seed"], key=lambda c: c.map(order) if c.name == "method" else c, kind="stable"
     ).reset_index(drop=True)
     return frame, schedules
+
+
+def versus_reference(
+    frame: pd.DataFrame,
+    reference,
+    *,
+    by=("task", "sparsity"),
+    value: str = "test_error",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    r"""Every recipe against a ``reference`` recipe, paired over seeds (:func:`sparselab.chapters.stats.paired_comparison`).
+
+    In each group of ``by``, for each method :math:`m` of the frame other than the reference :math:`r`
+    (in the order of :data:`METHODS`), the differences :math:`\delta_i = v_{m,i} - v_{r,i}` over the seeds
+    :math:`i` both ran (a seed's two runs share data, split and sparsity) give the paired Student-:math:`t`
+    interval and the Wilcoxon signed-rank p-value of :func:`sparselab.chapters.stats.paired_difference`.
+    ``reference`` is a method name, or a dict mapping a group key (a tuple of the ``by`` values) to the
+    method compared against in that group (groups missing from it are skipped).
+
+    Returns one row per (group, method): the ``by`` columns, ``method`` (:math:`m`), ``reference``
+    (:math:`r`) and the columns of :func:`~sparselab.chapters.stats.paired_difference`: ``mean`` is
+    :math:`\bar\delta` (positive: :math:`m` has the higher ``value``) and ``verdict`` is ``"higher"``,
+    ``"lower"`` or ``"indistinguishable"`` (the interval covers zero).
+    """
+    from sparselab.chapters import stats
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [*by, "method", "seed", value] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} not in the frame; it has {list(frame.columns)}")
+    parts = []
+    for key, group in frame.groupby(by, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        ref = reference.get(key) if isinstance(reference, dict) else reference
+        if ref is None:
+            continue
+        present = set(group["method"])
+        if ref not in present:
+            raise ValueError(f"reference method {ref!r} has no run in group {dict(zip(by, key))}")
+        for method in [m for m in METHODS if m in present and m != ref]:
+            result = stats.paired_comparison(
+                group, value=value, between="method", a=method, b=ref, pair_on="seed", by=by, level=level
+            )
+            parts.append(result.rename(columns={"a": "method", "b": "reference"}))
+    columns = [*by, "method", "reference", *stats.PAIRED_COLUMNS]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
 class GradientNormLog:
