@@ -176,7 +176,10 @@ class RecoveryParams(ChapterParams):
     planted_width: int = checked(check_int, low=2)  # two neurons are made near-parallel
     planted_nnz: int = checked(check_int, low=1)  # at most planted_width * in_features
     seeds: list[int] = checked(check_int_list, low=0)
-    success_db: float = checked(check_float, low=0.0, low_inclusive=False)
+    # the one success criterion (sparselab.recovery.exact_recovery): support F1 >= min_f1 and held-out relative
+    # error <= max_rel_error, every method in float64
+    min_f1: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
+    max_rel_error: float = checked(check_float, low=0.0, low_inclusive=False)
     # the phase diagrams
     widths: list[int] = checked(check_int_list, low=1)
     nnzs: list[int] = checked(check_int_list, low=1)

@@ -21,11 +21,12 @@ columns listed in the function's docstring (and in the module constants
   planted width :math:`m`, for each way of treating empty neurons;
 * :func:`assumption_failures` -- recovery when an assumption of the guarantee is broken.
 
-Shared conventions. A *success* is a held-out PSNR of at least ``success_db``
-decibels (default 100; :func:`sparselab.metrics.psnr`, whose peak is
-:math:`\max |y|`); an exact fit reaches about 300 dB in float64 and about 140 dB in
-float32, while a fit that stalled in a local minimum, or an approximate one, stays at
-a few tens of decibels. Each run seeds itself (the planted
+Shared conventions. A *success* is the one criterion
+:func:`sparselab.recovery.exact_recovery`, for every method alike: the planted support
+found up to a permutation of neurons (support :math:`F_1 \ge` ``min_f1``, default 1) **and**
+a held-out relative error of at most ``max_rel_error`` (default :math:`10^{-3}`, 60 dB);
+both methods fit in ``dtype`` (float64 by default, on CPU). The continuous metrics
+(``support_f1``, ``psnr_test``, ``rel_error_test``) are kept beside it. Each run seeds itself (the planted
 network from ``seed``, IHT's generators from ``seed``, IMP's initialisation from
 ``seed``), so a frame depends only on its arguments, except for the measured
 ``time_s`` and ``peak_bytes``. Peak memory is
@@ -35,8 +36,10 @@ before it).
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,11 +48,24 @@ from tqdm.auto import tqdm
 
 from sparselab._memory import measure_peak_memory
 from sparselab._validation import check_bool, check_choice, check_choice_list, check_float, check_int, check_int_list
-from sparselab.metrics import psnr, relative_error, support_match
-from sparselab.recovery import EMPTY_NEURONS, MODES, iht, imp_baseline, planted_network
+from sparselab.metrics import psnr, support_match
+from sparselab.recovery import (
+    EMPTY_NEURONS,
+    MODES,
+    SUCCESS_REL_ERROR,
+    SUCCESS_SUPPORT_F1,
+    iht,
+    imp_baseline,
+    planted_network,
+    recovery_outcome,
+)
 
 __all__ = [
     "METHODS",
+    "PAIRED_VALUES",
+    "PAPER_GRID_PSNR_INF",
+    "method_comparison",
+    "load_paper_grid",
     "SWEEP_COLUMNS",
     "COST_COLUMNS",
     "CLASSIFICATION_COLUMNS",
@@ -86,6 +102,7 @@ SWEEP_COLUMNS = (
     "rel_error_test",
     "precision",
     "recall",
+    "support_f1",
     "success",
     "time_s",
     "peak_bytes",
@@ -93,8 +110,29 @@ SWEEP_COLUMNS = (
 COST_COLUMNS = ("method", "sweep", "nnz", "width", "n_train", "time_s", "peak_bytes")
 CLASSIFICATION_COLUMNS = ("method", "task", "nnz", "width", "seed", "accuracy_test", "accuracy_train")
 INR_COLUMNS = ("method", "nnz", "width", "seed", "psnr_train", "psnr_test")
-WIDTH_COLUMNS = ("variant", "width_factor", "width", "seed", "psnr_train", "psnr_test", "success", "active_neurons")
-ASSUMPTION_COLUMNS = ("condition", "seed", "psnr_train", "psnr_test", "precision", "recall", "success")
+WIDTH_COLUMNS = (
+    "variant",
+    "width_factor",
+    "width",
+    "seed",
+    "psnr_train",
+    "psnr_test",
+    "rel_error_test",
+    "support_f1",
+    "success",
+    "active_neurons",
+)
+ASSUMPTION_COLUMNS = (
+    "condition",
+    "seed",
+    "psnr_train",
+    "psnr_test",
+    "rel_error_test",
+    "precision",
+    "recall",
+    "support_f1",
+    "success",
+)
 
 #: Ways of handling width over-estimation compared by :func:`width_mismatch`:
 #: the ``empty_neurons`` options of :func:`~sparselab.recovery.iht`, and ``"redraw+restarts"``
@@ -144,8 +182,11 @@ def _options(options, name: str, allowed: set) -> dict:
     return out
 
 
-def _success_db(value) -> float:
-    return check_float(value, "success_db", low=0.0, low_inclusive=False)
+def _criterion(min_f1, max_rel_error) -> dict:
+    return {
+        "min_f1": check_float(min_f1, "min_f1", low=0.0, high=1.0, low_inclusive=False),
+        "max_rel_error": check_float(max_rel_error, "max_rel_error", low=0.0, low_inclusive=False),
+    }
 
 
 # ----------------------------------------------------------------------------- one run
@@ -243,19 +284,15 @@ def _fit(
     return model, time.perf_counter() - start, peak
 
 
-def _planted_row(method, pn, model, *, success_db) -> dict:
-    pred_train = model.predict(pn.X_train)
-    pred_test = model.predict(pn.X_test)
-    test_psnr = psnr(pn.y_test, pred_test)
+def _planted_row(method, pn, model, *, criterion) -> dict:
+    X_train, X_test = pn.X_train, pn.X_test
+    pred_train = model.predict(X_train)
     recovered = model.fused_dense() if method == "IHT" else imp_fused(model)
-    support = support_match(recovered, pn.fused, match="weights")
+    outcome = recovery_outcome(pn, recovered, model.predict(X_test), **criterion)
     return {
         "psnr_train": psnr(pn.y_train, pred_train),
-        "psnr_test": test_psnr,
-        "rel_error_test": relative_error(pn.y_test, pred_test),
-        "precision": support["precision"],
-        "recall": support["recall"],
-        "success": bool(test_psnr >= success_db),
+        **{key: outcome[key] for key in ("psnr_test", "rel_error_test", "precision", "recall", "support_f1")},
+        "success": outcome["success"],
     }
 
 
@@ -268,12 +305,13 @@ def _planted_runs(
     methods,
     iht_options,
     imp_options,
-    success_db,
+    criterion,
     device,
     progress,
     desc,
     width_factor=1,
     signs="positive",
+    dtype=torch.float64,
 ) -> pd.DataFrame:
     """Rows of :data:`SWEEP_COLUMNS` for cells ``(width, nnz, n_train)``: one planted network per cell and seed,
     fitted with ``width_factor * width`` neurons. Checks the arguments the two sweeps share before any fit."""
@@ -282,7 +320,6 @@ def _planted_runs(
     methods = check_choice_list(methods, "methods", METHODS)
     iht_options = _options(iht_options, "iht_options", _IHT_KEYS)
     imp_options = _options(imp_options, "imp_options", _IMP_KEYS)
-    success_db = _success_db(success_db)
     progress = check_bool(progress, "progress")
     width_factor = check_int(width_factor, "width_factor", low=1)
     rows = []
@@ -290,7 +327,14 @@ def _planted_runs(
     for width, nnz, n_train in cells:
         for seed in seeds:
             pn = planted_network(
-                in_features=in_features, width=width, nnz=nnz, n_train=n_train, n_test=n_test, signs=signs, seed=seed
+                in_features=in_features,
+                width=width,
+                nnz=nnz,
+                n_train=n_train,
+                n_test=n_test,
+                signs=signs,
+                seed=seed,
+                dtype=dtype,
             )
             for method in methods:
                 model, seconds, peak = _fit(
@@ -303,6 +347,7 @@ def _planted_runs(
                     device=device,
                     iht_options=iht_options,
                     imp_options=imp_options,
+                    dtype=dtype,
                 )
                 rows.append(
                     {
@@ -312,7 +357,7 @@ def _planted_runs(
                         "nnz": nnz,
                         "n_train": n_train,
                         "seed": seed,
-                        **_planted_row(method, pn, model, success_db=success_db),
+                        **_planted_row(method, pn, model, criterion=criterion),
                         "time_s": seconds,
                         "peak_bytes": peak,
                     }
@@ -337,7 +382,9 @@ def recovery_sweep(
     width_factor: int = 1,
     iht_options=None,
     imp_options=None,
-    success_db: float = 100.0,
+    min_f1: float = SUCCESS_SUPPORT_F1,
+    max_rel_error: float = SUCCESS_REL_ERROR,
+    dtype: torch.dtype = torch.float64,
     device="cpu",
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -354,9 +401,11 @@ def recovery_sweep(
 
     Returns one row per (cell, seed, method) with :data:`SWEEP_COLUMNS` (``width`` is
     the planted :math:`m`, ``fit_width`` the fitted :math:`p`): ``psnr_train``,
-    ``psnr_test`` (dB), ``rel_error_test``, support ``precision``/``recall`` of the
+    ``psnr_test`` (dB), ``rel_error_test``, support ``precision``/``recall``/``support_f1`` of the
     fused weights against the planted ones up to a permutation of neurons, ``success``
-    (``psnr_test >= success_db``), ``time_s`` and ``peak_bytes`` of the fit.
+    (:func:`sparselab.recovery.exact_recovery` with ``min_f1`` and ``max_rel_error``: exact
+    support and a small held-out error), ``time_s`` and ``peak_bytes`` of the fit. Both
+    methods fit in ``dtype`` (float64 by default), on the same data.
     """
     in_features = check_int(in_features, "in_features", low=1)
     widths = check_int_list(widths, "widths", low=1)
@@ -375,11 +424,12 @@ def recovery_sweep(
         methods=methods,
         iht_options=iht_options,
         imp_options=imp_options,
-        success_db=success_db,
+        criterion=_criterion(min_f1, max_rel_error),
         device=device,
         progress=progress,
         desc="width x nnz",
         width_factor=width_factor,
+        dtype=dtype,
     )
 
 
@@ -395,7 +445,9 @@ def samples_sweep(
     width_factor: int = 1,
     iht_options=None,
     imp_options=None,
-    success_db: float = 100.0,
+    min_f1: float = SUCCESS_SUPPORT_F1,
+    max_rel_error: float = SUCCESS_REL_ERROR,
+    dtype: torch.dtype = torch.float64,
     device="cpu",
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -422,11 +474,12 @@ def samples_sweep(
         methods=methods,
         iht_options=iht_options,
         imp_options=imp_options,
-        success_db=success_db,
+        criterion=_criterion(min_f1, max_rel_error),
         device=device,
         progress=progress,
         desc="samples x nnz",
         width_factor=width_factor,
+        dtype=dtype,
     )
 
 
@@ -794,7 +847,8 @@ def width_mismatch(
     seeds=(0, 1, 2, 3),
     restarts: int = 4,
     iht_options=None,
-    success_db: float = 100.0,
+    min_f1: float = SUCCESS_SUPPORT_F1,
+    max_rel_error: float = SUCCESS_REL_ERROR,
     device="cpu",
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -823,7 +877,7 @@ def width_mismatch(
     seeds = check_int_list(seeds, "seeds", low=0)
     restarts = check_int(restarts, "restarts", low=1)
     options = _options(iht_options, "iht_options", _IHT_KEYS - {"empty_neurons", "restarts"})
-    success_db = _success_db(success_db)
+    criterion = _criterion(min_f1, max_rel_error)
     progress = check_bool(progress, "progress")
     rows = []
     bar = tqdm(
@@ -845,7 +899,7 @@ def width_mismatch(
                     restarts=restarts if variant == "redraw+restarts" else 1,
                     **options,
                 )
-                test = psnr(pn.y_test, fit.predict(pn.X_test))
+                outcome = recovery_outcome(pn, fit.fused_dense(), fit.predict(pn.X_test), **criterion)
                 rows.append(
                     {
                         "variant": variant,
@@ -853,8 +907,10 @@ def width_mismatch(
                         "width": factor * width,
                         "seed": seed,
                         "psnr_train": psnr(pn.y_train, fit.predict(pn.X_train)),
-                        "psnr_test": test,
-                        "success": bool(test >= success_db),
+                        "psnr_test": outcome["psnr_test"],
+                        "rel_error_test": outcome["rel_error_test"],
+                        "support_f1": outcome["support_f1"],
+                        "success": outcome["success"],
                         "active_neurons": fit.active_neurons,
                     }
                 )
@@ -935,7 +991,8 @@ def assumption_failures(
     perturbation: float = 0.05,
     width_factor: int = 1,
     iht_options=None,
-    success_db: float = 100.0,
+    min_f1: float = SUCCESS_SUPPORT_F1,
+    max_rel_error: float = SUCCESS_REL_ERROR,
     device="cpu",
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -987,7 +1044,7 @@ def assumption_failures(
     if "near-parallel neurons" in conditions and width < 2:
         raise ValueError(f"the 'near-parallel neurons' condition needs width >= 2, got width={width}")
     options = _options(iht_options, "iht_options", _IHT_KEYS)
-    success_db = _success_db(success_db)
+    criterion = _criterion(min_f1, max_rel_error)
     progress = check_bool(progress, "progress")
     rows = []
     bar = tqdm(total=len(conditions) * len(seeds), desc="assumptions", unit="run", disable=not progress)
@@ -1008,19 +1065,101 @@ def assumption_failures(
             )
             s = int((pn.first_layer != 0).sum())
             fit = iht(pn.X_train, pn.y_train, nnz=s, width=width_factor * width, seed=seed, device=device, **options)
-            test = psnr(pn.y_test, fit.predict(pn.X_test))
-            support = support_match(fit.fused_dense(), pn.fused, match="weights")
+            outcome = recovery_outcome(pn, fit.fused_dense(), fit.predict(pn.X_test), **criterion)
             rows.append(
                 {
                     "condition": condition,
                     "seed": seed,
                     "psnr_train": psnr(pn.y_train, fit.predict(pn.X_train)),
-                    "psnr_test": test,
-                    "precision": support["precision"],
-                    "recall": support["recall"],
-                    "success": bool(test >= success_db),
+                    **{k: outcome[k] for k in ("psnr_test", "rel_error_test", "precision", "recall", "support_f1")},
+                    "success": outcome["success"],
                 }
             )
             bar.update(1)
     bar.close()
     return pd.DataFrame(rows, columns=list(ASSUMPTION_COLUMNS))
+
+
+# ----------------------------------------------------------------------------- IHT against IMP, paired
+
+#: The per-run metrics :func:`method_comparison` compares by default: the success criterion (as 0/1), the support
+#: :math:`F_1` and the held-out PSNR (dB).
+PAIRED_VALUES = ("success", "support_f1", "psnr_test")
+
+
+def method_comparison(
+    frame: pd.DataFrame,
+    *,
+    values=PAIRED_VALUES,
+    a: str = "IHT",
+    b: str = "IMP",
+    pair_on=("width", "nnz", "n_train", "seed"),
+    psnr_cap: float | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    r"""Paired differences :math:`a - b` of per-run metrics of a sweep (:func:`recovery_sweep`, :func:`samples_sweep`).
+
+    Runs of ``a`` and ``b`` are paired when they share ``pair_on`` (the cell and the seed), that is, when both
+    methods fitted the *same* planted network on the same data; each pair is one independent planted instance.
+    For each metric in ``values`` (``success`` counts as 0/1), :func:`sparselab.chapters.stats.paired_comparison`
+    gives the mean difference :math:`\bar\delta` over the :math:`n` pairs with its Student-t interval
+    :math:`\bar\delta \pm t_{n-1}\, s_\delta / \sqrt n` and the verdict (``"higher"``, ``"lower"`` or
+    ``"indistinguishable"`` when the interval covers 0). ``psnr_cap`` clips ``psnr_test`` from above first
+    (float64 round-off reaches some 300 dB and an exactly zero error :math:`+\infty`, which would make every
+    difference that involves an exact fit a difference of round-off). Returns one row per metric: ``value`` and
+    the columns of :func:`~sparselab.chapters.stats.paired_comparison`.
+    """
+    from sparselab.chapters.stats import paired_comparison
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    values = [values] if isinstance(values, str) else list(values)
+    missing = [v for v in values if v not in frame.columns]
+    if missing:
+        raise ValueError(f"values {missing} are not columns of the frame; it has {list(frame.columns)}")
+    pair_on = [c for c in ([pair_on] if isinstance(pair_on, str) else pair_on) if c in frame.columns]
+    data = frame.copy()
+    if "success" in data.columns:
+        data["success"] = data["success"].astype(float)
+    if psnr_cap is not None:
+        psnr_cap = check_float(psnr_cap, "psnr_cap", low=0.0, low_inclusive=False)
+        data["psnr_test"] = data["psnr_test"].clip(upper=psnr_cap)
+    rows = []
+    for value in values:
+        result = paired_comparison(data, value=value, between="method", a=a, b=b, pair_on=pair_on, level=level)
+        rows.append(result.assign(value=value))
+    out = pd.concat(rows, ignore_index=True)
+    return out[["value", *[c for c in out.columns if c != "value"]]]
+
+
+# ----------------------------------------------------------------------------- the paper-scale grid, from its file
+
+#: ``data/recovery_paper.json`` stores a PSNR of :math:`+\infty` (an exactly zero held-out error) as this number.
+PAPER_GRID_PSNR_INF = 1e308
+
+
+def load_paper_grid(path) -> tuple[pd.DataFrame, dict]:
+    r"""The executed paper-scale grid (``data/recovery_paper.json``, written by ``tools/recovery_paper_grid.py``).
+
+    Returns ``(frame, meta)``: ``frame`` has one row per (cell, seed, method) with :data:`SWEEP_COLUMNS`, as
+    :func:`recovery_sweep` returns it (a stored :data:`PAPER_GRID_PSNR_INF` back to :math:`+\infty`); ``meta`` the
+    rest of the file: ``parameters``, ``machine`` (CPU, versions), ``date``, ``complete``, ``n_cells``,
+    ``missing_cells`` and ``seconds`` (the summed run time of the cells). The chapter never re-runs the grid; a
+    missing file is an error, since the file is committed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: it is committed with the repository; regenerate it with "
+            "`python tools/recovery_paper_grid.py --out data/recovery_paper.json`"
+        )
+    raw = json.loads(path.read_text())
+    rows = [row for cell in raw["cells"] for row in cell["rows"]]
+    frame = pd.DataFrame(rows, columns=list(SWEEP_COLUMNS))
+    for column in ("psnr_train", "psnr_test"):
+        frame[column] = frame[column].astype(float).mask(frame[column] >= PAPER_GRID_PSNR_INF, np.inf)
+    frame["success"] = frame["success"].astype(bool)
+    meta = {key: value for key, value in raw.items() if key != "cells"}
+    meta["seconds"] = float(sum(cell["seconds"] for cell in raw["cells"]))
+    meta.setdefault("missing_cells", [])
+    return frame, meta

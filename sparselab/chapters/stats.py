@@ -267,8 +267,12 @@ def paired_comparison(
     return pd.DataFrame(rows, columns=[*by, "a", "b", *PAIRED_COLUMNS])
 
 
-def describe_difference(result, *, a_name: str, b_name: str, quantity: str, fmt: str = "{:.3g}", level=0.95) -> str:
+def describe_difference(
+    result, *, a_name: str, b_name: str, quantity: str, fmt: str = "{:.3g}", level=0.95, unit: str = "seed"
+) -> str:
     """One prose sentence for a :func:`paired_difference` result (a dict or a row of :func:`paired_comparison`).
+
+    ``unit`` names what the pairs are (``"seed"``; ``"instance"`` where a pair is a grid cell and a seed).
 
     >>> describe_difference(paired_difference([1.0, 2.0, 3.0], [2.0, 3.1, 3.9]), a_name="A", b_name="B",
     ...                     quantity="test error")
@@ -276,7 +280,7 @@ def describe_difference(result, *, a_name: str, b_name: str, quantity: str, fmt:
     """
     level = check_level(level)
     n = int(result["n"])
-    seeds = f"{n} paired seed{'s' if n != 1 else ''}"
+    seeds = f"{n} paired {unit}{'s' if n != 1 else ''}"
     if n < 2:
         return f"{a_name} and {b_name} cannot be compared on {quantity}: {seeds}"
     ci = f"{percent(level)} % CI {fmt.format(result['low'])} to {fmt.format(result['high'])}"

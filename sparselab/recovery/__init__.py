@@ -21,7 +21,16 @@ from sparselab.recovery.inr import (
 )
 from sparselab.recovery.lifted import EMPTY_NEURONS, MODES, RecoveredNetwork, iht
 from sparselab.recovery.operator import LiftedReLUOperator
-from sparselab.recovery.planted import INPUT_KINDS, SIGN_KINDS, PlantedNetwork, planted_network
+from sparselab.recovery.planted import (
+    INPUT_KINDS,
+    SIGN_KINDS,
+    SUCCESS_REL_ERROR,
+    SUCCESS_SUPPORT_F1,
+    PlantedNetwork,
+    exact_recovery,
+    planted_network,
+    recovery_outcome,
+)
 
 __all__ = [
     "planted",
@@ -33,6 +42,10 @@ __all__ = [
     "SIGN_KINDS",
     "PlantedNetwork",
     "planted_network",
+    "SUCCESS_SUPPORT_F1",
+    "SUCCESS_REL_ERROR",
+    "exact_recovery",
+    "recovery_outcome",
     "LiftedReLUOperator",
     "MODES",
     "EMPTY_NEURONS",

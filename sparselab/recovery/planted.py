@@ -18,12 +18,23 @@ from sparselab.masks import random_support
 __all__ = [
     "INPUT_KINDS",
     "SIGN_KINDS",
+    "SUCCESS_SUPPORT_F1",
+    "SUCCESS_REL_ERROR",
     "PlantedNetwork",
     "planted_network",
+    "exact_recovery",
+    "recovery_outcome",
 ]
 
 INPUT_KINDS = ("gaussian", "uniform", "nonnegative", "correlated")
 SIGN_KINDS = ("positive", "random")
+
+#: The success criterion of exact recovery (:func:`exact_recovery`): the planted support found up to a permutation of
+#: neurons (support :math:`F_1` at least this, i.e. exactly 1) ...
+SUCCESS_SUPPORT_F1 = 1.0
+#: ... **and** a held-out relative error :math:`\lVert \hat y - y\rVert / \lVert y\rVert` of at most this
+#: (:math:`10^{-3}`, an error 60 dB below the signal), reachable in float32 as well as float64.
+SUCCESS_REL_ERROR = 1e-3
 
 
 # ----------------------------------------------------------------------------- teacher
@@ -164,3 +175,70 @@ def planted_network(
     if noise > 0:
         y_train = y_train + noise * torch.randn(y_train.shape, generator=g, dtype=dtype)
     return PlantedNetwork(X_train, y_train, X_test, label(X_test), U, V, fused, inputs=inputs, noise=noise)
+
+
+# ----------------------------------------------------------------------------- success criterion
+
+
+def exact_recovery(
+    support_f1: float,
+    rel_error: float,
+    *,
+    min_f1: float = SUCCESS_SUPPORT_F1,
+    max_rel_error: float = SUCCESS_REL_ERROR,
+) -> bool:
+    r"""The one success criterion of the recovery chapter, for every method alike.
+
+    A run *recovers* the planted network when both hold:
+
+    * **exact support**: the support :math:`F_1` of its fused weights against the planted ones, rows (neurons)
+      matched up to a permutation (:func:`sparselab.metrics.support_match`, ``match="weights"``), is at least
+      ``min_f1`` (default :data:`SUCCESS_SUPPORT_F1` :math:`= 1`: every planted non-zero found, nothing else);
+    * **small held-out error**: :math:`\lVert \hat y - y\rVert_2 / \lVert y\rVert_2 \le` ``max_rel_error``
+      on held-out inputs (default :data:`SUCCESS_REL_ERROR` :math:`= 10^{-3}`, 60 dB).
+
+    The error threshold is far above float32 round-off (about :math:`10^{-7}`), so a method trained in float32 is
+    not failed by its arithmetic; the support condition rules out a good fit by a different network. A NaN
+    value never succeeds.
+    """
+    min_f1 = check_float(min_f1, "min_f1", low=0.0, high=1.0, low_inclusive=False)
+    max_rel_error = check_float(max_rel_error, "max_rel_error", low=0.0, low_inclusive=False)
+    f1, err = float(support_f1), float(rel_error)
+    if math.isnan(f1) or math.isnan(err):
+        return False
+    return bool(f1 >= min_f1 and err <= max_rel_error)
+
+
+def recovery_outcome(
+    planted: PlantedNetwork,
+    fused,
+    y_pred_test,
+    *,
+    min_f1: float = SUCCESS_SUPPORT_F1,
+    max_rel_error: float = SUCCESS_REL_ERROR,
+) -> dict:
+    r"""Support agreement, held-out error and :func:`exact_recovery` of one fit of ``planted``.
+
+    ``fused`` are the fitted fused weights :math:`\hat w_{jik} = u_{ji} v_{kj}`, a ``(p, d, K)`` (or ``(p, d)``)
+    tensor; ``y_pred_test`` the prediction on ``planted.X_test``. Returns ``precision``, ``recall``,
+    ``support_f1`` (:func:`sparselab.metrics.support_match` with ``match="weights"`` against
+    ``planted.fused``), ``weight_error``, ``rel_error_test`` (:func:`sparselab.metrics.relative_error`),
+    ``psnr_test`` (:func:`sparselab.metrics.psnr`, dB) and ``success``.
+    """
+    from sparselab.metrics import psnr, relative_error, support_match
+
+    found = torch.as_tensor(fused).detach().to(torch.float64).cpu()
+    if found.ndim == 2:
+        found = found[:, :, None]
+    pred = torch.as_tensor(y_pred_test).detach().to(torch.float64).cpu()
+    support = support_match(found, planted.fused, match="weights")
+    err = relative_error(planted.y_test, pred)
+    return {
+        "precision": support["precision"],
+        "recall": support["recall"],
+        "support_f1": support["f1"],
+        "weight_error": support["weight_error"],
+        "rel_error_test": err,
+        "psnr_test": psnr(planted.y_test, pred),
+        "success": exact_recovery(support["f1"], err, min_f1=min_f1, max_rel_error=max_rel_error),
+    }
