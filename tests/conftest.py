@@ -58,3 +58,19 @@ def history_without_timing(history) -> dict:
     d = history.to_dict()
     d.pop("seconds")
     return d
+
+
+def paper_parameters(chapter: str) -> tuple[str, dict, dict]:
+    """``(text, defaults, overrides)`` of ``book/params/<chapter>-paper.yaml``: the file's text, the values of the
+    notebook's parameters cell (its second cell) and the file's YAML mapping."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+    import yaml
+
+    book = Path(__file__).resolve().parent.parent / "book"
+    text = (book / "params" / f"{chapter}-paper.yaml").read_text()
+    cell = nbformat.read(book / f"{chapter}.ipynb", as_version=4).cells[1].source
+    defaults = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(cell).body}
+    return text, defaults, yaml.safe_load(text)

@@ -311,21 +311,15 @@ def test_layer_task_on_explicit_cpu_equals_default():
 def test_paper_scale_parameters_are_valid_and_documented():
     """book/params/factorization-paper.yaml names its papers, states its run time on 2 cores, and passes the checks."""
     import re
-    from pathlib import Path
 
-    import nbformat
-    import yaml
+    from conftest import paper_parameters
 
     from sparselab.chapters.params import FactorizationParams
 
-    root = Path(__file__).resolve().parent.parent
-    text = (root / "book" / "params" / "factorization-paper.yaml").read_text()
+    text, defaults, overrides = paper_parameters("factorization")
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert text.startswith("# ") and re.search(r"\(20\d\d\)", comments[0]), "the first line names a source paper"
     assert re.search(r"^# expected run time on 2 cores: ~\d+ min", text, re.MULTILINE)
-    overrides = yaml.safe_load(text)
-    defaults = {}
-    exec(nbformat.read(root / "book" / "factorization.ipynb", as_version=4).cells[1].source, {}, defaults)
     assert set(overrides) <= set(defaults), f"unknown parameters: {sorted(set(overrides) - set(defaults))}"
     params = FactorizationParams(**{**defaults, **overrides})
     assert len(params.seeds) >= 10 and all(getattr(params, k) == v for k, v in overrides.items())

@@ -706,21 +706,13 @@ def test_versus_reference_pairs_by_seed():
 
 
 def test_paper_parameters_are_valid_and_at_paper_scale():
-    import ast
-    from pathlib import Path
-
-    import nbformat
-    import yaml
+    from conftest import paper_parameters
 
     from sparselab.chapters.params import PruningParams
 
-    book = Path(__file__).resolve().parent.parent / "book"
-    defaults = {}
-    for node in ast.parse(nbformat.read(book / "pruning.ipynb", as_version=4).cells[1].source).body:
-        defaults[node.targets[0].id] = ast.literal_eval(node.value)
-    paper = yaml.safe_load((book / "params" / "pruning-paper.yaml").read_text())
+    text, defaults, paper = paper_parameters("pruning")
     assert set(paper) == set(defaults)  # every parameter, no unknown name
     P = PruningParams(**paper)
     assert len(set(P.seeds)) >= 10 and len(set(P.compute_seeds)) >= 10
     assert max(P.sparsities) == 0.99 and P.compute_epochs == P.epochs
-    assert "expected run time on 2 cores" in (book / "params" / "pruning-paper.yaml").read_text()
+    assert "expected run time on 2 cores" in text
