@@ -81,7 +81,11 @@ DEFAULT_CONFIG = {
         "bf16": False,
         "lr_schedule": "cosine",  # "cosine" decay to 0 over the run, or "constant"
         "temperature_start": 1.0,
-        "temperature_end": 0.01,
+        "temperature_end": 0.001,
+        "soft_penalty": 1.0,
+        "threshold_lr": 0.1,
+        "soft_ramp": 0.5,
+        "soft_beta": 0.05,
         "progress": True,
         "track_flips": True,
         "checkpoint_every": 10,

@@ -20,21 +20,38 @@ Three kinds:
     2020); ``dense_weight_grad=False`` gives the exact :math:`G \odot M`, with which
     a pruned weight is frozen at its initial value.
 ``soft``
-    :math:`W_\text{eff} = \operatorname{sign}(W)\,\operatorname{relu}(|W| - \tau)`,
-    soft-thresholding (the proximal map of :math:`\tau\|W\|_1`, the lasso's
-    shrinkage) with a learned threshold :math:`\theta`; the budget floors it,
-    :math:`\tau = \max(\theta, |W|_{(k+1)})`, so at most :math:`k` weights survive.
-    Zeroed weights receive :math:`G` straight through, as with ``hard``.
+    Soft threshold reparameterisation (STR, Kusupati et al. 2020):
+    :math:`W_\text{eff} = S_\tau(W) = \operatorname{sign}(W)\,\operatorname{relu}(|W| - \tau)`,
+    the proximal map of :math:`\tau\|W\|_1`, with a learned threshold
+    :math:`\tau = g(s) = \sigma(s)` (one learnable scalar :math:`s` per layer,
+    :func:`str_threshold`). In training there is no budget: the layer's density is
+    :math:`\rho(\tau) = \frac1n\#\{|W_{ij}| > \tau\}` (:func:`soft_density`), set by the
+    learned threshold. The task loss pushes :math:`\tau` down (every survivor is shrunk
+    by :math:`\tau`); what pushes it up is a regulariser on the smooth surrogate
+    :math:`\tilde\rho = \frac1n\sum\sigma\big((|W_{ij}| - \tau)/(\beta\,\operatorname{sd}|W|)\big)`
+    (:func:`soft_density_surrogate`), :math:`\lambda\big((\tilde\rho - d_t)/d_t\big)^2`
+    (:func:`soft_density_penalty`) towards a scheduled density :math:`d_t` that falls
+    from 1 to :math:`d` (:func:`sparselab.training.train` adds it). In evaluation and
+    export exactly :math:`k` survive: :math:`M_k = \operatorname{top}_k(|W|)` and
+    :math:`W_\text{eff} = M_k \odot S_{\tau_e}(W)`, :math:`\tau_e = \min(\tau, |W|_{(k+1)})`
+    (clipped at 0), so that the export keeps the :math:`k` largest magnitudes, shrunk
+    by at most the learned :math:`\tau`. Zeroed weights receive :math:`G` straight
+    through, as with ``hard``; :math:`\tau` receives
+    :math:`-\sum_{|W|>\tau} G\,\operatorname{sign}(W)` from the loss.
 ``sigmoid``
     :math:`M = \sigma\big((S - \tau_k(S)) / (T\,\operatorname{sd}(S))\big)` with a
     temperature :math:`T` annealed towards 0 (continuous sparsification). As
     :math:`T \to 0` it tends to the hard top-:math:`k` mask, which is what the
-    layer uses in evaluation and export.
+    layer uses in evaluation and export. :func:`sigmoid_mask_values` gives the relaxed
+    mask itself, and :func:`nonbinary_fraction` the fraction of its entries in
+    :math:`(0.01, 0.99)`, which measures how far the relaxation is from binary.
 
 Ties in the scores are broken deterministically: among equal scores at the
 threshold, lower flat (row-major) indices win. A top-:math:`k` mask (``hard``, and
-``sigmoid`` in evaluation) never keeps more or fewer than :math:`k` entries; the
-``soft`` mask keeps at most :math:`k`.
+``sigmoid`` in evaluation, ``soft`` in evaluation: the top-:math:`k` of :math:`|W|`)
+never keeps more or fewer than :math:`k` entries. In the exported soft weight an entry
+of :math:`M_k` whose magnitude ties with :math:`|W|_{(k+1)}` (or is 0) is shrunk to 0,
+so ``W_eff != 0`` may count fewer than :math:`k`; the layer's ``mask()`` is :math:`M_k`.
 """
 
 from __future__ import annotations
@@ -54,7 +71,13 @@ __all__ = [
     "topk_threshold",
     "hard_mask",
     "soft_mask",
+    "str_threshold",
+    "soft_density",
+    "soft_density_surrogate",
+    "soft_density_penalty",
     "sigmoid_mask",
+    "sigmoid_mask_values",
+    "nonbinary_fraction",
     "temperature_schedule",
 ]
 
@@ -186,28 +209,84 @@ def hard_mask(
     return weight * mask
 
 
-def soft_mask(weight: torch.Tensor, threshold: torch.Tensor, k: int, *, dense_weight_grad: bool = True) -> torch.Tensor:
-    r"""Soft-thresholded weight with a learned threshold floored by the budget.
+def soft_mask(
+    weight: torch.Tensor, threshold: torch.Tensor, k: int | None = None, *, dense_weight_grad: bool = True
+) -> torch.Tensor:
+    r"""Soft-thresholded weight :math:`S_\tau(W)` (training, ``k=None``) or its exact-:math:`k` export.
 
-    :math:`\tau = \max(\theta, |W|_{(k+1)})`, where :math:`|W|_{(k+1)}` is the
-    :math:`(k+1)`-th largest magnitude (detached; 0 when ``k`` is every entry), and
-    :math:`W_\text{eff} = S_\tau(W)`. At most ``k`` entries survive; fewer when the
-    learned :math:`\theta` is above the budget or magnitudes tie at the threshold.
+    ``threshold`` is :math:`\tau` itself (a tensor, e.g. :func:`str_threshold` of the layer's logit).
+    With ``k=None``: :math:`W_\text{eff} = S_\tau(W)`, no budget, the density is
+    :math:`\rho(\tau)` (:func:`soft_density`). With ``k``: :math:`M_k = \operatorname{top}_k(|W|)` and
+    :math:`W_\text{eff} = M_k \odot S_{\tau_e}(W)` with :math:`\tau_e = \max(0, \min(\tau, |W|_{(k+1)}))`
+    (:math:`|W|_{(k+1)}` detached, 0 when :math:`k = n`): exactly the :math:`k` largest magnitudes
+    survive (ties by lower flat index, as :func:`topk_mask`), an entry tied with :math:`|W|_{(k+1)}`
+    being shrunk to 0.
 
     The exact derivative of :math:`S_\tau` is 0 on the zeroed entries, so a pruned
     weight would stay frozen until some kept weight shrank below it. With
     ``dense_weight_grad=True`` (the default, as for :func:`hard_mask`) the zeroed
     entries receive :math:`G` straight through instead and keep learning; the value
     of :math:`W_\text{eff}` and the gradients of the kept entries and of
-    :math:`\theta` are unchanged.
+    :math:`\tau` are unchanged.
     """
+    threshold = torch.as_tensor(threshold, dtype=weight.dtype, device=weight.device)
+    if k is None:
+        return _SoftThreshold.apply(weight, threshold.clamp_min(0.0), bool(dense_weight_grad))
     n = weight.numel()
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be in [1, {n}] for a tensor of {n} entries, got {k}")
     if k >= n:
-        budget = weight.new_zeros(())
+        floor = weight.new_zeros(())
     else:
-        budget = topk_threshold(weight.abs(), k + 1)
-    tau = torch.maximum(threshold, budget)
-    return _SoftThreshold.apply(weight, tau, bool(dense_weight_grad))
+        floor = topk_threshold(weight.abs(), k + 1).to(weight.dtype)
+    tau = torch.minimum(threshold, floor).clamp_min(0.0)
+    keep = topk_mask(weight.abs(), k).to(weight.dtype)
+    out = keep * _SoftThreshold.apply(weight, tau, bool(dense_weight_grad))
+    if dense_weight_grad:  # the entries outside M_k get G straight through too (the added term's value is 0)
+        out = out + (1.0 - keep) * (weight - weight.detach())
+    return out
+
+
+def str_threshold(logit: torch.Tensor) -> torch.Tensor:
+    r"""The STR threshold :math:`\tau = g(s) = \sigma(s) \in (0, 1)` of a learnable logit :math:`s` (differentiable)."""
+    return torch.sigmoid(logit)
+
+
+def soft_density(weight: torch.Tensor, threshold) -> float:
+    r"""Training-mode density of a soft mask, :math:`\rho(\tau) = \frac1n \#\{|W_{ij}| > \tau\}` (a float)."""
+    with torch.no_grad():
+        tau = torch.as_tensor(threshold, dtype=weight.dtype, device=weight.device)
+        return float((weight.abs() > tau).sum()) / weight.numel()
+
+
+def soft_density_surrogate(weight: torch.Tensor, threshold: torch.Tensor, beta: float = 0.05) -> torch.Tensor:
+    r"""Smooth density :math:`\tilde\rho = \frac1n\sum\sigma\big((|W_{ij}| - \tau)/(\beta\,\operatorname{sd}|W|)\big)`.
+
+    Differentiable in :math:`\tau` and in :math:`W` (the spread :math:`\operatorname{sd}|W|` is
+    detached): a penalty on :math:`\tilde\rho` raises the threshold and shrinks the magnitudes within
+    a few :math:`\beta\,\operatorname{sd}|W|` of it, so that the weights cannot simply outgrow a
+    rising threshold. As :math:`\beta \to 0` it tends
+    to :math:`\rho(\tau)` (:func:`soft_density`).
+    """
+    beta = check_float(beta, "beta", low=0.0, low_inclusive=False)
+    mag = weight.abs()
+    spread = mag.detach().std().clamp_min(torch.finfo(mag.dtype).tiny) if mag.numel() > 1 else mag.new_ones(())
+    return torch.sigmoid((mag - threshold.to(mag.dtype)) / (beta * spread)).mean()
+
+
+def soft_density_penalty(
+    weight: torch.Tensor, threshold: torch.Tensor, target: float, *, strength: float = 1.0, beta: float = 0.05
+) -> torch.Tensor:
+    r"""The regulariser of the soft mask, :math:`\lambda\big((\tilde\rho - d_t)/d_t\big)^2`.
+
+    :math:`\tilde\rho` is :func:`soft_density_surrogate`, :math:`d_t \in (0, 1]` the scheduled
+    density ``target`` and :math:`\lambda \ge 0` the ``strength``. Its gradient raises :math:`\tau`
+    while the layer is denser than :math:`d_t` and lowers it while sparser.
+    """
+    target = check_density(target, "target")
+    strength = check_float(strength, "strength", low=0.0)
+    rho = soft_density_surrogate(weight, threshold, beta)
+    return strength * ((rho - target) / target) ** 2
 
 
 class _SoftThreshold(torch.autograd.Function):
@@ -246,18 +325,32 @@ def sigmoid_mask(weight: torch.Tensor, scores: torch.Tensor, k: int, temperature
     :math:`T \to 0`. Dividing by the scores' standard deviation makes :math:`T`
     dimensionless. Use :func:`hard_mask`/:func:`topk_mask` for evaluation and export.
     """
+    return weight * sigmoid_mask_values(scores, k, temperature)
+
+
+def sigmoid_mask_values(scores: torch.Tensor, k: int, temperature: float) -> torch.Tensor:
+    r"""The relaxed mask :math:`\sigma\big((S - \tau)/(T\,\operatorname{sd}(S))\big)` of :func:`sigmoid_mask` (all 1 for :math:`k = n`)."""
     temperature = check_float(temperature, "temperature", low=0.0, low_inclusive=False)
     flat = scores.detach().reshape(-1)
     n = flat.numel()
     if k >= n:
-        return weight * 1.0  # every entry survives: the relaxed mask is identically 1
+        return torch.ones_like(scores)  # every entry survives: the relaxed mask is identically 1
     if _numpy_ok(flat):  # both order statistics from one introselect
         part = np.partition(flat.numpy(), [n - k - 1, n - k])
         tau = torch.as_tensor(0.5 * (part[n - k] + part[n - k - 1]))
     else:
         tau = 0.5 * (topk_threshold(flat, k) + topk_threshold(flat, k + 1))
     spread = flat.std().clamp_min(torch.finfo(flat.dtype).tiny)
-    return weight * torch.sigmoid((scores - tau) / (temperature * spread))
+    return torch.sigmoid((scores - tau) / (temperature * spread))
+
+
+def nonbinary_fraction(values: torch.Tensor, low: float = 0.01, high: float = 0.99) -> float:
+    r"""Fraction of the entries of a relaxed mask strictly inside :math:`(\text{low}, \text{high})`: 0 for a binary mask."""
+    low = check_float(low, "low", low=0.0, high=1.0)
+    high = check_float(high, "high", low=low, high=1.0)
+    with torch.no_grad():
+        v = values.detach()
+        return float(((v > low) & (v < high)).sum()) / max(v.numel(), 1)
 
 
 def temperature_schedule(epoch: int, epochs: int, start: float = 1.0, end: float = 0.01) -> float:

@@ -16,6 +16,20 @@ chosen by the data's ``task``. It
 * decays the learning rate on a cosine schedule (:func:`lr_factor`, a pure
   function of the epoch) and anneals the temperature of ``sigmoid`` masks with
   :func:`sparselab.masks.temperature_schedule`;
+* adds, for every ``soft`` :class:`~sparselab.nn.SparseLinear`, the density regulariser of soft
+  threshold reparameterisation (:func:`soft_density_target`,
+  :func:`sparselab.masks.soft_density_penalty`): with :math:`t` the optimizer step and :math:`T`
+  the run's total steps, the loss is
+
+  .. math::
+
+      L + \lambda \sum_\ell \Big(\frac{\tilde\rho_\ell - d_{\ell,t}}{d_{\ell,t}}\Big)^2,
+      \qquad d_{\ell,t} = d_\ell + (1 - d_\ell)\big(1 - \min(1, t / (rT))\big)^3,
+
+  the cubic schedule of Zhu & Gupta (2017) from density 1 to the layer's target :math:`d_\ell` over
+  the first fraction :math:`r` (``soft_ramp``) of training, :math:`\lambda` = ``soft_penalty``,
+  :math:`\tilde\rho_\ell` the smooth density with width ``soft_beta``. The recorded
+  ``train_loss`` is :math:`L` alone;
 * writes atomic checkpoints (model, optimizer, history) and resumes from them,
   so that an interrupted and resumed run ends with the same weights as an
   uninterrupted one;
@@ -48,7 +62,7 @@ from tqdm.auto import tqdm
 from sparselab._io import atomic_write
 from sparselab._validation import check_choice, check_float, check_int
 from sparselab.loop import LoopState, fit, supervised_step
-from sparselab.masks import temperature_schedule
+from sparselab.masks import soft_density_penalty, temperature_schedule
 from sparselab.metrics import mse
 from sparselab.nn.layers import sparse_layers
 
@@ -61,6 +75,7 @@ __all__ = [
     "task_loss",
     "evaluate",
     "lr_factor",
+    "soft_density_target",
     "TrainConfig",
     "History",
     "train",
@@ -84,7 +99,11 @@ class TrainConfig:
     bf16: bool = False
     lr_schedule: str = "cosine"
     temperature_start: float = 1.0
-    temperature_end: float = 0.01
+    temperature_end: float = 0.001  # 0.01 left 2-3 % of the relaxed mask in (0.01, 0.99) at the end
+    soft_penalty: float = 1.0
+    threshold_lr: float = 0.1
+    soft_ramp: float = 0.5
+    soft_beta: float = 0.05
     progress: bool = True
     track_flips: bool = True
     checkpoint: str | None = None
@@ -103,6 +122,10 @@ class TrainConfig:
         check_choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
         check_float(self.temperature_start, "temperature_start", low=0.0, low_inclusive=False)
         check_float(self.temperature_end, "temperature_end", low=0.0, low_inclusive=False)
+        check_float(self.soft_penalty, "soft_penalty", low=0.0)
+        check_float(self.threshold_lr, "threshold_lr", low=0.0, low_inclusive=False)
+        check_float(self.soft_ramp, "soft_ramp", low=0.0, high=1.0)
+        check_float(self.soft_beta, "soft_beta", low=0.0, low_inclusive=False)
         check_int(self.checkpoint_every, "checkpoint_every", low=1)
         if self.stop_after is not None:
             check_int(self.stop_after, "stop_after", low=1)
@@ -120,7 +143,16 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """Per-epoch record of a run: lists of equal length, one entry per finished epoch."""
+    r"""Per-epoch record of a run: lists of equal length, one entry per finished epoch.
+
+    ``soft_threshold`` and ``soft_density`` hold, per epoch, one value per ``soft`` sparse layer below
+    density 1 (in
+    the order of :func:`sparselab.nn.sparse_layers`): the learned threshold :math:`\tau = \sigma(s)`
+    and the training-mode density :math:`\#\{|W| > \tau\}/n` at the end of the epoch.
+    ``sigmoid_nonbinary`` holds one value per ``sigmoid`` layer: the fraction of its relaxed mask
+    values in (0.01, 0.99) at the epoch's temperature (0 for a binary mask). Empty lists for a
+    model without such layers.
+    """
 
     epoch: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
@@ -131,6 +163,9 @@ class History:
     mask_flips: list = field(default_factory=list)
     flip_rate: list = field(default_factory=list)
     temperature: list = field(default_factory=list)
+    soft_threshold: list = field(default_factory=list)
+    soft_density: list = field(default_factory=list)
+    sigmoid_nonbinary: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -201,6 +236,23 @@ def lr_factor(epoch: int, epochs: int, schedule: str = "cosine") -> float:
     return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
+def soft_density_target(step: int, total_steps: int, density: float, ramp: float = 0.5) -> float:
+    r"""The scheduled density :math:`d_t = d + (1 - d)(1 - \min(1, t/(rT)))^3` of a soft layer at step ``step``.
+
+    The cubic schedule of Zhu & Gupta (2017) (:func:`sparselab.pruning.schedules.cubic_sparsity`,
+    from sparsity 0 to :math:`1 - d` in :math:`\lceil rT\rceil` steps of one); ``ramp`` :math:`r = 0`
+    targets :math:`d` from the first step.
+    """
+    from sparselab.pruning.schedules import cubic_sparsity  # lazily: sparselab.pruning imports this module
+
+    step = check_int(step, "step", low=0)
+    total_steps = check_int(total_steps, "total_steps", low=1)
+    density = check_float(density, "density", low=0.0, high=1.0, low_inclusive=False)
+    ramp = check_float(ramp, "ramp", low=0.0, high=1.0)
+    n = math.ceil(ramp * total_steps)
+    return 1.0 - cubic_sparsity(step, final_sparsity=1.0 - density, n_updates=n, update_every=1)
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` picks CUDA, then MPS, then CPU; an explicit device must be available."""
     if isinstance(device, torch.device):
@@ -248,7 +300,7 @@ def _deterministic(device: torch.device):
 
 
 def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam; weight decay on weights and biases only, scores on their own learning rate."""
+    """Adam; weight decay on weights and biases only, scores and soft thresholds on their own learning rates."""
     scores, thresholds, others = [], [], []
     for name, p in model.named_parameters():
         leaf = name.rsplit(".", 1)[-1]
@@ -257,7 +309,7 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimize
     if scores:
         groups.append({"params": scores, "lr": cfg.score_lr or cfg.lr, "weight_decay": 0.0})
     if thresholds:
-        groups.append({"params": thresholds, "weight_decay": 0.0})
+        groups.append({"params": thresholds, "lr": cfg.threshold_lr, "weight_decay": 0.0})
     return torch.optim.Adam(groups, lr=cfg.lr)
 
 
@@ -361,6 +413,14 @@ class _TrainRun:
         self.history, self.start = self._resume()
         _call(callbacks, "on_train_begin", model, self.optimizer)
         self.layers = [layer for _, layer in sparse_layers(model)]  # after on_train_begin, which may change them
+        # soft layers below density 1 (a dense soft layer thresholds nothing and has no regulariser)
+        self.soft_layers = [
+            layer for layer in self.layers if layer.mask_kind == "soft" and layer.k < layer.weight.numel()
+        ]
+        self.sigmoid_layers = [layer for layer in self.layers if layer.mask_kind == "sigmoid"]
+        self.total_steps = cfg.epochs * math.ceil(len(data.X_train) / cfg.batch_size)
+        self.step_now = self.start * math.ceil(len(data.X_train) / cfg.batch_size)
+        self.penalty = None
         self.n_connections = sum(layer.weight.numel() for layer in self.layers) or 1
         self.n = len(data.X_train)
         self.last = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, cfg.stop_after)
@@ -384,7 +444,19 @@ class _TrainRun:
 
     # -------------------------------------------------------------------- what fit calls
     def loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return task_loss(pred, y, self.task)
+        """The task loss plus the soft layers' density regulariser (whose value is kept apart)."""
+        loss = task_loss(pred, y, self.task)
+        if not self.soft_layers or self.cfg.soft_penalty == 0.0:
+            self.penalty = None
+            return loss
+        penalty = loss.new_zeros(())
+        for layer in self.soft_layers:
+            target = soft_density_target(self.step_now, self.total_steps, layer.target_density, self.cfg.soft_ramp)
+            penalty = penalty + soft_density_penalty(
+                layer.weight, layer.tau(), target, strength=self.cfg.soft_penalty, beta=self.cfg.soft_beta
+            )
+        self.penalty = penalty.detach()
+        return loss + penalty
 
     def batches(self, epoch: int):
         """The epoch's mini-batches ``(X, y)``: a permutation seeded by ``(seed, epoch)``, cut in ``batch_size``."""
@@ -404,6 +476,9 @@ class _TrainRun:
 
     def after_step(self, state: LoopState) -> None:
         X, y = state.batch
+        self.step_now = state.step
+        if self.penalty is not None:
+            state.loss = state.loss - self.penalty  # the history records the task loss alone
         if self.callbacks:
             _call(self.callbacks, "on_step_end", state.step, self.model, self.optimizer, (X, y, self.task))
         self.loss_sum += state.loss * len(X)
@@ -456,6 +531,9 @@ class _TrainRun:
         history.mask_flips.append(int(self.flips))
         history.flip_rate.append(int(self.flips) / self.n_connections)
         history.temperature.append(self.temperature)
+        history.soft_threshold.append([float(layer.tau().detach()) for layer in self.soft_layers])
+        history.soft_density.append([layer.training_density() for layer in self.soft_layers])
+        history.sigmoid_nonbinary.append([layer.nonbinary_fraction() for layer in self.sigmoid_layers])
         history.seconds.append(time.perf_counter() - self.t0)
 
 

@@ -25,10 +25,7 @@ def test_run_one_row_has_every_column_and_exact_nnz(target, method):
     assert list(row) == list(ex.ROW_COLUMNS)
     k = keep_count(8 * 8, 0.25)
     assert row["k"] == k == 16
-    if method == "soft":
-        assert 1 <= row["nnz"] <= k  # at most k survive a soft threshold
-    else:
-        assert row["nnz"] == k  # top-k masks keep exactly k
+    assert row["nnz"] == k  # every mask exports exactly k
     assert row["target"] == target and row["method"] == method and row["seed"] == 0
     assert row["sparsity"] == 0.75 and row["density"] == 0.25
     assert row["epochs"] == 3
@@ -37,9 +34,13 @@ def test_run_one_row_has_every_column_and_exact_nnz(target, method):
     assert 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1 and 0 <= row["f1"] <= 1
     assert isinstance(row["total_flips"], int) and row["total_flips"] >= 0
     if method == "soft":
-        assert math.isfinite(row["threshold"]) and math.isfinite(row["budget_threshold"])
+        assert 0.0 < row["tau"] < 1.0 and 0.0 < row["training_density"] <= 1.0
     else:
-        assert math.isnan(row["threshold"]) and math.isnan(row["budget_threshold"])
+        assert math.isnan(row["tau"]) and math.isnan(row["training_density"])
+    if method == "sigmoid":
+        assert 0.0 <= row["nonbinary"] <= 1.0
+    else:
+        assert math.isnan(row["nonbinary"])
 
 
 def test_run_one_without_ste_never_flips():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -29,17 +31,14 @@ def test_nnz_is_round_density_numel(shape, density, kind):
     assert layer.k == k
     assert layer.mask().shape == (out_features, in_features)
     assert layer.mask().dtype == torch.bool
-    if kind == "soft":
-        assert layer.nnz <= k
-        assert torch.equal(layer.mask(), layer.effective_weight() != 0)
-    else:
-        assert layer.nnz == k
-        assert torch.equal(layer.mask(), reference_topk(layer.scores, k))
-        assert layer.density == pytest.approx(k / (out_features * in_features))
-        assert layer.sparsity == pytest.approx(1 - k / (out_features * in_features))
-    # the effective weight never has more non-zeros than the budget
+    assert layer.nnz == k
+    scores = layer.weight.abs() if kind == "soft" else layer.scores  # soft exports the top-k magnitudes
+    assert torch.equal(layer.mask(), reference_topk(scores, k))
+    assert layer.density == pytest.approx(k / (out_features * in_features))
+    assert layer.sparsity == pytest.approx(1 - k / (out_features * in_features))
+    # in evaluation the effective weight keeps exactly the exported mask (the weights are continuous: no ties)
     layer.eval()
-    assert int((layer.effective_weight() != 0).sum()) <= k
+    assert torch.equal(layer.effective_weight() != 0, layer.mask())
 
 
 # --------------------------------------------------------------------------- straight-through gradient
@@ -145,7 +144,8 @@ def test_parameter_names(kind, names):
     assert layer.weight.shape == (3, 4)
     assert layer.bias.shape == (3,)
     if kind == "soft":
-        assert layer.threshold.shape == () and float(layer.threshold.detach()) == 0.0
+        assert layer.threshold.shape == () and float(layer.threshold.detach()) == -5.0  # the logit s0
+        assert float(layer.tau()) == pytest.approx(1 / (1 + math.exp(5.0)))
         assert layer.scores is None
     else:
         assert layer.scores.shape == (3, 4)
@@ -373,3 +373,90 @@ def test_forward_rejects_wrong_input_width_naming_in_features(mask):
     with pytest.raises(ValueError, match="in_features=6"):
         layer(torch.randn(3, 5))
     assert layer(torch.randn(2, 7, 6)).shape == (2, 7, 4)  # leading batch dimensions are free, as in nn.Linear
+
+
+# --------------------------------------------------------------------------- the soft mask learns its threshold
+def _soft_layer(density=0.25, seed=0, **kw):
+    torch.manual_seed(seed)
+    return SparseLinear(12, 10, density=density, mask="soft", dtype=torch.float64, **kw)
+
+
+def test_soft_layer_density_in_training_follows_the_learned_threshold():
+    layer = _soft_layer()
+    mags = layer.weight.detach().abs()
+    for s in (-5.0, -3.0, -2.0, -1.0):
+        with torch.no_grad():
+            layer.threshold.fill_(s)
+        tau = 1 / (1 + math.exp(-s))
+        expected = int((mags > tau).sum())
+        assert int((layer.effective_weight() != 0).sum()) == expected  # no budget in training
+        assert layer.training_density() == expected / 120
+    densities = []
+    for s in (-6.0, -3.0, -2.0, -1.5):
+        with torch.no_grad():
+            layer.threshold.fill_(s)
+        densities.append(layer.training_density())
+    assert densities == sorted(densities, reverse=True) and densities[0] > densities[-1]
+
+
+def test_soft_layer_threshold_receives_a_gradient_and_moves():
+    layer = _soft_layer(threshold_init=-2.0)
+    x = torch.randn(32, 12, dtype=torch.float64)
+    y = torch.randn(32, 10, dtype=torch.float64)
+    s0 = float(layer.threshold)
+    opt = torch.optim.SGD([layer.threshold], lr=0.1)
+    for _ in range(5):
+        opt.zero_grad()
+        ((layer(x) - y) ** 2).mean().backward()
+        assert layer.threshold.grad is not None and float(layer.threshold.grad) != 0.0
+        opt.step()
+    assert float(layer.threshold) != s0
+
+
+@pytest.mark.parametrize("s", [-8.0, -2.0, 0.0, 4.0])
+def test_soft_layer_export_keeps_exactly_k_whatever_the_threshold(s):
+    layer = _soft_layer(density=0.3)
+    with torch.no_grad():
+        layer.threshold.fill_(s)
+    assert layer.k == 36
+    assert int(layer.mask().sum()) == 36 and layer.nnz == 36
+    assert torch.equal(layer.mask(), reference_topk(layer.weight.abs(), 36))
+    layer.eval()
+    w = layer.effective_weight()
+    assert torch.equal(w != 0, layer.mask())
+    floor = float(torch.sort(layer.weight.detach().abs().flatten(), descending=True).values[36])
+    shrink = min(float(layer.tau()), floor)
+    assert torch.allclose(w, layer.mask() * (torch.sign(layer.weight) * (layer.weight.abs() - shrink)), atol=1e-15)
+
+
+def test_soft_layer_export_ties_go_to_the_lower_flat_index():
+    layer = SparseLinear(3, 2, density=0.5, mask="soft", bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[0.5, -1.0, 1.0], [1.0, -1.0, 0.2]]))
+    assert torch.equal(layer.mask(), torch.tensor([[False, True, True], [True, False, False]]))
+
+
+def test_soft_layer_state_dict_round_trip_keeps_threshold_and_export():
+    layer = _soft_layer(threshold_init=-1.3)
+    with torch.no_grad():
+        layer.threshold.add_(0.4)
+    other = _soft_layer(seed=9)
+    other.load_state_dict(layer.state_dict())
+    assert float(other.threshold) == float(layer.threshold) and float(other.tau()) == float(layer.tau())
+    assert torch.equal(other.mask(), layer.mask())
+    x = torch.randn(5, 12, dtype=torch.float64)
+    for training in (True, False):
+        layer.train(training)
+        other.train(training)
+        assert torch.equal(other(x), layer(x))
+
+
+def test_tau_and_nonbinary_fraction_name_the_mask_kind_they_need():
+    with pytest.raises(ValueError, match="mask='soft'"):
+        SparseLinear(4, 3, density=0.5, mask="hard").tau()
+    with pytest.raises(ValueError, match="mask='sigmoid'"):
+        SparseLinear(4, 3, density=0.5, mask="soft").nonbinary_fraction()
+    layer = SparseLinear(20, 10, density=0.3, mask="sigmoid", temperature=1e-5)
+    assert layer.nonbinary_fraction() == 0.0
+    layer.set_temperature(10.0)
+    assert layer.nonbinary_fraction() > 0.9

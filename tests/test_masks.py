@@ -262,46 +262,104 @@ def _distinct_magnitudes(n, seed):
     return (signs * mags).view(-1)
 
 
-@pytest.mark.parametrize("k", [1, 4, 10, 19])
-def test_soft_mask_learned_threshold_below_budget(k):
+@pytest.mark.parametrize("tau", [0.0, 0.1, 0.37, 0.9, 1.5])
+def test_soft_mask_in_training_is_the_soft_threshold_at_tau_with_no_budget(tau):
+    w = _distinct_magnitudes(20, seed=3).view(4, 5)
+    t = torch.tensor(tau, dtype=torch.float64, requires_grad=True)
+    out = M.soft_mask(w, t)
+    assert torch.equal(out, soft_threshold(w, tau))
+    survivors = w.abs() > tau
+    assert int((out != 0).sum()) == int(survivors.sum())  # the density is set by tau alone
+    assert M.soft_density(w, tau) == int(survivors.sum()) / 20
+    out.sum().backward()  # d/dtau sum S_tau(W) = -sum_{|W| > tau} sign(W)
+    assert float(t.grad) == pytest.approx(float(-torch.sign(w)[survivors].sum()))
+
+
+def test_soft_mask_threshold_gets_a_nonzero_gradient_from_a_loss():
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(6, 7, generator=g, dtype=torch.float64)
+    target = torch.randn(6, 7, generator=g, dtype=torch.float64)
+    t = torch.tensor(0.2, dtype=torch.float64, requires_grad=True)
+    ((M.soft_mask(W, t) - target) ** 2).sum().backward()
+    survivors = W.abs() > 0.2
+    expected = (2 * (soft_threshold(W, 0.2) - target) * -torch.sign(W))[survivors].sum()
+    assert float(t.grad) != 0.0
+    assert float(t.grad) == pytest.approx(float(expected), rel=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 4, 10, 19, 20])
+@pytest.mark.parametrize("where", ["below", "above"])
+def test_soft_mask_export_keeps_exactly_k_largest_magnitudes(k, where):
     w = _distinct_magnitudes(20, seed=k).view(4, 5)
-    kth1 = torch.sort(w.abs().flatten(), descending=True).values[k]  # (k+1)-th largest |W|
-    threshold = torch.tensor(0.5 * float(kth1), dtype=torch.float64, requires_grad=True)
-    out = M.soft_mask(w, threshold, k)
-    assert torch.equal(out, soft_threshold(w, kth1))
-    assert int((out != 0).sum()) == k
-    # the budget (detached) is active: the learned threshold gets no gradient
-    out.sum().backward()
-    assert float(threshold.grad) == 0.0
+    mags = torch.sort(w.abs().flatten(), descending=True).values
+    floor = float(mags[k]) if k < 20 else 0.0  # |W|_(k+1)
+    tau = 0.5 * floor if where == "below" else floor + 0.5 * (1.0 - floor) + 1e-3
+    out = M.soft_mask(w, torch.tensor(tau, dtype=torch.float64), k)
+    keep = reference_topk(w.abs(), k)
+    assert int((out != 0).sum()) == k  # distinct magnitudes: exactly k survive whatever tau
+    assert torch.equal(out != 0, keep)
+    shrink = min(tau, floor)  # the learned tau, capped by the budget's floor
+    assert torch.equal(out, keep.double() * soft_threshold(w, shrink))
 
 
-@pytest.mark.parametrize("k", [4, 10, 19])
-def test_soft_mask_learned_threshold_above_budget(k):
-    w = _distinct_magnitudes(20, seed=k).view(4, 5)
-    kth1 = float(torch.sort(w.abs().flatten(), descending=True).values[k])
-    theta_value = kth1 + 0.5 * (1.0 - kth1) + 1e-3
-    threshold = torch.tensor(theta_value, dtype=torch.float64, requires_grad=True)
-    out = M.soft_mask(w, threshold, k)
-    assert torch.equal(out, soft_threshold(w, theta_value))
-    survivors = w.abs() > theta_value
-    assert int((out != 0).sum()) == int(survivors.sum()) < k
-    # gradient wrt the learned threshold: -sign(W) summed over survivors
-    out.sum().backward()
-    assert float(threshold.grad) == pytest.approx(float(-torch.sign(w)[survivors].sum()))
-
-
-def test_soft_mask_keeps_at_most_k_under_ties():
+def test_soft_mask_export_breaks_ties_to_the_lower_index_and_shrinks_tied_entries():
     w = torch.tensor([[1.0, -1.0, 1.0], [0.5, -0.5, 0.2]])
-    out = M.soft_mask(w, torch.tensor(0.0), 2)  # |W| ties at the threshold 1.0
-    assert int((out != 0).sum()) <= 2
-    assert torch.equal(out, torch.zeros_like(w))  # budget = 3rd largest |W| = 1.0 kills the tied ones
+    assert torch.equal(M.topk_mask(w.abs(), 2), torch.tensor([[True, True, False], [False, False, False]]))
+    assert torch.equal(M.soft_mask(w, torch.tensor(0.0), 2), torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]]))
+    assert torch.equal(M.soft_mask(w, torch.tensor(0.25), 2), torch.tensor([[0.75, -0.75, 0.0], [0.0, 0.0, 0.0]]))
+    # tau above the floor |W|_(3) = 1.0: the two kept entries tie with the floor and are shrunk to 0
+    assert torch.equal(M.soft_mask(w, torch.tensor(2.0), 2), torch.zeros_like(w))
 
 
-def test_soft_mask_with_every_entry_kept_is_soft_threshold_at_learned_value():
+def test_soft_mask_export_at_full_density_does_not_shrink():
     w = _distinct_magnitudes(12, seed=1).view(3, 4)
-    assert torch.equal(M.soft_mask(w, torch.tensor(0.0, dtype=torch.float64), 12), w)
-    out = M.soft_mask(w, torch.tensor(0.3, dtype=torch.float64), 12)
-    assert torch.equal(out, soft_threshold(w, 0.3))
+    for tau in (0.0, 0.3):
+        assert torch.equal(M.soft_mask(w, torch.tensor(tau, dtype=torch.float64), 12), w)
+
+
+@pytest.mark.parametrize("k", [0, -1, 13])
+def test_soft_mask_rejects_a_budget_outside_1_to_n(k):
+    with pytest.raises(ValueError, match=r"k must be in \[1, 12\]"):
+        M.soft_mask(torch.randn(3, 4), torch.tensor(0.1), k)
+
+
+def test_str_threshold_is_the_sigmoid_of_the_logit():
+    s = torch.tensor([-5.0, 0.0, 3.0], dtype=torch.float64, requires_grad=True)
+    tau = M.str_threshold(s)
+    assert torch.allclose(tau, 1 / (1 + torch.exp(-s.detach())), rtol=1e-15)
+    tau.sum().backward()
+    assert torch.allclose(s.grad, tau.detach() * (1 - tau.detach()), rtol=1e-15)
+
+
+def test_soft_density_surrogate_tends_to_the_density_as_beta_shrinks():
+    g = torch.Generator().manual_seed(2)
+    W = torch.randn(40, 50, generator=g, dtype=torch.float64)
+    tau = torch.tensor(0.8, dtype=torch.float64)
+    exact = M.soft_density(W, tau)
+    gaps = [abs(float(M.soft_density_surrogate(W, tau, beta)) - exact) for beta in (0.2, 0.05, 0.005, 1e-5)]
+    assert gaps == sorted(gaps, reverse=True)
+    assert gaps[-1] < 1e-3
+
+
+@pytest.mark.parametrize("target,direction", [(0.05, "up"), (0.9, "down")])
+def test_soft_density_penalty_moves_tau_towards_the_target_density(target, direction):
+    g = torch.Generator().manual_seed(4)
+    W = torch.randn(30, 30, generator=g, dtype=torch.float64)
+    t = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)  # density ~0.62 for a standard normal
+    penalty = M.soft_density_penalty(W, t, target, strength=2.0, beta=0.05)
+    rho = M.soft_density_surrogate(W, t.detach(), 0.05)
+    assert float(penalty) == pytest.approx(2.0 * float(((rho - target) / target) ** 2), rel=1e-12)
+    penalty.backward()
+    # gradient descent on tau raises it while the layer is denser than the target, lowers it while sparser
+    assert (float(t.grad) < 0) if direction == "up" else (float(t.grad) > 0)
+
+
+@pytest.mark.parametrize("bad", [{"target": 0.0}, {"target": 1.5}, {"strength": -1.0}, {"beta": 0.0}])
+def test_soft_density_penalty_rejects_bad_parameters(bad):
+    args = {"target": 0.1, "strength": 1.0, "beta": 0.05, **bad}
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        M.soft_density_penalty(torch.randn(4, 4), torch.tensor(0.1), args.pop("target"), **args)
 
 
 # --------------------------------------------------------------------------- sigmoid relaxation
@@ -378,37 +436,37 @@ def test_temperature_schedule_rejects_bad_temperatures(start, end, name):
         M.temperature_schedule(0, 5, start, end)
 
 
-def test_soft_mask_dense_weight_gradient_routes_G_to_pruned_weights_only():
+@pytest.mark.parametrize("k", [None, 9])
+def test_soft_mask_dense_weight_gradient_routes_G_to_pruned_weights_only(k):
     g = torch.Generator().manual_seed(11)
     W0 = torch.randn(5, 6, generator=g, dtype=torch.float64)
     C = torch.randn(5, 6, generator=g, dtype=torch.float64)
-    k = 9
     grads = {}
     for dense in (True, False):
         W = W0.clone().requires_grad_(True)
-        theta = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
-        out = M.soft_mask(W, theta, k, dense_weight_grad=dense)
+        tau = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+        out = M.soft_mask(W, tau, k, dense_weight_grad=dense)
         (C * out).sum().backward()
-        grads[dense] = (out.detach(), W.grad.clone(), theta.grad)
-    value_dense, grad_dense, theta_dense = grads[True]
-    value_exact, grad_exact, theta_exact = grads[False]
+        grads[dense] = (out.detach(), W.grad.clone(), tau.grad)
+    value_dense, grad_dense, tau_dense = grads[True]
+    value_exact, grad_exact, tau_exact = grads[False]
     assert torch.equal(value_dense, value_exact)  # the forward value does not change
     kept = value_exact != 0
-    assert int(kept.sum()) == k
+    if k is not None:
+        assert int(kept.sum()) == k
     assert torch.equal(grad_exact, C * kept)  # exact prox derivative: 1 on kept, 0 on pruned
     assert torch.equal(grad_dense, C)  # straight through: G everywhere
-    assert float(theta_dense) == float(theta_exact) == 0.0  # theta below the budget floor gets no gradient
+    assert float(tau_dense) == float(tau_exact)  # the threshold's gradient does not depend on the estimator
 
 
 @pytest.mark.parametrize("dense", [True, False])
-def test_soft_mask_with_learned_threshold_above_floor_matches_autograd_of_soft_threshold(dense):
+def test_soft_mask_in_training_matches_autograd_of_soft_threshold(dense):
     g = torch.Generator().manual_seed(5)
     W0 = torch.randn(7, 9, generator=g, dtype=torch.float64)
     C = torch.randn(7, 9, generator=g, dtype=torch.float64)
-    k = 40  # the floor |W|_(41) is small; theta = 1.0 lies above it and is the threshold in force
     W1 = W0.clone().requires_grad_(True)
     t1 = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
-    out1 = M.soft_mask(W1, t1, k, dense_weight_grad=dense)
+    out1 = M.soft_mask(W1, t1, dense_weight_grad=dense)
     (C * out1).sum().backward()
     W2 = W0.clone().requires_grad_(True)
     t2 = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
@@ -419,6 +477,26 @@ def test_soft_mask_with_learned_threshold_above_floor_matches_autograd_of_soft_t
     assert float(t1.grad) != 0.0
     expected_w = C if dense else W2.grad
     assert torch.allclose(W1.grad, expected_w, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("temperature,binary", [(1e-4, True), (0.5, False)])
+def test_nonbinary_fraction_of_the_sigmoid_relaxation(temperature, binary):
+    scores = tie_free_scores((20, 30), seed=1, dtype=torch.float64)
+    values = M.sigmoid_mask_values(scores, 60, temperature)
+    w = torch.randn(20, 30, dtype=torch.float64)
+    assert torch.equal(M.sigmoid_mask(w, scores, 60, temperature), w * values)
+    frac = M.nonbinary_fraction(values)
+    expected = float(((values > 0.01) & (values < 0.99)).sum()) / 600
+    assert frac == expected
+    assert (frac == 0.0) if binary else (frac > 0.5)
+
+
+def test_nonbinary_fraction_counts_open_interval_only():
+    values = torch.tensor([0.0, 0.01, 0.02, 0.5, 0.98, 0.99, 1.0, 0.995])
+    assert M.nonbinary_fraction(values) == 3 / 8
+    assert M.nonbinary_fraction(values, low=0.1, high=0.9) == 1 / 8
+    with pytest.raises(ValueError, match="high"):
+        M.nonbinary_fraction(values, low=0.5, high=0.2)
 
 
 def test_sigmoid_mask_same_on_numpy_and_torch_selection_paths(monkeypatch):

@@ -80,8 +80,12 @@ def test_sigmoid_mask_recovers_planted_support(recovery_data, seed):
     result = metrics.support_match(layer.mask(), recovery_data.planted_support)
     assert result["f1"] == 1.0, result
     # the annealing followed the schedule
-    assert h.temperature == [M.temperature_schedule(e, 30, 1.0, 0.01) for e in range(30)]
-    assert float(layer.temperature) == pytest.approx(0.01)
+    end = TrainConfig().temperature_end
+    assert h.temperature == [M.temperature_schedule(e, 30, 1.0, end) for e in range(30)]
+    assert float(layer.temperature) == pytest.approx(end)
+    # at the final temperature the relaxed mask is binary: no value in (0.01, 0.99)
+    assert h.sigmoid_nonbinary[-1] == [0.0]
+    assert h.sigmoid_nonbinary[0][0] > 0.5  # at T = 1 most of it is not
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -338,8 +342,13 @@ def test_history_frame(small_linear):
         "mask_flips",
         "flip_rate",
         "temperature",
+        "soft_threshold",
+        "soft_density",
+        "sigmoid_nonbinary",
         "seconds",
     ]
+    assert frame["soft_threshold"].tolist() == [[], [], []]  # no soft layer
+    assert all(len(v) == 1 and 0.0 <= v[0] <= 1.0 for v in frame["sigmoid_nonbinary"])
     assert frame["test_loss"].tolist() == frame["test_mse"].tolist()
     assert frame["test_accuracy"].isna().all()  # regression has no accuracy
     assert frame["epoch"].tolist() == [0, 1, 2]
@@ -642,3 +651,68 @@ def test_train_fit_sparse_relu_and_the_chapter_run_on_the_shared_loop(monkeypatc
     chapter_calls = _counting_fit(monkeypatch, chapter)
     chapter.structured_layer_task(N=4, samples=5, test_samples=4, epochs=2, batch_size=2, seeds=(0,), models=("dense",))
     assert len(chapter_calls) == 1 and chapter_calls[0]["steps"] == 2 * 3
+
+
+# --------------------------------------------------------------------------- the soft mask's regulariser (STR)
+def test_soft_density_target_is_the_cubic_schedule():
+    from sparselab.training import soft_density_target
+
+    assert soft_density_target(0, 100, 0.1, 0.5) == pytest.approx(1.0)
+    assert soft_density_target(50, 100, 0.1, 0.5) == pytest.approx(0.1)
+    assert soft_density_target(99, 100, 0.1, 0.5) == pytest.approx(0.1)
+    assert soft_density_target(25, 100, 0.1, 0.5) == pytest.approx(0.1 + 0.9 * 0.5**3)
+    assert soft_density_target(0, 100, 0.1, 0.0) == pytest.approx(0.1)
+    values = [soft_density_target(t, 40, 0.2, 0.5) for t in range(40)]
+    assert values == sorted(values, reverse=True)
+    with pytest.raises(ValueError, match="density"):
+        soft_density_target(0, 10, 0.0)
+
+
+@pytest.fixture(scope="module")
+def soft_run():
+    data = make_regression("nonlinear", n_train=512, n_test=128, in_features=16, width=16, density=0.1, seed=3)
+    torch.manual_seed(0)
+    model = SparseMLP(16, 16, 1, density=0.1, mask="soft")
+    tau0 = float(model.sparse.tau())
+    h = train(model, data, epochs=20, lr=0.03, batch_size=64, seed=0, **FAST)
+    return model, h, tau0
+
+
+def test_soft_mask_learns_its_threshold_and_reaches_the_target_density(soft_run):
+    model, h, tau0 = soft_run
+    layer = model.sparse
+    taus = [v[0] for v in h.soft_threshold]
+    dens = [v[0] for v in h.soft_density]
+    assert len(taus) == len(dens) == 20
+    assert taus[-1] > 20 * tau0  # the threshold moved up, far from its initial value
+    assert dens[0] > 0.5  # the ramp starts dense
+    assert dens[-1] == pytest.approx(0.1, abs=0.04)  # the learned threshold sets the density near the target
+    assert dens[-1] == layer.training_density()
+    assert float(layer.tau()) == pytest.approx(taus[-1])
+    # the density in training is exactly the fraction of magnitudes above the learned threshold
+    assert dens[-1] == float((layer.weight.abs() > layer.tau()).sum()) / layer.weight.numel()
+    # and the export keeps exactly k
+    assert layer.nnz == layer.k == 26
+    model.eval()
+    assert int((layer.effective_weight() != 0).sum()) == 26
+
+
+def test_soft_mask_without_its_regulariser_stays_dense(small_linear):
+    torch.manual_seed(0)
+    model = _mlp("soft", seed=0)
+    h = train(model, small_linear, epochs=5, soft_penalty=0.0, **FAST)
+    assert h.soft_density[-1][0] > 0.9  # nothing pushes the threshold up: the task loss lowers it
+    assert h.soft_threshold[-1][0] < h.soft_threshold[0][0] or h.soft_threshold[-1][0] < 0.01
+
+
+def test_recorded_train_loss_of_a_soft_run_is_the_task_loss(small_linear):
+    model = _mlp("soft", seed=1)
+    model.train()
+    with torch.no_grad():  # one full batch: the recorded loss is that of the initial model
+        before = float(((model(small_linear.X_train) - small_linear.y_train) ** 2).mean())
+        tau = model.sparse.tau()
+        rho = float(M.soft_density_surrogate(model.sparse.weight, tau, 0.05))
+    h = train(model, small_linear, epochs=1, batch_size=len(small_linear.X_train), soft_ramp=0.0, **FAST)
+    penalty = ((rho - 0.3) / 0.3) ** 2
+    assert penalty > 1.0  # large against the loss, so that adding it would show
+    assert h.train_loss[0] == pytest.approx(before, rel=1e-5)

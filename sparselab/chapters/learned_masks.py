@@ -33,9 +33,14 @@ density :math:`d` (sparsity :math:`1 - d`), trains it with
     teacher's by maximum overlap; for the ``linear`` target (whose teacher has no
     hidden layer) the sets of *input features* used,
     :func:`sparselab.metrics.feature_support`, are compared.
-``threshold``, ``budget_threshold``
-    ``soft`` masks only: the learned threshold :math:`\theta` and the budget's floor
-    :math:`|W|_{(k+1)}`; the effective threshold is their maximum (``NaN`` otherwise).
+``tau``, ``training_density``
+    ``soft`` masks only (``NaN`` otherwise): the learned threshold :math:`\tau = \sigma(s)` at
+    the end of training and the layer's training-mode density :math:`\#\{|W| > \tau\}/n`,
+    the density the learned threshold reached *before* the export step keeps exactly
+    :math:`k`.
+``nonbinary``
+    ``sigmoid`` masks only (``NaN`` otherwise): the fraction of the relaxed mask's values in
+    :math:`(0.01, 0.99)` at the last epoch's temperature (0 for a mask that is binary).
 
 :func:`sweep` runs a list of such configurations into a :class:`pandas.DataFrame`
 (one row per run) and :func:`grid` builds such lists as Cartesian products. The
@@ -59,7 +64,7 @@ from sparselab import metrics
 from sparselab import training as _training
 from sparselab._validation import check_bool, check_choice, check_int, check_options, resolve_density
 from sparselab.data import TARGET_KINDS, RegressionData, make_regression
-from sparselab.masks import MASK_KINDS, topk_threshold
+from sparselab.masks import MASK_KINDS
 from sparselab.nn import SparseMLP
 from sparselab.training import TrainConfig
 
@@ -107,8 +112,9 @@ ROW_COLUMNS = (
     "precision",
     "recall",
     "f1",
-    "threshold",
-    "budget_threshold",
+    "tau",
+    "training_density",
+    "nonbinary",
     "epochs",
     "seconds",
 )
@@ -223,12 +229,14 @@ def run_one(
     match = metrics.planted_support_match(learned, problem)
     total_flips = int(sum(history.mask_flips))
     late = int(sum(history.mask_flips[len(history.mask_flips) // 2 :]))
-    threshold = budget = float("nan")
+    tau = training_density = nonbinary = float("nan")
     if mask == "soft":
-        with torch.no_grad():
-            threshold = float(layer.threshold)
-            n = layer.weight.numel()
-            budget = 0.0 if layer.k >= n else float(topk_threshold(layer.weight.abs(), layer.k + 1))
+        if history.soft_threshold[-1]:
+            tau, training_density = history.soft_threshold[-1][0], history.soft_density[-1][0]
+        else:  # density 1: the layer is dense and thresholds nothing
+            training_density = 1.0
+    elif mask == "sigmoid":
+        nonbinary = history.sigmoid_nonbinary[-1][0]
 
     row = {
         "target": target,
@@ -249,8 +257,9 @@ def run_one(
         "precision": match["precision"],
         "recall": match["recall"],
         "f1": match["f1"],
-        "threshold": threshold,
-        "budget_threshold": budget,
+        "tau": tau,
+        "training_density": training_density,
+        "nonbinary": nonbinary,
         "epochs": config.epochs,
         "seconds": seconds,
     }

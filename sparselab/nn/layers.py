@@ -46,8 +46,10 @@ class SparseLinear(nn.Module):
         Fraction of connections kept, :math:`d \in (0, 1]`, or removed,
         :math:`1 - d \in [0, 1)`; give at most one (default: dense).
     mask
-        ``"hard"`` (top-:math:`k` on learned scores), ``"soft"`` (soft-threshold
-        with a learned threshold) or ``"sigmoid"`` (annealed relaxation of top-:math:`k`).
+        ``"hard"`` (top-:math:`k` on learned scores), ``"soft"`` (soft threshold
+        reparameterisation: a learned threshold :math:`\tau = \sigma(s)` sets the density in
+        training, the export keeps the top-:math:`k` magnitudes) or ``"sigmoid"`` (annealed
+        relaxation of top-:math:`k`).
     straight_through
         ``hard`` only: pass the straight-through gradient :math:`G \odot W` to the
         scores. ``False`` reproduces the original recipe, whose scores never learn.
@@ -58,11 +60,24 @@ class SparseLinear(nn.Module):
     temperature
         ``sigmoid`` only: initial temperature :math:`T` (set it during training with
         :meth:`set_temperature`, e.g. from :func:`sparselab.masks.temperature_schedule`).
+    threshold_init
+        ``soft`` only: the initial logit :math:`s_0` of the threshold
+        :math:`\tau = \sigma(s)` (default -5,
+        :math:`\tau_0 \approx 0.0067`: almost dense at the start).
 
     Notes
     -----
     Parameters are named ``weight``, ``scores`` (``hard``, ``sigmoid``),
-    ``threshold`` (``soft``) and ``bias``.
+    ``threshold`` (``soft``: the scalar *logit* :math:`s`, not :math:`\tau`; :meth:`tau`
+    gives :math:`\tau = \sigma(s)`) and ``bias``.
+
+    The ``soft`` layer in training mode computes :math:`S_\tau(W)` with no budget, so its
+    density :meth:`training_density` is :math:`\#\{|W| > \tau\}/n`, set by the learned
+    threshold; :func:`sparselab.training.train` adds the regulariser that drives it to the
+    target density (:func:`sparselab.masks.soft_density_penalty`). In evaluation mode and in
+    :meth:`mask` (the export) exactly :math:`k` survive: the top-:math:`k` magnitudes, shrunk by
+    :math:`\min(\tau, |W|_{(k+1)})`; ties in :math:`|W|` go to the lower flat index. At density 1
+    (:math:`k = n`) the soft layer is an ``nn.Linear`` in both modes: nothing is thresholded.
     """
 
     def __init__(
@@ -79,6 +94,7 @@ class SparseLinear(nn.Module):
         straight_through: bool = True,
         dense_weight_grad: bool = True,
         temperature: float = 1.0,
+        threshold_init: float = -5.0,
     ):
         super().__init__()
         self.in_features = check_int(in_features, "in_features", low=1)
@@ -95,7 +111,8 @@ class SparseLinear(nn.Module):
         else:
             self.register_parameter("scores", None)
         if mask == "soft":
-            self.threshold = nn.Parameter(torch.zeros((), **factory))
+            self.threshold_init = check_float(threshold_init, "threshold_init")
+            self.threshold = nn.Parameter(torch.full((), self.threshold_init, **factory))
         else:
             self.register_parameter("threshold", None)
         if bias:
@@ -110,7 +127,7 @@ class SparseLinear(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Kaiming-uniform weight and scores (as ``nn.Linear``), uniform bias, zero threshold."""
+        """Kaiming-uniform weight and scores (as ``nn.Linear``), uniform bias, threshold logit ``threshold_init``."""
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.scores is not None:
             nn.init.kaiming_uniform_(self.scores, a=math.sqrt(5))
@@ -119,7 +136,7 @@ class SparseLinear(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
         if self.threshold is not None:
             with torch.no_grad():
-                self.threshold.zero_()
+                self.threshold.fill_(self.threshold_init)
         self._mask_cache = None
 
     # ------------------------------------------------------------------ masks
@@ -142,11 +159,32 @@ class SparseLinear(nn.Module):
         self._mask_cache = None
 
     def mask(self) -> torch.Tensor:
-        """The boolean mask the layer exports: exact top-k for ``hard``/``sigmoid``, non-zeros for ``soft``."""
+        """The boolean mask the layer exports, exactly ``k`` True: top-k of the scores (``hard``, ``sigmoid``)
+        or of the magnitudes :math:`|W|` (``soft``), ties to the lower flat index."""
         if self.mask_kind == "soft":
-            with torch.no_grad():
-                return M.soft_mask(self.weight, self.threshold, self.k, dense_weight_grad=False) != 0
+            return M.topk_mask(self.weight.detach().abs(), self.k)
         return self._topk_of_scores()[0].clone()
+
+    def tau(self) -> torch.Tensor:
+        r"""``soft`` only: the learned threshold :math:`\tau = \sigma(s)` (differentiable in ``threshold``)."""
+        if self.mask_kind != "soft":
+            raise ValueError(f"tau() is defined for mask='soft' layers only, this layer has mask={self.mask_kind!r}")
+        return M.str_threshold(self.threshold)
+
+    def training_density(self) -> float:
+        r"""Density in training mode: :math:`\#\{|W| > \tau\}/n` (``soft``), the exported density otherwise."""
+        if self.mask_kind == "soft" and self.k < self.weight.numel():
+            return M.soft_density(self.weight, self.tau().detach())
+        return self.k / self.weight.numel()
+
+    def nonbinary_fraction(self) -> float:
+        """``sigmoid`` only: fraction of relaxed mask values in (0.01, 0.99) at the current temperature."""
+        if self.mask_kind != "sigmoid":
+            raise ValueError(
+                f"nonbinary_fraction() is defined for mask='sigmoid' layers only, this layer has mask={self.mask_kind!r}"
+            )
+        with torch.no_grad():
+            return M.nonbinary_fraction(M.sigmoid_mask_values(self.scores, self.k, self._temperature))
 
     def effective_weight(self) -> torch.Tensor:
         r""":math:`W_\text{eff}` as used by ``forward`` in the current mode (train/eval)."""
@@ -160,7 +198,10 @@ class SparseLinear(nn.Module):
                 mask=self._topk_of_scores()[1],
             )
         if self.mask_kind == "soft":
-            return M.soft_mask(self.weight, self.threshold, self.k, dense_weight_grad=self.dense_weight_grad)
+            if self.k >= self.weight.numel():  # density 1: every connection kept, nothing shrunk (an nn.Linear)
+                return self.weight
+            k = None if self.training else self.k
+            return M.soft_mask(self.weight, self.tau(), k, dense_weight_grad=self.dense_weight_grad)
         if self.training:
             return M.sigmoid_mask(self.weight, self.scores, self.k, self._temperature)
         return M.hard_mask(self.weight, self.scores, self.k, straight_through=False, mask=self._topk_of_scores()[1])

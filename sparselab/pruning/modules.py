@@ -119,9 +119,8 @@ def base_weight(module: nn.Module, name: str = "weight") -> torch.Tensor:
 
 def _own_mask(module: SparseLinear, base: torch.Tensor) -> torch.Tensor:
     """A SparseLinear's exported mask, computed from ``base`` (the pre-hook's ``weight`` may be stale)."""
-    if module.mask_kind == "soft":
-        with torch.no_grad():
-            return M.soft_mask(base, module.threshold, module.k, dense_weight_grad=False) != 0
+    if module.mask_kind == "soft":  # the export of a soft layer: the top-k magnitudes (SparseLinear.mask)
+        return M.topk_mask(base.detach().abs(), module.k)
     return module.mask()
 
 

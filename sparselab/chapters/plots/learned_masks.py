@@ -1,7 +1,7 @@
 r"""Figures of the learned-masks chapter (``book/learned_masks.ipynb``): training runs and sweeps.
 
-:func:`loss_curve` and :func:`flip_rate` (per-epoch curves of a
-:class:`~sparselab.training.History`), :func:`weight_heatmaps` (a sparse layer against a planted support),
+:func:`loss_curve`, :func:`flip_rate`, :func:`soft_threshold_curves` and :func:`sigmoid_binariness`
+(per-epoch curves of a :class:`~sparselab.training.History`), :func:`weight_heatmaps` (a sparse layer against a planted support),
 :func:`predictions` (predictions against targets) and :func:`metric_vs_sparsity` (a metric against sparsity,
 mean over seeds with a Student-t interval, :mod:`sparselab.chapters.stats`). The command line draws its
 evaluation figures with the first three.
@@ -42,6 +42,8 @@ __all__ = [
     "AGREEMENT_CODES",
     "loss_curve",
     "flip_rate",
+    "soft_threshold_curves",
+    "sigmoid_binariness",
     "weight_heatmaps",
     "predictions",
     "metric_vs_sparsity",
@@ -157,6 +159,113 @@ def flip_rate(histories, *, ax=None) -> Figure:
     ax.set_xlabel("epoch")
     ax.set_ylabel("fraction of connections flipped")
     ax.set_title("mask flips per epoch")
+    if len(runs) > 1 or next(iter(runs)) is not None:
+        ax.legend(fontsize="small")
+    return paint(fig, ax)
+
+
+def _per_layer(h: History, field: str) -> np.ndarray:
+    """``History.<field>`` (one list of per-layer values per epoch) as an ``(epochs, layers)`` array."""
+    values = getattr(h, field)
+    if not values or not values[0]:
+        raise ValueError(f"the history has no {field!r} values: it is not from a run with such layers")
+    return np.asarray(values, dtype=float)
+
+
+@styled
+def soft_threshold_curves(histories, *, targets=None, axes=None) -> Figure:
+    r"""The soft mask's learned threshold and its training-mode density over training, per run and layer.
+
+    ``histories``: a :class:`~sparselab.training.History` or a dict ``label -> History`` (e.g. one per seed)
+    from runs with ``soft`` layers. Left: :math:`\tau = \sigma(s)` at the end of each epoch
+    (``History.soft_threshold``). Right: the density :math:`\#\{|W| > \tau\}/n` the threshold gives in
+    training (``History.soft_density``, log axis), with each layer's exported density :math:`k/n`
+    (``targets``: one value per layer) as a dashed line. One colour per run, one line style per layer.
+    """
+    runs = _histories(histories)
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+    else:
+        fig = axes[0].figure
+    ax_tau, ax_rho = axes
+    for i, (label, h) in enumerate(runs.items()):
+        tau, rho = _per_layer(h, "soft_threshold"), _per_layer(h, "soft_density")
+        colour = PALETTE[i % len(PALETTE)]
+        for layer in range(tau.shape[1]):
+            name = label if tau.shape[1] == 1 else f"{label or 'run'}, layer {layer + 1}"
+            style = dict(
+                color=colour,
+                linestyle=LINESTYLES[layer % len(LINESTYLES)],
+                linewidth=1.6,
+                marker="o" if len(tau) <= 3 else None,
+                markersize=4,
+            )
+            ax_tau.plot(h.epoch[: len(tau)], tau[:, layer], label=name, **style)
+            ax_rho.plot(h.epoch[: len(rho)], rho[:, layer], label=name, **style)
+    if targets is not None:
+        for layer, d in enumerate(np.atleast_1d(np.asarray(targets, dtype=float))):
+            ax_rho.axhline(
+                d,
+                color=INK,
+                linestyle="--",
+                linewidth=1.0,
+                label=f"exported density k/n = {d:.3g}" if layer == 0 else None,
+            )
+    ax_tau.set(xlabel="epoch", ylabel=r"learned threshold $\tau = \sigma(s)$", title="threshold over training")
+    ax_rho.set_yscale("log")
+    ax_rho.set(xlabel="epoch", ylabel=r"training density $\#\{|W| > \tau\}/n$", title="density over training")
+    for ax in axes:
+        if len(runs) > 1 or next(iter(runs)) is not None or targets is not None:
+            ax.legend(fontsize="small")
+    return paint(fig, *axes)
+
+
+@styled
+def sigmoid_binariness(histories, *, ax=None, low=0.01, high=0.99) -> Figure:
+    """How far the sigmoid mask is from binary: the fraction of its relaxed values in (low, high), per epoch.
+
+    Draws ``History.sigmoid_nonbinary`` (one curve per run and layer) on a symlog axis, so that epochs at
+    exactly 0 (a binary mask) stay visible; the epoch's temperature is on a second, logarithmic axis (dotted).
+    """
+    runs = _histories(histories)
+    fig, ax = new_axes(ax, (6.4, 4.2))
+    smallest = math.inf
+    temperature = None
+    for i, (label, h) in enumerate(runs.items()):
+        frac = _per_layer(h, "sigmoid_nonbinary")
+        positive = frac[frac > 0]
+        if positive.size:
+            smallest = min(smallest, float(positive.min()))
+        for layer in range(frac.shape[1]):
+            name = label if frac.shape[1] == 1 else f"{label or 'run'}, layer {layer + 1}"
+            ax.plot(
+                h.epoch[: len(frac)],
+                frac[:, layer],
+                color=PALETTE[i % len(PALETTE)],
+                linestyle=LINESTYLES[layer % len(LINESTYLES)],
+                marker="o",
+                markersize=3,
+                linewidth=1.6,
+                label=name,
+            )
+        if temperature is None and any(t is not None and t > 0 for t in h.temperature):
+            temperature = (h.epoch[: len(h.temperature)], [np.nan if t is None else t for t in h.temperature])
+    linthresh = 10 ** math.floor(math.log10(smallest)) if math.isfinite(smallest) else 1e-4
+    ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.set_ylim(bottom=-0.2 * linthresh)
+    ax.axhline(0, color="#888888", linewidth=0.8)
+    ax.set(
+        xlabel="epoch",
+        ylabel=f"fraction of mask values in ({low:g}, {high:g})",
+        title="sigmoid mask: distance from binary",
+    )
+    if temperature is not None:
+        twin = ax.twinx()
+        twin.plot(*temperature, color=INK, linestyle=":", linewidth=1.2, label="temperature T")
+        twin.set_yscale("log")
+        twin.set_ylabel("temperature T")
+        twin.legend(loc="upper center", fontsize="small")
     if len(runs) > 1 or next(iter(runs)) is not None:
         ax.legend(fontsize="small")
     return paint(fig, ax)
