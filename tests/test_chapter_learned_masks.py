@@ -150,3 +150,16 @@ def test_sweep_checks_every_entry_before_running():
         ex.sweep([{"sparsity": 0.5}], progress=False, **TINY)
     with pytest.raises(TypeError, match="grid"):
         ex.sweep({"target": "linear"}, progress=False)
+
+
+def test_paper_parameters_are_valid_and_at_a_larger_scale():
+    from conftest import paper_parameters
+
+    from sparselab.chapters.params import LearnedMasksParams
+
+    text, defaults, paper = paper_parameters("learned_masks")
+    assert set(paper) == set(defaults)  # every parameter, no unknown name
+    P = LearnedMasksParams(**paper)
+    assert len(set(P.seeds)) >= 10 and max(P.sparsities) == 0.99
+    assert P.n_train >= 10 * defaults["n_train"] and P.epochs > defaults["epochs"]
+    assert "expected run time on 2 cores" in text

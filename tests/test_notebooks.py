@@ -258,7 +258,7 @@ def test_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, word
 @pytest.mark.parametrize(
     "path, parameters, figures",
     [
-        (LEARNED, TINY, 7),
+        (LEARNED, TINY, 9),
         (RECOVERY_NB, RECOVERY_TINY, 18),
         (THRESHOLDING_NB, THRESHOLDING_TINY, 9),
         (FACTORIZATION_NB, FACTORIZATION_TINY, 7),

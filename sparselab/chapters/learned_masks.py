@@ -311,8 +311,13 @@ def _merge(common: dict, entry: dict) -> dict:
     return merged
 
 
-def sweep(grid: list[dict], *, progress: bool = True, desc: str = "sweep", **common) -> pd.DataFrame:
+def sweep(
+    grid: list[dict], *, progress: bool = True, desc: str = "sweep", histories: bool = False, **common
+) -> pd.DataFrame:
     """Run every configuration of ``grid`` with :func:`run_one`; one row per entry, in order.
+
+    ``histories=True`` adds a ``history`` column holding each run's :class:`~sparselab.training.History`
+    (its per-epoch curves, e.g. the soft mask's threshold and density); models are never kept.
 
     ``common`` holds keyword arguments shared by all runs; an entry's own values win,
     and the nested ``data``, ``model`` and ``train`` dicts are merged key by key. Every
@@ -339,8 +344,17 @@ def sweep(grid: list[dict], *, progress: bool = True, desc: str = "sweep", **com
         if config.get("keep"):
             raise ValueError(f"grid[{i}]: sweep does not keep models or histories")
         configs.append(config)
-    rows = [run_one(**config) for config in tqdm(configs, desc=desc, unit="run", disable=not progress)]
-    return pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+    histories = check_bool(histories, "histories")
+    rows = []
+    for config in tqdm(configs, desc=desc, unit="run", disable=not progress):
+        if histories:
+            row = run_one(**config, keep=True)
+            for key in ("model", "data"):
+                del row[key]
+        else:
+            row = run_one(**config)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(ROW_COLUMNS) + (["history"] if histories else []))
 
 
 @torch.no_grad()

@@ -53,6 +53,8 @@ from sparselab.chapters.plots.learned_masks import (
     loss_curve,
     metric_vs_sparsity,
     predictions,
+    sigmoid_binariness,
+    soft_threshold_curves,
     weight_heatmaps,
 )
 from sparselab.chapters.plots.pruning import (
@@ -84,6 +86,8 @@ __all__ = [
     "context",
     "loss_curve",
     "flip_rate",
+    "soft_threshold_curves",
+    "sigmoid_binariness",
     "weight_heatmaps",
     "predictions",
     "metric_vs_sparsity",

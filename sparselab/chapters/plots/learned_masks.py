@@ -265,6 +265,7 @@ def sigmoid_binariness(histories, *, ax=None, low=0.01, high=0.99) -> Figure:
         twin.plot(*temperature, color=INK, linestyle=":", linewidth=1.2, label="temperature T")
         twin.set_yscale("log")
         twin.set_ylabel("temperature T")
+        twin.grid(False)
         twin.legend(loc="upper center", fontsize="small")
     if len(runs) > 1 or next(iter(runs)) is not None:
         ax.legend(fontsize="small")
