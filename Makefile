@@ -23,6 +23,7 @@ book: execute html
 
 execute: $(STAMP)
 	$(BIN)/python tools/execute_chapters.py --out _build/src
+	$(BIN)/python tools/findings.py _build/src
 
 html: $(STAMP)
 	$(BIN)/jupyter-book build _build/src --path-output _build/site -W --keep-going

@@ -69,7 +69,10 @@ def test_summarise_matches_a_hand_computed_t_interval():
     assert a["mean"] == pytest.approx(mean)
     assert a["sd"] == pytest.approx(sd)
     assert a["half_width"] == pytest.approx(half)
-    assert a["low"] == pytest.approx(mean - half) and a["high"] == pytest.approx(mean + half)
+    assert mean - half < 0  # the raw interval of an MSE reaches below 0: clipped to the metric's range
+    assert a["low"] == 0.0 and a["high"] == pytest.approx(mean + half)
+    raw = stats.summarise(frame, "method", "test_mse", clip=False)
+    assert raw.iloc[0]["low"] == pytest.approx(mean - half) and raw.iloc[0]["high"] == pytest.approx(mean + half)
     assert scipy_stats.t.ppf(0.975, 2) == pytest.approx(4.302652729911275) == stats.t_quantile(3)
     b = summary[summary["method"] == "b"].iloc[0]
     assert b["n"] == 1 and b["mean"] == 7.0 and math.isnan(b["half_width"])  # one run: no interval
@@ -192,3 +195,29 @@ def test_describe_difference_says_indistinguishable_when_the_interval_covers_zer
     text = stats.describe_difference(tie, a_name="A", b_name="B", quantity="error")
     assert "indistinguishable on this task" in text and "3 paired seeds" in text
     assert stats.MIN_RANKING_SEEDS == 5
+
+
+@pytest.mark.parametrize(
+    "name, bounds",
+    [
+        ("f1", (0.0, 1.0)),
+        ("support_f1", (0.0, 1.0)),
+        ("success", (0.0, 1.0)),
+        ("test_accuracy", (0.0, 1.0)),
+        ("test_mse", (0.0, math.inf)),
+        ("rel_error", (0.0, math.inf)),
+        ("psnr_test", (-math.inf, math.inf)),
+        ("f1_diff", (-math.inf, math.inf)),
+    ],
+)
+def test_metric_bounds(name, bounds):
+    assert stats.metric_bounds(name) == bounds
+
+
+def test_summarise_clips_a_bounded_metric_to_its_range():
+    frame = pd.DataFrame({"method": ["a"] * 3, "f1": [1.0, 1.0, 0.8], "psnr": [10.0, 300.0, 20.0]})
+    summary = stats.summarise(frame, "method", ["f1", "psnr"])
+    f1 = summary[summary["metric"] == "f1"].iloc[0]
+    assert f1["mean"] + f1["half_width"] > 1.0 and f1["high"] == 1.0 and 0.0 < f1["low"] < f1["mean"]
+    psnr = summary[summary["metric"] == "psnr"].iloc[0]
+    assert psnr["low"] < 0 and psnr["low"] == pytest.approx(psnr["mean"] - psnr["half_width"])  # not clipped

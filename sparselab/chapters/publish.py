@@ -16,7 +16,7 @@ import pandas as pd
 
 from sparselab._validation import check_bool, check_int
 
-__all__ = ["lookup", "interval_table", "glue_values"]
+__all__ = ["lookup", "interval_table", "glue_values", "glue_figure"]
 
 
 def lookup(summary: pd.DataFrame, column: str = "mean", **where) -> float:
@@ -47,14 +47,21 @@ def lookup(summary: pd.DataFrame, column: str = "mean", **where) -> float:
 
 
 def interval_table(summary: pd.DataFrame, index, columns, digits: int = 3) -> pd.DataFrame:
-    """A summary from :func:`sparselab.chapters.stats.summarise` as a wide table of ``"mean [low, high]"`` strings."""
+    """A summary from :func:`sparselab.chapters.stats.summarise` as a wide table of ``"mean [low, high]"`` strings.
+
+    The interval is the summary's (a 95 % Student-:math:`t` interval over seeds, clipped to the metric's range by
+    :func:`~sparselab.chapters.stats.summarise`); a group of one run shows its value with "(1 run)", and a group with no
+    finite value shows "—".
+    """
     digits = check_int(digits, "digits", low=0)
     index = [index] if isinstance(index, str) else list(index)
     columns = [columns] if isinstance(columns, str) else list(columns)
 
     def cell(row) -> str:
+        if not math.isfinite(row["mean"]):
+            return "—"  # no finite run in the group (e.g. a metric the method does not have)
         if not math.isfinite(row["half_width"]):
-            return f"{row['mean']:.{digits}f}"
+            return f"{row['mean']:.{digits}f} (1 run)" if row.get("n", 2) == 1 else f"{row['mean']:.{digits}f}"
         return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
 
     text = summary.assign(cell=summary.apply(cell, axis=1))
@@ -76,3 +83,23 @@ def glue_values(values: dict, *, prefix: str = "", display: bool = False) -> Non
 
     for key, value in values.items():
         glue(f"{prefix}{key}", value, display=display)
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue the matplotlib figure ``fig`` under ``name`` for a ``{glue:figure}`` directive, and close it.
+
+    The page then shows the figure only where the prose places it, with its number, caption and alt text
+    (``{glue:figure} name`` with ``:name: name`` and ``:alt:``), and ``{numref}`` can refer to it. Closing
+    the figure keeps the inline backend from drawing it a second time at the end of the cell.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)

@@ -30,6 +30,7 @@ __all__ = [
     "half_width",
     "mean_interval",
     "percent",
+    "metric_bounds",
     "summarise",
     "MIN_RANKING_SEEDS",
     "paired_difference",
@@ -92,7 +93,32 @@ def percent(level: float) -> str:
     return f"{check_level(level) * 100:g}"
 
 
-def summarise(frame: pd.DataFrame, by, value="test_mse", level: float = 0.95) -> pd.DataFrame:
+#: Ranges of the book's bounded metrics, by a word their column names contain (first match wins).
+_BOUNDED = (
+    (
+        ("f1", "precision", "recall", "success", "accuracy", "overlap", "share", "rate", "density", "fraction"),
+        (0.0, 1.0),
+    ),
+    (("mse", "error", "loss", "seconds", "flips", "nnz", "gap", "norm"), (0.0, math.inf)),
+)
+
+
+def metric_bounds(name: str) -> tuple[float, float]:
+    """The range ``(low, high)`` a metric named ``name`` lives in: ``(0, 1)`` for F1, precision, recall,
+    success and flip rates, accuracies, overlaps, shares and densities; ``(0, inf)`` for errors, losses, times
+    and counts; ``(-inf, inf)`` otherwise (e.g. a PSNR or a difference)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a metric name (a string), got {type(name).__name__}")
+    lowered = name.lower()
+    if "diff" in lowered or "delta" in lowered:
+        return (-math.inf, math.inf)
+    for words, bounds in _BOUNDED:
+        if any(word in lowered for word in words):
+            return bounds
+    return (-math.inf, math.inf)
+
+
+def summarise(frame: pd.DataFrame, by, value="test_mse", level: float = 0.95, clip: bool = True) -> pd.DataFrame:
     r"""Mean and Student-:math:`t` interval of ``value`` for each group of ``by``.
 
     For a group of :math:`n` values with mean :math:`\bar v` and sample standard
@@ -101,7 +127,9 @@ def summarise(frame: pd.DataFrame, by, value="test_mse", level: float = 0.95) ->
     interval (``NaN``). Returns one row per group with the ``by`` columns and
     ``n``, ``mean``, ``sd``, ``half_width``, ``low``, ``high``; NaN values are dropped
     before counting. ``value`` may be a list of columns: the summaries are then
-    stacked, with a ``metric`` column naming the column summarised.
+    stacked, with a ``metric`` column naming the column summarised. With ``clip`` (the default) ``low`` and
+    ``high`` are clipped to the metric's range (:func:`metric_bounds`: an F1 interval never passes 1, an MSE
+    interval never goes below 0); ``half_width`` stays the unclipped :math:`h`.
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
@@ -115,21 +143,27 @@ def summarise(frame: pd.DataFrame, by, value="test_mse", level: float = 0.95) ->
     if missing:
         raise ValueError(f"column(s) {missing} not in the frame; it has {list(frame.columns)}")
     level = check_level(level)
+    if not isinstance(clip, bool):
+        raise TypeError(f"clip must be True or False, got {clip!r}")
 
-    def reduce(v: np.ndarray) -> dict:
+    def reduce(v: np.ndarray, bounds) -> dict:
         v = v[~np.isnan(v)]
         n = len(v)
         mean = float(v.mean()) if n else float("nan")
         sd = float(v.std(ddof=1)) if n > 1 else float("nan")
         half = half_width(v, level)
-        return {"n": n, "mean": mean, "sd": sd, "half_width": half, "low": mean - half, "high": mean + half}
+        low, high = mean - half, mean + half
+        if clip and math.isfinite(half):
+            low, high = max(low, bounds[0]), min(high, bounds[1])
+        return {"n": n, "mean": mean, "sd": sd, "half_width": half, "low": low, "high": high}
 
     rows = []
     for column in values:
+        bounds = metric_bounds(column)
         for key, group in frame.groupby(by, sort=True, dropna=False):
             key = key if isinstance(key, tuple) else (key,)
             metric = {} if isinstance(value, str) else {"metric": column}
-            rows.append({**dict(zip(by, key)), **metric, **reduce(group[column].to_numpy(dtype=float))})
+            rows.append({**dict(zip(by, key)), **metric, **reduce(group[column].to_numpy(dtype=float), bounds)})
     return pd.DataFrame(rows)
 
 

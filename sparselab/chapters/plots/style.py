@@ -91,10 +91,20 @@ def use_style() -> None:
     """Apply the book's style globally: seaborn ``whitegrid`` theme, the palette and explicit facecolours.
 
     Idempotent (it sets the same values every time). To apply it temporarily use
-    :func:`context` instead.
+    :func:`context` instead. In a notebook it also switches the inline backend to ``retina`` PNGs
+    (twice the pixels of ``figure.dpi``: 200 dpi, displayed at the size of 100), so that figures stay
+    sharp on high-density screens and in print.
     """
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font="sans-serif", rc=_RC)
     mpl.rcParams.update(_RC)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the book's environment
+        return
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
 
 
 @contextlib.contextmanager
