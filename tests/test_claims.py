@@ -188,6 +188,8 @@ def test_findings_tool_fails_naming_the_claim_and_writes_nothing(tmp_path, monke
     registry.write_text(yaml.safe_dump([_claim(interval=[0.4, 1.0])]))
     assert findings.main([str(src), "--claims", str(registry)]) == 0
     repro = (src / "book" / "repro.md").read_text()
+    cells = json.loads(nb.read_text())["cells"]
+    assert cells[0]["source"] == "# My chapter\n" and "executed in 12 s at its default parameters" in cells[1]["source"]
     assert "* commit: `" in repro and "| {doc}`My chapter <ch>` | 12.5 |" in repro and "x is 0.50." in repro
     page = (src / "book" / "findings.md").read_text()
     assert "## My chapter" in page and "x is 0.50" in page

@@ -115,6 +115,50 @@ def provenance_markdown(src: Path, titles: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def stamp_chapters(src: Path, titles: dict[str, str]) -> None:
+    """Add a provenance line under each executed chapter's title: commit, build date, run time, device."""
+    timings = json.loads((src / "timings.json").read_text()) if (src / "timings.json").exists() else {}
+    seconds, params = timings.get("seconds", {}), timings.get("parameters", {})
+    when = f"{datetime.now(UTC):%Y-%m-%d}"
+    for chapter in titles:
+        path = src / "book" / f"{chapter}.ipynb"
+        nb = json.loads(path.read_text())
+        device = "CPU"
+        values = glued_values(path)
+        if isinstance(values.get("device"), str) and values["device"] not in ("auto", "cpu"):
+            device = values["device"]
+        run = (
+            f"executed in {seconds[f'book/{chapter}.ipynb']:.0f} s"
+            if f"book/{chapter}.ipynb" in seconds
+            else "executed"
+        )
+        scale = (
+            "at its default parameters"
+            if not params
+            else "with " + ", ".join(f"`{k}={v!r}`" for k, v in params.items())
+        )
+        line = (
+            f"*Built from commit `{_commit()}` on {when}, {run} {scale} on {_cpu()} ({os.cpu_count()} cores, "
+            f"{device}); see {{doc}}`reproducibility`.*"
+        )
+        cell = {"cell_type": "markdown", "id": "provenance", "metadata": {"tags": ["provenance"]}, "source": line}
+        cells = nb["cells"]
+        if any(c.get("id") == "provenance" for c in cells):
+            continue
+        first = cells[0]
+        text = "".join(first["source"]) if isinstance(first["source"], list) else first["source"]
+        if first["cell_type"] == "markdown" and text.startswith("# "):
+            title, _, rest = text.partition("\n")
+            first["source"] = title + "\n"
+            cells[1:1] = [cell] + (
+                [{"cell_type": "markdown", "id": "intro-rest", "metadata": {}, "source": rest}] if rest.strip() else []
+            )
+        else:
+            cells.insert(0, cell)
+        with atomic_write(path, "w") as fh:
+            json.dump(nb, fh, indent=1, ensure_ascii=False)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="check book/claims.yml and write the findings page")
     p.add_argument("src", type=Path, help="the executed book (tools/execute_chapters.py --out)")
@@ -152,6 +196,7 @@ def main(argv=None) -> int:
             fh.write(text)
     with atomic_write(args.src / "book" / "findings.md", "w") as fh:
         fh.write(findings_markdown(claims, values, titles) + "\n")
+    stamp_chapters(args.src, titles)
     print(f"findings: {len(claims)} claims hold; wrote {args.src / 'book' / 'findings.md'}")
     return 0
 

@@ -65,7 +65,12 @@ def interval_table(summary: pd.DataFrame, index, columns, digits: int = 3) -> pd
         return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
 
     text = summary.assign(cell=summary.apply(cell, axis=1))
-    return text.pivot_table(index=index, columns=columns, values="cell", aggfunc="first")
+    if "metric" in text.columns:  # metric names as the figures label them ("test_mse" -> "test MSE")
+        from sparselab.chapters.plots.style import nice
+
+        text["metric"] = text["metric"].map(lambda name: nice(name) if isinstance(name, str) else name)
+    table = text.pivot_table(index=index, columns=columns, values="cell", aggfunc="first")
+    return table.fillna("—")  # a combination the summary does not have
 
 
 def glue_values(values: dict, *, prefix: str = "", display: bool = False) -> None:

@@ -58,7 +58,22 @@ INK = "#222222"
 #: Markers and line styles by position, for groups without a style of their own.
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = ["-", "--", ":", "-."]
-_NICE = {"train_loss": "train loss", "test_mse": "test MSE", "train_mse": "train MSE", "flip_rate": "flip rate"}
+_NICE = {
+    "train_loss": "train loss",
+    "test_mse": "test MSE",
+    "train_mse": "train MSE",
+    "flip_rate": "flip rate",
+    "f1": "F1",
+    "support_f1": "support F1",
+    "psnr_test": "held-out PSNR (dB)",
+    "psnr_train": "training PSNR (dB)",
+    "rel_error": "relative error",
+    "total_flips": "flips (whole run)",
+    "late_flip_share": "share of flips in 2nd half",
+    "init_overlap": "overlap with initial mask",
+    "training_density": "training density",
+    "nnz": "non-zeros",
+}
 
 _RC = {
     "figure.facecolor": PAPER,
