@@ -1258,6 +1258,30 @@ def test_layer_comparison_bars_are_means_in_frame_order(transparent_rc):
     _assert_opaque(fig)
 
 
+def test_layer_comparison_zoom_draws_t_intervals_on_an_axis_fitted_to_the_data(transparent_rc):
+    from scipy import stats as scipy_stats
+
+    runs = {"dense": [0.95, 0.96, 0.97], "butterfly": [0.94, 0.95, 0.99]}
+    frame = pd.DataFrame(
+        [{"model": m, "params": 10, "seed": s, "test_accuracy": v} for m, vs in runs.items() for s, v in enumerate(vs)]
+    )
+    fig = plots.layer_comparison(frame, value="test_accuracy", zoom=True)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 0  # no bars from 0
+    lo, hi = ax.get_xlim()
+    assert 0.85 < lo < 0.89 and 1.02 < hi < 1.1  # spans the runs and intervals (0.894 to 1.026), not from 0
+    # one error bar per model: the mean and its two-sided 95 % Student-t half-width
+    segments = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    for values in runs.values():
+        mean = np.mean(values)
+        half = scipy_stats.t.ppf(0.975, 2) * np.std(values, ddof=1) / np.sqrt(3)
+        assert any(np.allclose(sorted(seg[:, 0]), [mean - half, mean + half]) for seg in segments), (mean, half)
+    assert "zoomed" in ax.get_xlabel() and "Student-t interval" in ax.get_title()
+    with pytest.raises(ValueError, match="zoom"):
+        plots.layer_comparison(frame, value="test_accuracy", zoom=True, logx=True)
+    _assert_opaque(fig)
+
+
 def test_factorization_plots_do_not_change_global_rcparams():
     before = dict(matplotlib.rcParams)
     path, descent = _lu_frames()

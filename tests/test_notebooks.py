@@ -284,8 +284,20 @@ def test_tiny_execution_glues_every_pasted_value(tmp_path, path, parameters, fig
             pasted |= {m.rsplit(":", 1)[0] for m in re.findall(r"\{glue:text\}`([^`]+)`", cell.source)}
     assert pasted, "the prose pastes no value"
     assert pasted <= glued, f"pasted but never glued: {sorted(pasted - glued)}"
-    # figures were drawn (the inline backend displayed them)
-    images = sum("image/png" in o.get("data", {}) for c in code_cells(executed) for o in c.outputs)
+    # every figure glued in code is placed by a {glue:figure} block (numbered, captioned), and vice versa
+    placed = set()
+    for cell in executed.cells:
+        if cell.cell_type == "markdown":
+            placed |= set(re.findall(r"```\{glue:figure\}\s+(\S+)", cell.source))
+    figure_names = {n for n in glued if n.startswith("fig-")}
+    assert placed == figure_names, (
+        f"glued but not placed: {sorted(figure_names - placed)}; placed but not glued: "
+        + str(sorted(placed - figure_names))
+    )
+    # figures were drawn: a glued figure is stored as application/papermill.record/image/png, an inline one as image/png
+    images = sum(
+        any(key.endswith("image/png") for key in o.get("data", {})) for c in code_cells(executed) for o in c.outputs
+    )
     assert images >= figures
 
 

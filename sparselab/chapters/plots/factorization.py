@@ -29,6 +29,7 @@ from sparselab.chapters.plots.style import (
     plain_log,
     styled,
 )
+from sparselab.chapters.stats import mean_interval, percent
 
 __all__ = [
     "FACTORIZATION_STYLES",
@@ -531,7 +532,16 @@ def _factorization_panel(ax, frame, slopes) -> None:
 
 @styled
 def layer_comparison(
-    frame, *, value="test_relative_error", model="model", params="params", logx=False, ax=None, title=None
+    frame,
+    *,
+    value="test_relative_error",
+    model="model",
+    params="params",
+    logx=False,
+    ax=None,
+    title=None,
+    zoom=False,
+    level=0.95,
 ) -> Figure:
     """One horizontal bar per model: the mean of ``value`` over seeds, single runs as points.
 
@@ -540,7 +550,15 @@ def layer_comparison(
     its mean. Models run top to bottom in the order of their first appearance in the frame.
     ``logx`` puts ``value`` on a log axis. The bars are the axes' first patches, in the order of
     the models.
+
+    ``zoom=True`` (linear axis only) is for values that differ little between models, such as
+    accuracies near 1: instead of bars from 0 each model's mean is a diamond with its two-sided
+    ``level`` Student-t interval over the runs as a horizontal error bar (no bar is drawn), and the
+    value axis spans only the range of the runs and intervals, so that the spread between models
+    is visible. The axis then does not start at 0, which the title says.
     """
+    if zoom and logx:
+        raise ValueError("zoom=True needs a linear axis (logx=False)")
     frame = require_frame(frame, [model, params, value])
     frame = numeric_column(frame, value)
     models = list(dict.fromkeys(frame[model]))
@@ -550,6 +568,8 @@ def layer_comparison(
     positions = np.arange(len(models), dtype=float)
     fig, ax = new_axes(ax, (7.2, 0.55 * len(models) + 1.7))
     colours = [_fstyle(m, i)["color"] for i, m in enumerate(models)]
+    if zoom:
+        return _layer_comparison_zoomed(fig, ax, models, groups, counts, positions, colours, value, title, level)
     ax.barh(positions, means, height=0.6, color=colours, alpha=0.35, edgecolor=colours, linewidth=1.2, zorder=2)
     for p, g, c in zip(positions, groups, colours):
         spread = np.linspace(-0.15, 0.15, len(g)) if len(g) > 1 else np.zeros(1)
@@ -578,5 +598,46 @@ def layer_comparison(
     ax.grid(False, axis="y")
     ax.set_xlabel(_flabel(value))
     head = f"mean over {runs_range([len(g) for g in groups])} seed(s) (bars), single runs (points)"
+    ax.set_title(head if title is None else f"{title}\n{head}", fontsize="medium")
+    return paint(fig, ax)
+
+
+def _layer_comparison_zoomed(fig, ax, models, groups, counts, positions, colours, value, title, level) -> Figure:
+    """The ``zoom=True`` drawing of :func:`layer_comparison`: mean and Student-t interval per model."""
+    summary = [mean_interval(g, level) for g in groups]
+    for p, g, c, (mean, half) in zip(positions, groups, colours, summary):
+        spread = np.linspace(-0.18, 0.18, len(g)) if len(g) > 1 else np.zeros(1)
+        ax.scatter(g, p + 0.12 + spread * 0.5, s=16, color=c, alpha=0.7, edgecolors="none", zorder=3)
+        ax.errorbar(
+            [mean],
+            [p - 0.12],
+            xerr=[[half]] if np.isfinite(half) else None,
+            fmt="D",
+            color=c,
+            markeredgecolor=INK,
+            markersize=7,
+            elinewidth=2.0,
+            capsize=4,
+            zorder=4,
+        )
+    lows = [m - h if np.isfinite(h) else m for m, h in summary] + [float(np.nanmin(g)) for g in groups]
+    highs = [m + h if np.isfinite(h) else m for m, h in summary] + [float(np.nanmax(g)) for g in groups]
+    lo, hi = float(np.nanmin(lows)), float(np.nanmax(highs))
+    width = max(hi - lo, 1e-12)
+    for p, (mean, half), g in zip(positions, summary, groups):
+        edge = max(float(np.nanmax(g)), mean + (half if np.isfinite(half) else 0.0))
+        ax.text(
+            edge + 0.03 * width, p - 0.12, f"{mean:.3f}", va="center", ha="left", fontsize="small", color=INK, zorder=5
+        )
+    ax.set_xlim(lo - 0.08 * width, hi + 0.22 * width)
+    ax.set_yticks(positions)
+    ax.set_yticklabels([f"{m}\n({c:,} params)" for m, c in zip(models, counts)], fontsize="small")
+    ax.set_ylim(len(models) - 0.5, -0.5)
+    ax.grid(False, axis="y")
+    ax.set_xlabel(_flabel(value) + " (axis zoomed to the data, not from 0)")
+    head = (
+        f"mean over {runs_range([len(g) for g in groups])} seed(s), {percent(level)} % Student-t interval "
+        "(diamonds),\nsingle runs (points)"
+    )
     ax.set_title(head if title is None else f"{title}\n{head}", fontsize="medium")
     return paint(fig, ax)

@@ -541,7 +541,7 @@ def structured_tradeoff(frame, *, axes=None, level=0.95, logy=True, ylabel="test
         plain_log(error_ax.yaxis)
     error_ax.set_ylabel(ylabel)
     error_ax.set_title(
-        f"accuracy (mean ± {percent(level)}% t-interval)" if level is not None else "accuracy", fontsize="medium"
+        f"{ylabel} (mean ± {percent(level)}% t-interval)" if level is not None else ylabel, fontsize="medium"
     )
     for ax, what in ((params_ax, "parameters"), (flops_ax, "forward FLOPs")):
         ax.set_ylim(0, 1.08)
