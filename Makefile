@@ -6,8 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SITE   := _build/site/_build/html
+# the published copy's repository (empty: no repository, issues or launch buttons; see book/reproducibility.md)
+REPOSITORY_URL ?=
 
-.PHONY: book execute html test lint format bench venv clean lock
+.PHONY: book execute html linkcheck pdf test lint format bench venv clean lock
 
 venv: $(STAMP)
 
@@ -22,11 +24,21 @@ book: execute html
 	@echo "book: $(SITE)/index.html"
 
 execute: $(STAMP)
-	$(BIN)/python tools/execute_chapters.py --out _build/src
+	$(BIN)/python tools/execute_chapters.py --out _build/src $(if $(REPOSITORY_URL),--repository $(REPOSITORY_URL))
 	$(BIN)/python tools/findings.py _build/src
 
 html: $(STAMP)
 	$(BIN)/jupyter-book build _build/src --path-output _build/site -W --keep-going
+	$(BIN)/python tools/check_links.py $(SITE)
+
+# every internal link (page, figure, equation, citation anchor) of the built book resolves; offline, no fetching
+linkcheck: $(STAMP)
+	$(BIN)/python tools/check_links.py $(SITE)
+
+# the executed book as one PDF (LaTeX: Debian's texlive-latex-extra, texlive-xetex, latexmk); after make execute
+pdf: $(STAMP)
+	$(BIN)/jupyter-book build _build/src --path-output _build/pdf --builder pdflatex
+	@echo "pdf: _build/pdf/_build/latex/sparselab.pdf"
 
 # lint first: a lint or format error fails `make test` (and so CI) before any test runs
 lint: $(STAMP)

@@ -780,7 +780,7 @@ def test_cost_scaling_log_log_means_and_slope(transparent_rc):
     _assert_opaque(fig)
 
 
-def test_metric_vs_nnz_mean_and_std_band_per_panel(transparent_rc):
+def test_metric_vs_nnz_mean_and_t_interval_band_per_panel(transparent_rc):
     rows = []
     for task in ("digits 0 vs 1", "digits 10-class"):
         for method in ("IHT", "IMP"):
@@ -803,13 +803,19 @@ def test_metric_vs_nnz_mean_and_std_band_per_panel(transparent_rc):
     assert ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "100"]
     runs = frame[(frame["task"] == "digits 10-class") & (frame["method"] == "IMP")]
-    stats_ = runs.groupby("nnz")["accuracy_test"].agg(["mean", "std"])
+    stats_ = runs.groupby("nnz")["accuracy_test"].agg(["mean", "std", "count"])
     line = _labelled(ax)["IMP"]
     np.testing.assert_allclose(line.get_ydata(), stats_["mean"])
+    # the book's convention: a two-sided 95 % Student-t interval over the 3 seeds, not mean +- SD
+    half = stats.t.ppf(0.975, 2) * stats_["std"] / np.sqrt(stats_["count"])
     band = ax.collections[1].get_paths()[0].vertices  # IHT first, then IMP
-    assert band[:, 1].max() == pytest.approx((stats_["mean"] + stats_["std"]).max())
-    assert band[:, 1].min() == pytest.approx((stats_["mean"] - stats_["std"]).min())
-    assert "3 run(s)" in fig._suptitle.get_text()
+    assert band[:, 1].max() == pytest.approx((stats_["mean"] + half).max())
+    assert band[:, 1].min() == pytest.approx((stats_["mean"] - half).min())
+    # a bounded metric's band stops at its bound: accuracies near 1 do not get a band above 1
+    near_one = frame.assign(accuracy_test=np.minimum(frame["accuracy_test"] + 0.3, 1.0))
+    clipped = plots.metric_vs_nnz(near_one, metric="accuracy_test", panel="task")
+    assert max(c.get_paths()[0].vertices[:, 1].max() for c in clipped.axes[0].collections) <= 1.0
+    assert "3 run(s)" in fig._suptitle.get_text() and "t-interval" in fig._suptitle.get_text()
     single = plots.metric_vs_nnz(
         frame[frame["task"] == "digits 0 vs 1"], metric="accuracy_test", group=None, logx=False, ylabel="accuracy"
     )

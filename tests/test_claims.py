@@ -75,6 +75,18 @@ def test_every_name_a_claim_uses_is_glued_by_its_chapter(chapter):
             assert any(p.match(name) for p in patterns), f"{claim['id']}: {chapter} never glues {name!r}"
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_figure_a_claim_links_is_a_placed_figure_of_its_chapter(chapter):
+    source = (BOOK / f"{chapter}.ipynb").read_text()
+    glued = set(re.findall(r'glue_figure\(\s*\\"([^\\"]+)\\"', source))
+    placed = set(re.findall(r":name: (fig-[\w-]+)", source))
+    claims = [c for c in C.load_claims(BOOK / "claims.yml") if c["chapter"] == chapter]
+    linked = [c for c in claims if c.get("figure")]
+    assert len(linked) >= len(claims) - 1, "every finding but at most one per chapter links the figure showing it"
+    for claim in linked:
+        assert claim["figure"] in glued and claim["figure"] in placed, f"{claim['id']}: no figure {claim['figure']!r}"
+
+
 # ----------------------------------------------------------------------------- loading and checking
 @pytest.mark.parametrize(
     "change, words",

@@ -1,7 +1,9 @@
 """Publishing helpers: the numbers of a summary into the book's text and tables.
 
 :func:`lookup` reads one value out of a summary of :func:`sparselab.chapters.stats.summarise`,
-:func:`interval_table` lays a summary out as a wide table of ``"mean [low, high]"`` strings, and
+:func:`interval_table` lays a summary out as a wide table of ``"mean [low, high]"`` strings,
+:func:`results_table` is the one formatter of every table the book shows (readable names, the same
+significant digits everywhere, "—" for a missing value), and
 :func:`glue_values` glues a dict of values with :func:`myst_nb.glue`, so that the prose can cite them
 with the MyST role ``{glue:text}`` followed by the name and a format in backquotes.
 """
@@ -16,7 +18,10 @@ import pandas as pd
 
 from sparselab._validation import check_bool, check_int
 
-__all__ = ["lookup", "interval_table", "glue_values", "glue_figure"]
+__all__ = ["lookup", "interval_table", "format_number", "results_table", "glue_values", "glue_figure"]
+
+#: What a table cell shows where a value is missing (a method without that parameter, a metric it lacks).
+MISSING = "—"
 
 
 def lookup(summary: pd.DataFrame, column: str = "mean", **where) -> float:
@@ -70,7 +75,87 @@ def interval_table(summary: pd.DataFrame, index, columns, digits: int = 3) -> pd
 
         text["metric"] = text["metric"].map(lambda name: nice(name) if isinstance(name, str) else name)
     table = text.pivot_table(index=index, columns=columns, values="cell", aggfunc="first")
-    return table.fillna("—")  # a combination the summary does not have
+    return table.fillna(MISSING)  # a combination the summary does not have
+
+
+def format_number(value, digits: int = 3, *, missing: str = MISSING) -> str:
+    r"""``value`` as table text with ``digits`` significant digits.
+
+    Integers (and integral floats of at least 1) print whole with thousands separators (``2,390``);
+    other magnitudes :math:`10^{-3} \le |v| < 10^{6}` print in fixed notation with ``digits``
+    significant digits (``0.00230``, ``0.123``, ``5.94``, ``1,234.6``), smaller or larger ones in
+    scientific notation (``2.24e-16``); zero prints ``0``. NaN, ``None`` and ``pd.NA`` print ``missing``;
+    infinities print ``∞`` / ``−∞``; booleans ``yes`` / ``no``; strings pass through unchanged.
+    """
+    digits = check_int(digits, "digits", low=1)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return missing
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, numbers.Number):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    v = float(value)
+    if math.isnan(v):
+        return missing
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if a >= 1 and v == round(v) and a < 1e15:
+        return f"{int(round(v)):,}"
+    if a < 1e-3 or a >= 1e6:
+        return f"{v:.{digits - 1}e}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(a)))
+    return f"{v:,.{decimals}f}"
+
+
+def results_table(frame, digits: int = 3, *, missing: str = MISSING, rename: dict | None = None) -> pd.DataFrame:
+    """``frame`` (a DataFrame or Series) as the book shows a results table: every cell a string.
+
+    Numbers go through :func:`format_number` (``digits`` significant digits, ``missing`` for NaN: the
+    prose next to a table with ``missing`` cells says why they are missing); interval strings from
+    :func:`interval_table` pass through. Column labels, index labels and the names of the index and
+    column levels become the names the figures use (:func:`sparselab.chapters.plots.style.nice`:
+    ``test_mse`` -> ``test MSE``, other underscores as spaces), after ``rename`` (a dict old -> new label,
+    applied first, to any level). The result keeps ``frame``'s index and column structure.
+    """
+    from sparselab.chapters.plots.style import nice
+
+    digits = check_int(digits, "digits", low=1)
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame()
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame or Series, got {type(frame).__name__}")
+    if rename is not None and not isinstance(rename, dict):
+        raise TypeError(f"rename must be a dict old label -> new label, got {type(rename).__name__}")
+    rename = rename or {}
+
+    def label(x):
+        x = rename.get(x, x)
+        return nice(x) if isinstance(x, str) else x
+
+    def relabel(index: pd.Index) -> pd.Index:
+        names = [label(n) if n is not None else None for n in index.names]
+        if isinstance(index, pd.MultiIndex):
+            return pd.MultiIndex.from_tuples([tuple(label(x) for x in t) for t in index], names=names)
+        return pd.Index([label(x) for x in index], name=names[0])
+
+    text = frame.copy()
+    for column in text.columns:
+        values = text[column]
+        integral = pd.api.types.is_integer_dtype(values.dtype)
+        text[column] = [
+            format_number(int(v) if integral and not pd.isna(v) else v, digits, missing=missing) for v in values
+        ]
+    text = text.astype(object)
+    text.index = relabel(text.index)
+    text.columns = relabel(text.columns)
+    return text
 
 
 def glue_values(values: dict, *, prefix: str = "", display: bool = False) -> None:

@@ -3,9 +3,9 @@ r"""Figures of the recovery chapter (``book/recovery.ipynb``): planted sparse ne
 :func:`phase_diagram` (heatmaps of a metric over two sweep parameters, one panel per
 method), :func:`recovered_weights` (planted against recovered fused weights),
 :func:`convergence` (IHT residual and support changes per step), :func:`cost_scaling`
-(peak memory and time against nnz, log-log), :func:`metric_vs_nnz` (mean ± standard
-deviation against nnz, one panel per task), :func:`image_grid`, :func:`width_mismatch`
-and :func:`assumption_failures`. They take the long-format frames of the chapter (one
+(peak memory and time against nnz, log-log), :func:`metric_vs_nnz` (mean with a 95 %
+Student-t interval over seeds against nnz, one panel per task), :func:`image_grid`,
+:func:`width_mismatch` and :func:`assumption_failures`. They take the long-format frames of the chapter (one
 row per run) and raise :class:`ValueError` on an empty frame or a missing column.
 """
 
@@ -42,6 +42,7 @@ from sparselab.chapters.plots.style import (
     plain_log,
     styled,
 )
+from sparselab.chapters.stats import check_level, mean_interval, metric_bounds, percent
 
 __all__ = [
     "phase_diagram",
@@ -410,37 +411,53 @@ def cost_scaling(frame, *, x="nnz", methods_col="method", slopes=()) -> Figure:
 
 
 @styled
-def metric_vs_nnz(frame, *, metric, group="method", panel=None, x="nnz", ylabel=None, logx=True) -> Figure:
-    """A metric against nnz: mean ± standard deviation over seeds per group, one panel per ``panel`` value.
+def metric_vs_nnz(frame, *, metric, group="method", panel=None, x="nnz", ylabel=None, logx=True, level=0.95) -> Figure:
+    r"""A metric against nnz: mean over seeds with a Student-:math:`t` band per group, one panel per ``panel``.
 
     ``frame`` has one row per run. Rows are split into panels by the ``panel`` column
     (e.g. ``task``; in order of first appearance; ``None``: one panel) and into lines by
     ``group`` (in the order of :data:`METHOD_STYLES`, one style per group throughout;
     ``None``: one line). Each line is the mean of ``metric`` at each ``x``, over a
-    translucent band of ± one sample standard deviation (zero width for a single run).
-    ``logx`` puts ``x`` on a log axis ticked at its values.
+    translucent band of the book's one interval, the ``level`` (a fraction, 0.95 by default)
+    Student-:math:`t` interval over seeds (:func:`~sparselab.chapters.stats.mean_interval`),
+    clipped to the metric's range (:func:`~sparselab.chapters.stats.metric_bounds`: an
+    accuracy, F1 or success band stays in :math:`[0, 1]`). A point of a single run has no
+    interval and draws no band; ``level=None`` draws the means alone. ``logx`` puts ``x`` on
+    a log axis ticked at its values.
     """
+    if level is not None:
+        level = check_level(level)
     frame = require_frame(frame, [x, metric] + [c for c in (group, panel) if c is not None])
     frame = numeric_column(frame, metric)
     panels = list(dict.fromkeys(frame[panel])) if panel is not None else [None]
     groups = in_style_order(list(dict.fromkeys(frame[group]))) if group is not None else [None]
+    low_bound, high_bound = metric_bounds(metric)
     n = len(panels)
     fig, axes = plt.subplots(1, n, figsize=(max(6.0, 4.8 * n), 4.3), layout="constrained", squeeze=False)
     axes = list(axes[0])
     counts = []
+    banded = False
     for ax, p in zip(axes, panels):
         rows = frame if p is None else frame[frame[panel] == p]
         for i, g in enumerate(groups):
             sub = rows if g is None else rows[rows[group] == g]
             if sub.empty:
                 continue
-            stats = sub.groupby(x, sort=True)[metric].agg(["mean", "std", "count"])
-            counts += list(stats["count"])
-            xs = stats.index.to_numpy(dtype=float)
-            mean = stats["mean"].to_numpy(dtype=float)
-            std = stats["std"].fillna(0.0).to_numpy(dtype=float)
+            runs = sub.groupby(x, sort=True)[metric].agg(list)
+            summary = [mean_interval(v, level) for v in runs]
+            counts += [int(np.isfinite(np.asarray(v, dtype=float)).sum()) for v in runs]
+            xs = runs.index.to_numpy(dtype=float)
+            mean = np.array([m for m, _ in summary], dtype=float)
+            half = np.array([h for _, h in summary], dtype=float)
             style = method_style(g, i)
-            ax.fill_between(xs, mean - std, mean + std, color=style["color"], alpha=0.18, linewidth=0)
+            ok = np.isfinite(half)  # a single run (or level=None) has no interval
+            if ok.any():
+                low = np.clip(mean - half, low_bound, high_bound)
+                high = np.clip(mean + half, low_bound, high_bound)
+                ax.fill_between(
+                    xs, low, high, where=ok, interpolate=False, color=style["color"], alpha=0.18, linewidth=0
+                )
+                banded = True
             ax.plot(
                 xs,
                 mean,
@@ -457,7 +474,8 @@ def metric_vs_nnz(frame, *, metric, group="method", panel=None, x="nnz", ylabel=
         ax.set_ylabel(ylabel or axis_label(metric))
         if p is not None:
             ax.set_title(str(p), fontsize="medium")
-    head = f"{ylabel or axis_label(metric)}: mean ± standard deviation over {runs_range(counts)} run(s)"
+    interval = f"mean ± {percent(level)}% t-interval" if banded else "mean"
+    head = f"{ylabel or axis_label(metric)}: {interval} over {runs_range(counts)} run(s)"
     if panel is None:
         axes[0].set_title(head, fontsize="medium")
     else:

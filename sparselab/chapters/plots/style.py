@@ -73,6 +73,10 @@ _NICE = {
     "init_overlap": "overlap with initial mask",
     "training_density": "training density",
     "nnz": "non-zeros",
+    "wilcoxon_pvalue": "Wilcoxon p",
+    "median_psnr": "median held-out PSNR (dB)",
+    "median_train": "median training PSNR (dB)",
+    "50%": "median",
 }
 
 _RC = {
