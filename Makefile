@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make book   -> virtual environment, pinned dependencies, papermill-execute every chapter, HTML book
+#                  (chapters in parallel; one unchanged since its last execution is reused: FORCE=1 re-executes all)
 #   make test   -> same environment; ruff (lint and format check), unit/end-to-end tests, then nbval over every chapter
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
@@ -24,7 +25,7 @@ book: execute html
 	@echo "book: $(SITE)/index.html"
 
 execute: $(STAMP)
-	$(BIN)/python tools/execute_chapters.py --out _build/src $(if $(REPOSITORY_URL),--repository $(REPOSITORY_URL))
+	$(BIN)/python tools/execute_chapters.py --out _build/src $(if $(REPOSITORY_URL),--repository $(REPOSITORY_URL)) $(if $(FORCE),--force)
 	$(BIN)/python tools/findings.py _build/src
 
 html: $(STAMP)

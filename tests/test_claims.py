@@ -207,6 +207,25 @@ def test_findings_tool_fails_naming_the_claim_and_writes_nothing(tmp_path, monke
     assert "## My chapter" in page and "x is 0.50" in page
 
 
+def test_provenance_says_which_chapters_came_from_the_execution_cache(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import findings
+    finally:
+        sys.path.pop(0)
+    timings = {
+        "seconds": {"book/a.ipynb": 10.0, "book/b.ipynb": 20.0},
+        "parameters": {},
+        "jobs": 2,
+        "cached": {"book/b.ipynb": {"commit": "abc1234", "date": "2026-12-01 10:00 UTC"}},
+    }
+    (tmp_path / "timings.json").write_text(json.dumps(timings))
+    text = findings.provenance_markdown(tmp_path, {"a": "Chapter A", "b": "Chapter B"})
+    assert "| {doc}`Chapter A <a>` | 10.0 | in this build |" in text
+    assert "| {doc}`Chapter B <b>` | 20.0 | at commit `abc1234`, 2026-12-01 10:00 UTC (reused from the" in text
+    assert "| total | 30.0 | 2 chapter(s) at a time |" in text
+
+
 def test_fill_claims_writes_the_sentence_and_rejects_unknown_ids():
     claims = [_claim(id="one", sentence="x is {value:.1f}.")]
     text = "Before. {{ claim:one }} After {{claim:one}}."

@@ -5,19 +5,28 @@
 Copies ``_config.yml``, ``_toc.yml`` and ``book/`` to ``--out``, then executes each
 notebook (papermill records the parameters in the executed notebook's metadata)
 over its copy, ``--jobs`` chapters at a time (default: one per CPU), each in its own process and kernel.
-Wall times per chapter are written to ``--out/timings.json``. The
+Wall times per chapter are written to ``--out/timings.json``.
+
+**Execution cache.** A chapter whose notebook, parameters, package source (``sparselab/``), shipped data
+(``data/``) and pinned requirements are unchanged since it was last executed is not executed again: its
+executed notebook is copied from ``--cache`` (default ``_build/cache``), and ``timings.json`` records under
+``cached`` the commit and date of the execution reused. ``--force`` (``make book FORCE=1``) re-executes
+everything, ``--no-cache`` neither reuses nor keeps. The
 book is then rendered from ``--out`` with execution off (``make book``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import UTC, datetime
 from pathlib import Path
 
 import papermill as pm
@@ -62,6 +71,80 @@ def stage(out: Path, repository: str | None = None) -> None:
     shutil.copytree(ROOT / "book", out / "book", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
 
 
+#: What a chapter's executed notebook depends on besides its own source and parameters: the package, the
+#: shipped data it reads, and the pinned environment. A change to any of these re-executes every chapter.
+DEPENDENCIES = ("sparselab", "data", "requirements.txt", "pyproject.toml")
+
+
+def cache_key(nb: Path, params: dict, kernel: str) -> str:
+    """The execution cache's key of chapter ``nb``: a SHA-256 over everything its executed notebook depends on.
+
+    The notebook's bytes, the parameters given to every chapter, the kernel name, the Python version, and every
+    file of :data:`DEPENDENCIES` (paths and bytes, in sorted order; ``__pycache__`` and ``.pyc`` skipped).
+    """
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(label.encode() + b"\0" + hashlib.sha256(data).digest())
+
+    add("notebook", nb.read_bytes())
+    add("parameters", json.dumps(params, sort_keys=True, default=str).encode())
+    add("kernel", kernel.encode())
+    add("python", sys.version.encode())
+    for name in DEPENDENCIES:
+        path = ROOT / name
+        files = sorted(path.rglob("*")) if path.is_dir() else [path] if path.exists() else []
+        for file in files:
+            if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc":
+                add(str(file.relative_to(ROOT)), file.read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_files(cache: Path, nb: Path, key: str) -> tuple[Path, Path]:
+    stem = f"{nb.stem}-{key[:20]}"
+    return cache / f"{stem}.ipynb", cache / f"{stem}.json"
+
+
+def cache_lookup(cache: Path, nb: Path, key: str) -> dict | None:
+    """The cache entry of chapter ``nb`` under ``key`` (``{"notebook", "seconds", "commit", "date"}``), or None."""
+    notebook, meta = _cache_files(cache, nb, key)
+    if not (notebook.exists() and meta.exists()):
+        return None
+    try:
+        entry = json.loads(meta.read_text())
+    except json.JSONDecodeError:  # a torn entry (written atomically, so only by hand): treat as absent
+        return None
+    return {**entry, "notebook": notebook}
+
+
+def cache_store(cache: Path, nb: Path, key: str, executed: Path, seconds: float) -> None:
+    """Keep the executed notebook ``executed`` of chapter ``nb`` under ``key``; older entries of ``nb`` go.
+
+    Both files are written atomically (the notebook first, so an entry with metadata always has its notebook).
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    notebook, meta = _cache_files(cache, nb, key)
+    for old in cache.glob(f"{nb.stem}-*.*"):
+        if old not in (notebook, meta) and old.stem.rsplit("-", 1)[0] == nb.stem:
+            old.unlink(missing_ok=True)
+    with atomic_write(notebook, "wb") as fh:
+        fh.write(executed.read_bytes())
+    entry = {"seconds": seconds, "commit": _commit(), "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "key": key}
+    with atomic_write(meta, "w") as fh:
+        json.dump(entry, fh, indent=1)
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True)
+        return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
 def execute_one(nb: Path, target: Path, params: dict, kernel: str) -> float:
     """papermill-execute the chapter ``nb`` into ``target`` (in the chapter's folder); its wall time in seconds."""
     t0 = time.perf_counter()
@@ -100,6 +183,14 @@ def main(argv=None) -> int:
         help="chapters executed at once, each in its own process (default: the number of CPUs)",
     )
     p.add_argument(
+        "--cache",
+        type=Path,
+        default=ROOT / "_build" / "cache",
+        help="folder of executed chapters kept for reuse (default _build/cache)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="neither reuse nor keep executed chapters")
+    p.add_argument("--force", action="store_true", help="re-execute every chapter (the cache is refreshed)")
+    p.add_argument(
         "--repository",
         default=None,
         help="the book's repository URL: repository, issues and Binder/Colab launch buttons point there",
@@ -116,33 +207,50 @@ def main(argv=None) -> int:
     params.update({name: yaml.safe_load(value) for name, value in args.parameter})
     notebooks = [nb.resolve() for nb in (args.notebooks or sorted((ROOT / "book").glob("*.ipynb")))]
     stage(args.out, args.repository)
-    jobs = min(args.jobs, len(notebooks))
-    timings = {}
+    timings, cached, keys, todo = {}, {}, {}, []
+    for nb in notebooks:
+        name = str(nb.relative_to(ROOT))
+        hit = None
+        if not args.no_cache:
+            keys[name] = cache_key(nb, params, args.kernel)
+            hit = None if args.force else cache_lookup(args.cache, nb, keys[name])
+        if hit is None:
+            todo.append(nb)
+            continue
+        shutil.copyfile(hit["notebook"], args.out / nb.relative_to(ROOT))
+        timings[name] = hit["seconds"]
+        cached[name] = {"commit": hit["commit"], "date": hit["date"]}
+        print(f"{name}: unchanged since commit {hit['commit']} ({hit['date']}), reused from {args.cache}", flush=True)
+
+    def finished(nb: Path, seconds: float) -> None:
+        name = str(nb.relative_to(ROOT))
+        timings[name] = seconds
+        if not args.no_cache:
+            cache_store(args.cache, nb, keys[name], args.out / nb.relative_to(ROOT), seconds)
+        print(f"  {name} done in {seconds} s", flush=True)
+
+    jobs = max(1, min(args.jobs, len(todo)))
     if jobs == 1:
-        for nb in notebooks:
-            name = str(nb.relative_to(ROOT))
-            print(f"executing {name}", flush=True)
-            timings[name] = execute_one(nb, args.out / nb.relative_to(ROOT), params, args.kernel)
-            print(f"  done in {timings[name]} s", flush=True)
+        for nb in todo:
+            print(f"executing {nb.relative_to(ROOT)}", flush=True)
+            finished(nb, execute_one(nb, args.out / nb.relative_to(ROOT), params, args.kernel))
     else:
         # one process (and one kernel) per chapter; every chapter fixes its own torch threads (parameter threads)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             running = {}
-            for nb in notebooks:
+            for nb in todo:
                 running[pool.submit(execute_one, nb, args.out / nb.relative_to(ROOT), params, args.kernel)] = nb
                 print(f"executing {nb.relative_to(ROOT)}", flush=True)
             try:
                 for future in as_completed(running):
-                    name = str(running[future].relative_to(ROOT))
-                    timings[name] = future.result()  # a failed chapter raises here, naming its cell
-                    print(f"  {name} done in {timings[name]} s", flush=True)
+                    finished(running[future], future.result())  # a failed chapter raises here, naming its cell
             except BaseException:
                 for future in running:
                     future.cancel()
                 raise
-        timings = {str(nb.relative_to(ROOT)): timings[str(nb.relative_to(ROOT))] for nb in notebooks}
+    timings = {str(nb.relative_to(ROOT)): timings[str(nb.relative_to(ROOT))] for nb in notebooks}
     with atomic_write(args.out / "timings.json", "w") as fh:
-        json.dump({"seconds": timings, "parameters": params, "jobs": jobs}, fh, indent=2)
+        json.dump({"seconds": timings, "parameters": params, "jobs": jobs, "cached": cached}, fh, indent=2)
     return 0
 
 

@@ -103,15 +103,22 @@ def provenance_markdown(src: Path, titles: dict[str, str]) -> str:
         "* parameters: "
         + (", ".join(f"`{k} = {v!r}`" for k, v in params.items()) if params else "every chapter at its defaults"),
         "",
-        "| chapter | execution time (s) |",
-        "| --- | --- |",
+        "| chapter | execution time (s) | executed |",
+        "| --- | --- | --- |",
     ]
+    cached = timings.get("cached", {})
     for chapter, title in titles.items():
         key = f"book/{chapter}.ipynb"
         if key in seconds:
-            lines.append(f"| {{doc}}`{title} <{chapter}>` | {seconds[key]:.1f} |")
+            when = (
+                f"at commit `{cached[key]['commit']}`, {cached[key]['date']} (reused from the execution cache)"
+                if key in cached
+                else "in this build"
+            )
+            lines.append(f"| {{doc}}`{title} <{chapter}>` | {seconds[key]:.1f} | {when} |")
     if seconds:
-        lines.append(f"| total | {sum(seconds.values()):.1f} |")
+        jobs = timings.get("jobs", 1)
+        lines.append(f"| total | {sum(seconds.values()):.1f} | {jobs} chapter(s) at a time |")
     return "\n".join(lines)
 
 
@@ -119,6 +126,7 @@ def stamp_chapters(src: Path, titles: dict[str, str]) -> None:
     """Add a provenance line under each executed chapter's title: commit, build date, run time, device."""
     timings = json.loads((src / "timings.json").read_text()) if (src / "timings.json").exists() else {}
     seconds, params = timings.get("seconds", {}), timings.get("parameters", {})
+    cached = timings.get("cached", {})
     when = f"{datetime.now(UTC):%Y-%m-%d}"
     for chapter in titles:
         path = src / "book" / f"{chapter}.ipynb"
@@ -127,11 +135,10 @@ def stamp_chapters(src: Path, titles: dict[str, str]) -> None:
         values = glued_values(path)
         if isinstance(values.get("device"), str) and values["device"] not in ("auto", "cpu"):
             device = values["device"]
-        run = (
-            f"executed in {seconds[f'book/{chapter}.ipynb']:.0f} s"
-            if f"book/{chapter}.ipynb" in seconds
-            else "executed"
-        )
+        key = f"book/{chapter}.ipynb"
+        run = f"executed in {seconds[key]:.0f} s" if key in seconds else "executed"
+        if key in cached:  # the notebook came from the execution cache: say which execution it is
+            run += f" (at commit `{cached[key]['commit']}` on {cached[key]['date'][:10]}, reused: nothing it depends on changed)"
         scale = (
             "at its default parameters"
             if not params
