@@ -134,6 +134,16 @@ def cache_store(cache: Path, nb: Path, key: str, executed: Path, seconds: float)
         json.dump(entry, fh, indent=1)
 
 
+def _last_seconds(cache: Path, nb: Path) -> float:
+    """How long chapter ``nb`` took when it was last executed, from any cache entry of it (inf when none)."""
+    for meta in sorted(cache.glob(f"{nb.stem}-*.json")) if cache.is_dir() else []:
+        try:
+            return float(json.loads(meta.read_text())["seconds"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    return float("inf")
+
+
 def _commit() -> str:
     try:
         out = subprocess.run(
@@ -230,6 +240,8 @@ def main(argv=None) -> int:
         print(f"  {name} done in {seconds} s", flush=True)
 
     jobs = max(1, min(args.jobs, len(todo)))
+    if jobs > 1:  # longest first (by its last execution's time, if the cache remembers one): a shorter makespan
+        todo.sort(key=lambda nb: -_last_seconds(args.cache, nb))
     if jobs == 1:
         for nb in todo:
             print(f"executing {nb.relative_to(ROOT)}", flush=True)
