@@ -95,7 +95,11 @@ def test_results_table_keeps_multiindex_columns_and_accepts_a_series():
     table = publish.results_table(frame)
     assert list(table.columns) == [("equal compute", "relative error"), ("equal compute", "seconds")]
     assert table.columns.names == ["budget", None]
-    assert table.to_numpy().tolist() == [["0.500", "2"], ["—", "3.25"]]
+    assert table.to_numpy().tolist() == [["0.500", "2.00"], ["—", "3.25"]]
+    ranks = publish.results_table(pd.DataFrame({"rank": [4.0, 3.875], "count": [4.0, 1100.0]}))
+    assert ranks["rank"].tolist() == ["4.00", "3.88"]  # one column, one number of decimals
+    assert ranks["count"].tolist() == ["4", "1,100"]  # a column of whole numbers prints them whole
+    assert publish.format_number(4.0, whole=False) == "4.00"
     series = publish.results_table(pd.Series([1e-20, 0.5], index=["x", "y"], name="train_mse"))
     assert series["train MSE"].tolist() == ["1.00e-20", "0.500"]
     with pytest.raises(TypeError, match="frame"):

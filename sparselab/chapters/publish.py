@@ -78,7 +78,7 @@ def interval_table(summary: pd.DataFrame, index, columns, digits: int = 3) -> pd
     return table.fillna(MISSING)  # a combination the summary does not have
 
 
-def format_number(value, digits: int = 3, *, missing: str = MISSING) -> str:
+def format_number(value, digits: int = 3, *, missing: str = MISSING, whole: bool = True) -> str:
     r"""``value`` as table text with ``digits`` significant digits.
 
     Integers (and integral floats of at least 1) print whole with thousands separators (``2,390``);
@@ -86,6 +86,8 @@ def format_number(value, digits: int = 3, *, missing: str = MISSING) -> str:
     significant digits (``0.00230``, ``0.123``, ``5.94``, ``1,234.6``), smaller or larger ones in
     scientific notation (``2.24e-16``); zero prints ``0``. NaN, ``None`` and ``pd.NA`` print ``missing``;
     infinities print ``∞`` / ``−∞``; booleans ``yes`` / ``no``; strings pass through unchanged.
+    ``whole=False`` prints an integral float like any other float (``4.00``), for a column whose other
+    values have decimals (:func:`results_table` decides per column).
     """
     digits = check_int(digits, "digits", low=1)
     if value is None or value is pd.NA or value is pd.NaT:
@@ -106,7 +108,7 @@ def format_number(value, digits: int = 3, *, missing: str = MISSING) -> str:
     a = abs(v)
     if a == 0:
         return "0"
-    if a >= 1 and v == round(v) and a < 1e15:
+    if whole and a >= 1 and v == round(v) and a < 1e15:
         return f"{int(round(v)):,}"
     if a < 1e-3 or a >= 1e6:
         return f"{v:.{digits - 1}e}"
@@ -117,7 +119,8 @@ def format_number(value, digits: int = 3, *, missing: str = MISSING) -> str:
 def results_table(frame, digits: int = 3, *, missing: str = MISSING, rename: dict | None = None) -> pd.DataFrame:
     """``frame`` (a DataFrame or Series) as the book shows a results table: every cell a string.
 
-    Numbers go through :func:`format_number` (``digits`` significant digits, ``missing`` for NaN: the
+    Numbers go through :func:`format_number` (``digits`` significant digits; a column's integral values
+    print whole only when all its values are integral, so ``4`` stands beside ``3.88`` as ``4.00``; ``missing`` for NaN: the
     prose next to a table with ``missing`` cells says why they are missing); interval strings from
     :func:`interval_table` pass through. Column labels, index labels and the names of the index and
     column levels become the names the figures use (:func:`sparselab.chapters.plots.style.nice`:
@@ -149,8 +152,13 @@ def results_table(frame, digits: int = 3, *, missing: str = MISSING, rename: dic
     for column in text.columns:
         values = text[column]
         integral = pd.api.types.is_integer_dtype(values.dtype)
+        numbers_ = [
+            float(v) for v in values if isinstance(v, numbers.Real) and not isinstance(v, bool) and not pd.isna(v)
+        ]
+        whole = all(math.isinf(v) or v == round(v) for v in numbers_)  # a column of counts prints whole numbers
         text[column] = [
-            format_number(int(v) if integral and not pd.isna(v) else v, digits, missing=missing) for v in values
+            format_number(int(v) if integral and not pd.isna(v) else v, digits, missing=missing, whole=whole)
+            for v in values
         ]
     text = text.astype(object)
     text.index = relabel(text.index)
