@@ -28,7 +28,10 @@ execute: $(STAMP)
 	$(BIN)/python tools/execute_chapters.py --out _build/src $(if $(REPOSITORY_URL),--repository $(REPOSITORY_URL)) $(if $(FORCE),--force)
 	$(BIN)/python tools/findings.py _build/src
 
+# from a clean Sphinx environment: a stale one keeps labels of pages that moved (duplicate-label warnings);
+# every staged page is new to Sphinx anyway, so nothing is lost
 html: $(STAMP)
+	rm -rf _build/site
 	$(BIN)/jupyter-book build _build/src --path-output _build/site -W --keep-going
 	$(BIN)/python tools/check_links.py $(SITE)
 

@@ -1,5 +1,5 @@
 """Tests of sparselab.chapters.recovery: the grids of the chapter "Exact recovery of planted sparse
-networks by iterative hard thresholding".
+networks by iterative hard thresholding" (pages book/recovery.ipynb and book/recovery_beyond.ipynb).
 
 Everything runs at tiny sizes (inputs of dimension 6, a few hundred samples, IMP for a few epochs), so
 the module takes a few seconds. The tests check the frames' shapes and columns, the skipping rules,
@@ -392,3 +392,25 @@ def test_exact_recovery_is_support_f1_one_and_held_out_error_at_most_1e_3():
         exact_recovery(1.0, 0.0, min_f1=0.0)
     with pytest.raises(ValueError, match="max_rel_error"):
         exact_recovery(1.0, 0.0, max_rel_error=-1.0)
+
+
+@pytest.mark.parametrize("page", ["recovery", "recovery_beyond"])
+def test_paper_scale_parameters_are_valid_and_documented(page):
+    """book/params/<page>-paper.yaml, one for each of the chapter's two pages, names its paper, states its run time
+    on 2 cores, holds only that page's parameters, and passes the page's checks."""
+    import re
+
+    from conftest import paper_parameters
+
+    from sparselab.chapters.params import RecoveryBeyondParams, RecoveryParams
+
+    cls = {"recovery": RecoveryParams, "recovery_beyond": RecoveryBeyondParams}[page]
+    text, defaults, overrides = paper_parameters(page)
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    assert text.startswith("# ") and re.search(r"\(20\d\d\)", comments[0]), "the first line names a source paper"
+    assert f"book/{page}.ipynb" in comments[0], "the first line names the page"
+    assert re.search(r"^# expected run time on 2 cores: ~\d+ (min|h)\b", text, re.MULTILINE)
+    assert set(overrides) <= set(defaults), f"unknown parameters: {sorted(set(overrides) - set(defaults))}"
+    params = cls(**{**defaults, **overrides})
+    assert params.in_features == 100 and params.n_train == 50_000  # the paper's planted networks
+    assert all(getattr(params, k) == v for k, v in overrides.items())

@@ -1,5 +1,6 @@
 """Tests of sparselab.chapters.thresholding: the grids of the chapter "Hard vs soft thresholding, compressed
-sensing, and why sparse models generalise".
+sensing, and why sparse models generalise" (its pages book/thresholding.ipynb, book/phase_transitions.ipynb and
+book/generalisation.ipynb).
 
 Everything runs at tiny sizes (signals of length 40-60, a few hundred solver steps), so the module takes a
 few seconds. The tests check the frames' rows and columns, values in range, determinism, the behaviour the
@@ -236,18 +237,29 @@ def test_generalisation_rows_bounds_and_errors():
         sx.generalisation([0], progress=False)
 
 
-def test_paper_scale_parameters_are_valid_and_documented():
-    """book/params/thresholding-paper.yaml names its papers, states its run time on 2 cores, and passes the checks."""
+@pytest.mark.parametrize(
+    "page, cls",
+    [
+        ("thresholding", "ThresholdingParams"),
+        ("phase_transitions", "PhaseTransitionsParams"),
+        ("generalisation", "GeneralisationParams"),
+    ],
+)
+def test_paper_scale_parameters_are_valid_and_documented(page, cls):
+    """book/params/<page>-paper.yaml of each of the chapter's pages names its papers, states its run time on 2
+    cores, and passes the page's checks."""
     import re
 
     from conftest import paper_parameters
 
-    from sparselab.chapters.params import ThresholdingParams
+    from sparselab.chapters import params as chapter_params
 
-    text, defaults, overrides = paper_parameters("thresholding")
+    text, defaults, overrides = paper_parameters(page)
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert text.startswith("# ") and re.search(r"\(20\d\d\)", comments[0]), "the first line names a source paper"
     assert re.search(r"^# expected run time on 2 cores: ~\d+ min", text, re.MULTILINE)
     assert set(overrides) <= set(defaults), f"unknown parameters: {sorted(set(overrides) - set(defaults))}"
-    params = ThresholdingParams(**{**defaults, **overrides})
-    assert len(params.seeds) >= 10 and all(getattr(params, k) == v for k, v in overrides.items())
+    params = getattr(chapter_params, cls)(**{**defaults, **overrides})
+    assert all(getattr(params, k) == v for k, v in overrides.items())
+    seeds = [name for name in params.asdict() if name.endswith("seeds")]
+    assert seeds and all(len(getattr(params, name)) >= 10 for name in seeds), "at least 10 seeds of every kind"

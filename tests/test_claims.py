@@ -14,7 +14,16 @@ from sparselab.chapters import claims as C
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
-CHAPTERS = ("learned_masks", "pruning", "thresholding", "recovery", "factorization")
+CHAPTERS = (
+    "learned_masks",
+    "pruning",
+    "thresholding",
+    "phase_transitions",
+    "generalisation",
+    "recovery",
+    "recovery_beyond",
+    "factorization",
+)
 
 
 def _claim(**kw):

@@ -18,8 +18,11 @@ import pytest
 
 from sparselab.chapters.params import (
     FactorizationParams,
+    GeneralisationParams,
     LearnedMasksParams,
+    PhaseTransitionsParams,
     PruningParams,
+    RecoveryBeyondParams,
     RecoveryParams,
     ThresholdingParams,
 )
@@ -32,12 +35,18 @@ SPECS = {
     "learned_masks.ipynb": LearnedMasksParams,
     "pruning.ipynb": PruningParams,
     "recovery.ipynb": RecoveryParams,
+    "recovery_beyond.ipynb": RecoveryBeyondParams,
     "thresholding.ipynb": ThresholdingParams,
+    "phase_transitions.ipynb": PhaseTransitionsParams,
+    "generalisation.ipynb": GeneralisationParams,
     "factorization.ipynb": FactorizationParams,
 }
 
 RECOVERY_NB = BOOK / "recovery.ipynb"
+RECOVERY_BEYOND_NB = BOOK / "recovery_beyond.ipynb"
 THRESHOLDING_NB = BOOK / "thresholding.ipynb"
+PHASE_TRANSITIONS_NB = BOOK / "phase_transitions.ipynb"
+GENERALISATION_NB = BOOK / "generalisation.ipynb"
 FACTORIZATION_NB = BOOK / "factorization.ipynb"
 
 # A scale at which the whole chapter executes in seconds.
@@ -56,7 +65,7 @@ TINY = dict(
 )
 
 
-# The same for the recovery chapter (every section still runs, on tiny grids).
+# The same for the recovery pages (every section still runs, on tiny grids; each page takes the names it has).
 RECOVERY_TINY = dict(
     in_features=6,
     n_train=200,
@@ -94,7 +103,7 @@ RECOVERY_TINY = dict(
     device="cpu",
 )
 
-# The same for the thresholding chapter.
+# The same for the three thresholding pages (each takes the names it has).
 THRESHOLDING_TINY = dict(
     signal_size=40,
     measurements=20,
@@ -259,15 +268,30 @@ def test_wrong_parameter_fails_at_the_validation_cell(tmp_path, parameters, word
     "path, parameters, figures",
     [
         (LEARNED, TINY, 9),
-        (RECOVERY_NB, RECOVERY_TINY, 18),
-        (THRESHOLDING_NB, THRESHOLDING_TINY, 9),
+        (RECOVERY_NB, RECOVERY_TINY, 12),
+        (RECOVERY_BEYOND_NB, RECOVERY_TINY, 6),
+        (THRESHOLDING_NB, THRESHOLDING_TINY, 5),
+        (PHASE_TRANSITIONS_NB, THRESHOLDING_TINY, 1),
+        (GENERALISATION_NB, THRESHOLDING_TINY, 3),
         (FACTORIZATION_NB, FACTORIZATION_TINY, 7),
     ],
-    ids=["learned_masks", "recovery", "thresholding", "factorization"],
+    ids=[
+        "learned_masks",
+        "recovery",
+        "recovery_beyond",
+        "thresholding",
+        "phase_transitions",
+        "generalisation",
+        "factorization",
+    ],
 )
 def test_tiny_execution_glues_every_pasted_value(tmp_path, path, parameters, figures):
     pm = pytest.importorskip("papermill")
     out = tmp_path / "out.ipynb"
+    names = set(SPECS[path.name].__dataclass_fields__)
+    unknown = set(parameters) - {n for spec in SPECS.values() for n in spec.__dataclass_fields__}
+    assert not unknown, f"tiny parameters no page has: {sorted(unknown)}"
+    parameters = {name: value for name, value in parameters.items() if name in names}  # the page's own
     pm.execute_notebook(
         str(path), str(out), parameters=parameters, kernel_name="python3", cwd=str(BOOK), progress_bar=False
     )

@@ -53,7 +53,10 @@ __all__ = [
     "LearnedMasksParams",
     "PruningParams",
     "RecoveryParams",
+    "RecoveryBeyondParams",
     "ThresholdingParams",
+    "PhaseTransitionsParams",
+    "GeneralisationParams",
     "FactorizationParams",
 ]
 
@@ -163,7 +166,7 @@ class PruningParams(ChapterParams):
 
 @dataclass(frozen=True, kw_only=True)
 class RecoveryParams(ChapterParams):
-    """The parameters of ``book/recovery.ipynb``.
+    """The parameters of ``book/recovery.ipynb`` (IHT recovers planted networks).
 
     The ranges admit the paper's scale (input dimension 100, n = 50,000, widths and
     sparsities over {1, 2, 5, ..., 1000}).
@@ -203,6 +206,41 @@ class RecoveryParams(ChapterParams):
     cost_fixed_nnz: int = checked(check_int, low=1)
     cost_iht_steps: int = checked(check_int, low=1)
     cost_imp_epochs: int = checked(check_int, low=1)
+    # execution
+    device: str = checked(check_choice, allowed=("auto", "cpu", "cuda"))
+    threads: int | None = checked(check_int, optional=True, low=1)
+
+    def check_rules(self) -> None:
+        _check_planted_nnz(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecoveryBeyondParams(ChapterParams):
+    """The parameters of ``book/recovery_beyond.ipynb`` (recovery beyond the theorem).
+
+    The planted networks, the success criterion and the IHT and IMP recipes are those of
+    :class:`RecoveryParams`, with the same checks; the ranges admit the paper's scale.
+    """
+
+    # the planted networks
+    in_features: int = checked(check_int, low=1)
+    n_train: int = checked(check_int, low=1)
+    n_test: int = checked(check_int, low=1)
+    planted_width: int = checked(check_int, low=2)  # two neurons are made near-parallel
+    planted_nnz: int = checked(check_int, low=1)  # at most planted_width * in_features
+    seeds: list[int] = checked(check_int_list, low=0)
+    # the one success criterion (sparselab.recovery.exact_recovery), as in RecoveryParams
+    min_f1: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
+    max_rel_error: float = checked(check_float, low=0.0, low_inclusive=False)
+    # IHT (sparselab.recovery.iht) and IMP (sparselab.recovery.imp_baseline)
+    iht_steps: int = checked(check_int, low=1)
+    iht_refine_steps: int = checked(check_int, low=0)
+    iht_restarts: int = checked(check_int, low=1)
+    iht_width_factor: int = checked(check_int, low=1)
+    iht_chunk: int = checked(check_int, low=1)
+    imp_epochs: int = checked(check_int, low=1)
+    imp_lr: float = checked(check_float, low=0.0, low_inclusive=False)
+    imp_alpha: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     # digits (and MNIST)
     class_width: int = checked(check_int, low=1)
     class_nnzs: list[int] = checked(check_int_list, low=1)
@@ -229,11 +267,14 @@ class RecoveryParams(ChapterParams):
     threads: int | None = checked(check_int, optional=True, low=1)
 
     def check_rules(self) -> None:
-        most = self.planted_width * self.in_features
-        if self.planted_nnz > most:
-            raise ValueError(
-                f"planted_nnz must be in [1, planted_width * in_features = {most}], got {self.planted_nnz}"
-            )
+        _check_planted_nnz(self)
+
+
+def _check_planted_nnz(params: RecoveryParams | RecoveryBeyondParams) -> None:
+    """The rule of both recovery pages: the planted network has at most ``planted_width * in_features`` weights."""
+    most = params.planted_width * params.in_features
+    if params.planted_nnz > most:
+        raise ValueError(f"planted_nnz must be in [1, planted_width * in_features = {most}], got {params.planted_nnz}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,16 +292,9 @@ class ThresholdingParams(ChapterParams):
     shrink_lam_ratios: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False)
     shrink_nnzs: list[int] = checked(check_int_list, low=1)  # at most measurements
     noise_levels: list[float] = checked(check_float_list, low=0.0)
-    # the phase transitions
-    pt_size: int = checked(check_int, low=2)  # a multiple of conv_channels
-    pt_deltas: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False)
-    pt_rhos: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False)
-    pt_seeds: list[int] = checked(check_int_list, low=0)
-    pt_steps: int = checked(check_int, low=1)
+    # the group lasso's lambda and the success tolerance, named after the phase transitions that share them
     pt_lam_ratio: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
     pt_success_tol: float = checked(check_float, low=0.0, low_inclusive=False)
-    conv_channels: int = checked(check_int, low=1)
-    conv_kernel: int = checked(check_int, low=1)
     # group lasso
     group_signal_size: int = checked(check_int, low=2)
     group_size: int = checked(check_int, low=1)  # divides group_signal_size
@@ -273,16 +307,6 @@ class ThresholdingParams(ChapterParams):
     corr_nnz: int = checked(check_int, low=1)  # at most min(corr_samples, corr_features - 1)
     corr_noise: float = checked(check_float, low=0.0)
     corr_lams: int = checked(check_int, low=1)
-    # A-optimal against largest-norm selection
-    sel_rows: int = checked(check_int, low=1)
-    sel_dim: int = checked(check_int, low=1)
-    sel_decay: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
-    sel_ks: list[int] = checked(check_int_list, low=1)  # in [sel_dim, sel_rows]
-    # generalisation of sparse linear classifiers on two digits
-    gen_classes: list[int] = checked(check_int_list, low=0, high=9, min_len=2, max_len=2)
-    gen_nnzs: list[int] = checked(check_int_list, low=1, high=65)
-    gen_seeds: list[int] = checked(check_int_list, low=0)
-    gen_ridge: float = checked(check_float, low=0.0, low_inclusive=False)
     # execution
     threads: int | None = checked(check_int, optional=True, low=1)
 
@@ -296,8 +320,6 @@ class ThresholdingParams(ChapterParams):
             raise ValueError(
                 f"shrink_nnzs must hold values in [1, measurements = {self.measurements}], got {self.shrink_nnzs}"
             )
-        if self.pt_size % self.conv_channels:
-            raise ValueError(f"pt_size must be a multiple of conv_channels = {self.conv_channels}, got {self.pt_size}")
         if self.group_signal_size % self.group_size or self.group_active > self.group_signal_size // self.group_size:
             raise ValueError(
                 f"group_size must divide group_signal_size = {self.group_signal_size} and group_active must be at "
@@ -312,6 +334,50 @@ class ThresholdingParams(ChapterParams):
             raise ValueError(
                 f"corr_nnz must be at most min(corr_samples, corr_features - 1) = {most}, got {self.corr_nnz}"
             )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseTransitionsParams(ChapterParams):
+    """The parameters of ``book/phase_transitions.ipynb``."""
+
+    # the phase transitions
+    pt_size: int = checked(check_int, low=2)  # a multiple of conv_channels
+    pt_deltas: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False)
+    pt_rhos: list[float] = checked(check_float_list, low=0.0, high=1.0, low_inclusive=False)
+    pt_seeds: list[int] = checked(check_int_list, low=0)
+    pt_steps: int = checked(check_int, low=1)
+    pt_lam_ratio: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
+    pt_success_tol: float = checked(check_float, low=0.0, low_inclusive=False)
+    conv_channels: int = checked(check_int, low=1)
+    conv_kernel: int = checked(check_int, low=1)
+    # execution
+    threads: int | None = checked(check_int, optional=True, low=1)
+
+    def check_rules(self) -> None:
+        if self.pt_size % self.conv_channels:
+            raise ValueError(f"pt_size must be a multiple of conv_channels = {self.conv_channels}, got {self.pt_size}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneralisationParams(ChapterParams):
+    """The parameters of ``book/generalisation.ipynb``."""
+
+    solver_steps: int = checked(check_int, low=1)  # iterations of IHT
+    seeds: list[int] = checked(check_int_list, low=0)  # of the selection section
+    # A-optimal against largest-norm selection
+    sel_rows: int = checked(check_int, low=1)
+    sel_dim: int = checked(check_int, low=1)
+    sel_decay: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
+    sel_ks: list[int] = checked(check_int_list, low=1)  # in [sel_dim, sel_rows]
+    # generalisation of sparse linear classifiers on two digits
+    gen_classes: list[int] = checked(check_int_list, low=0, high=9, min_len=2, max_len=2)
+    gen_nnzs: list[int] = checked(check_int_list, low=1, high=65)
+    gen_seeds: list[int] = checked(check_int_list, low=0)
+    gen_ridge: float = checked(check_float, low=0.0, low_inclusive=False)
+    # execution
+    threads: int | None = checked(check_int, optional=True, low=1)
+
+    def check_rules(self) -> None:
         if self.sel_dim > self.sel_rows or min(self.sel_ks) < self.sel_dim or max(self.sel_ks) > self.sel_rows:
             raise ValueError(
                 f"parameters must satisfy sel_dim <= sel_ks[i] <= sel_rows, got sel_dim={self.sel_dim}, "

@@ -228,7 +228,7 @@ def align_to_planted(planted_fused, recovered_fused) -> torch.Tensor:
 def geometric_rate(residuals, *, floor: float = 1e-12) -> float:
     r"""Rate :math:`\rho` of the least-squares fit :math:`r_t \approx C\rho^t` of a residual history.
 
-    :math:`\log r_t` is regressed on :math:`t` over the steps with :math:`r_t > ` ``floor``
+    :math:`\log r_t` is regressed on :math:`t` over the steps with :math:`r_t >` ``floor``
     (the same fit as :func:`sparselab.chapters.plots.convergence`); NaN with fewer than two.
     """
     r = np.asarray(residuals, dtype=float).ravel()

@@ -410,7 +410,7 @@ def phase_transition(
     :math:`A` is ``"gaussian"`` (:func:`sparselab.sensing.gaussian`) or ``"conv1d"``
     (:func:`conv_rows`).
 
-    * ``"l1"``: FISTA for the lasso with the small :math:`\lambda = ` ``lam_ratio``
+    * ``"l1"``: FISTA for the lasso with the small :math:`\lambda =` ``lam_ratio``
       :math:`\cdot\,\lambda_{\max}` (``steps`` iterations; as :math:`\lambda \to 0` the
       lasso tends to basis pursuit, :math:`\min \|x\|_1` s.t. :math:`Ax = y`), then least
       squares on its support (at most :math:`m` entries), which removes the remaining
@@ -577,9 +577,9 @@ def group_sweep(
     (:func:`sparselab.sensing.sparse_signal` with ``blocks``). For each :math:`m` in ``ms``
     and seed, a Gaussian :math:`m \times N` matrix and noise-free :math:`y = Ax`:
 
-    * ``"lasso"``: FISTA at :math:`\lambda = ` ``lam_ratio`` :math:`\lambda_{\max}`, then least
+    * ``"lasso"``: FISTA at :math:`\lambda =` ``lam_ratio`` :math:`\lambda_{\max}`, then least
       squares on its support;
-    * ``"group lasso"``: :func:`sparselab.sensing.group_lasso` at :math:`\lambda = `
+    * ``"group lasso"``: :func:`sparselab.sensing.group_lasso` at :math:`\lambda =`
       ``lam_ratio`` :math:`\max_g \|A_g^\top y\|_2` (:func:`sparselab.sensing.group_lambda_max`), then least
       squares on the union of its selected blocks.
 
