@@ -39,8 +39,10 @@ html: $(STAMP)
 linkcheck: $(STAMP)
 	$(BIN)/python tools/check_links.py $(SITE)
 
-# the executed book as one PDF (LaTeX: Debian's texlive-latex-extra, texlive-xetex, latexmk); after make execute
+# the executed book as one PDF (LaTeX: Debian's texlive-latex-extra, texlive-fonts-extra, texlive-xetex, latexmk,
+# xindy); after make book or make execute
 pdf: $(STAMP)
+	rm -rf _build/pdf
 	$(BIN)/jupyter-book build _build/src --path-output _build/pdf --builder pdflatex
 	@echo "pdf: _build/pdf/_build/latex/sparselab.pdf"
 

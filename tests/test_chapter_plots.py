@@ -938,6 +938,16 @@ def test_phase_transition_cells_hold_success_fractions_and_curves_are_drawn(tran
     # cell edges at the midpoints between grid values
     assert panels[0].get_xlim() == pytest.approx((0.125, 0.875))
     assert panels[0].get_ylim() == pytest.approx((0.1, 0.5))
+    # at most two panels across: four methods make a 2 x 2 grid, three leave the fourth cell empty
+    for n_methods, rows in ((4, 2), (3, 2)):
+        many = pd.concat([frame.assign(method=f"{m} {i}") for i in range(2) for m in ("l1", "IHT")])
+        many = many[many["method"].isin(list(dict.fromkeys(many["method"]))[:n_methods])]
+        grid = plots.phase_transition(many)
+        cells = [ax for ax in grid.axes if ax.get_title()]
+        assert len(cells) == n_methods
+        spans = {(ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start) for ax in cells}
+        assert max(c for _, c in spans) == 1 and max(r for r, _ in spans) == rows - 1
+        assert [ax.get_ylabel() for ax in cells if ax.get_subplotspec().colspan.start == 0] == ["$\\rho = k/m$"] * rows
     with pytest.raises(ValueError, match="curve"):
         plots.phase_transition(frame, curves={"bad": ([0, 1], [0])})
     with pytest.raises(ValueError, match="empty"):

@@ -28,6 +28,7 @@ from sparselab.chapters.plots.style import (
     paint,
     plain_log,
     styled,
+    three_panels,
 )
 from sparselab.chapters.stats import mean_interval, percent
 
@@ -140,7 +141,7 @@ def ill_posedness(path_frame, descent_frame) -> Figure:
     path = require_frame(path_frame, ["eps", "error", "norm"]).sort_values("eps")
     descent = require_frame(descent_frame, ["support", "seed", "step", "error", "norm"])
     supports = _levels(descent["support"])
-    fig, axes = plt.subplots(1, 3, figsize=(14.5, 4.4), layout="constrained")
+    fig, axes = three_panels(11.0, 8.2)
     ax = axes[0]
     ax.plot(
         path["norm"].to_numpy(dtype=float),
@@ -331,7 +332,7 @@ def butterfly_errors(exactness, noise, dense, *, floor=1e-17) -> Figure:
     noisy = require_frame(noise, ["noise", "order", "seed", "relative_error"])
     dense = require_frame(dense, ["N", "order", "seed", "relative_error", "monarch_relative_error"])
     floor = float(floor)
-    fig, axes = plt.subplots(1, 3, figsize=(15.0, 4.5), layout="constrained")
+    fig, axes = three_panels(11.0, 8.4)
     ax = axes[0]
     orders = _levels(exact["order"])
     for i, matrix in enumerate(_levels(exact["matrix"])):

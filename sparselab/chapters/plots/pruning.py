@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -30,6 +29,7 @@ from sparselab.chapters.plots.style import (
     paint,
     plain_log,
     styled,
+    three_panels,
 )
 from sparselab.chapters.stats import check_level, mean_interval, percent
 
@@ -479,7 +479,7 @@ def structured_tradeoff(frame, *, axes=None, level=0.95, logy=True, ylabel="test
     structures = in_style_order(list(dict.fromkeys(pruned["structure"])))
     own = axes is None
     if own:
-        fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), layout="constrained")
+        fig, axes = three_panels(11.0, 8.6)
     else:
         if len(axes) != 3:
             raise ValueError(f"axes must be three axes, got {len(axes)}")

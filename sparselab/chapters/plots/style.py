@@ -35,6 +35,7 @@ __all__ = [
     "styled",
     "paint",
     "new_axes",
+    "three_panels",
     "as_numpy",
     "nice",
     "PlainLogFormatter",
@@ -181,6 +182,17 @@ def as_numpy(x) -> np.ndarray:
             x = x.float()
         return x.numpy()
     return np.asarray(x)
+
+
+def three_panels(width: float = 11.0, height: float = 8.4):
+    """A figure of three panels at most two across: two side by side, the third below the first.
+
+    Returns ``(fig, [ax0, ax1, ax2])`` in reading order (constrained layout; the fourth cell of the 2 × 2 grid is
+    removed). The book's figures keep two panels across so that each panel stays readable on a laptop screen.
+    """
+    fig, grid = plt.subplots(2, 2, figsize=(width, height), layout="constrained")
+    grid[1, 1].remove()
+    return fig, [grid[0, 0], grid[0, 1], grid[1, 0]]
 
 
 def nice(name: str) -> str:

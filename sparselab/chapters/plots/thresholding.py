@@ -55,7 +55,7 @@ def phase_transition(frame, *, value="success", x="delta", y="rho", panel="metho
     :math:`\rho(\delta)`). Booleans such as ``success`` count as 0/1 (the mean is the
     success probability, colour scale ``[0, 1]``, ``cividis``); a cell without runs is
     blank. Panels are the values of ``panel`` in the order of first appearance
-    (``None``: one panel). The mesh arrays (``ax.collections[0].get_array()``) hold the
+    (``None``: one panel), at most two across (four panels: a 2 × 2 grid). The mesh arrays (``ax.collections[0].get_array()``) hold the
     means, rows = ``y`` ascending, columns = ``x`` ascending.
     """
     frame = require_frame(frame, [value, x, y] + ([panel] if panel is not None else []))
@@ -68,8 +68,19 @@ def phase_transition(frame, *, value="success", x="delta", y="rho", panel="metho
         if len(pair) != 2 or len(pair[0]) != len(pair[1]):
             raise ValueError(f"curve {label!r} must be a pair (xs, ys) of equal lengths")
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 1.2, 3.6), layout="constrained", sharey=True, squeeze=False)
-    axes = list(axes[0])
+    ncols = min(n, 2)  # at most two panels across, so that each stays readable on a laptop screen
+    nrows = -(-n // ncols)
+    fig, grid_axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(3.6 * ncols + 1.2, 3.4 * nrows + 0.4),
+        layout="constrained",
+        sharey=True,
+        squeeze=False,
+    )
+    for ax in grid_axes.ravel()[n:]:
+        ax.remove()  # an odd number of panels leaves the last cell empty
+    axes = list(grid_axes.ravel()[:n])
     norm = mpl.colors.Normalize(vmin=0.0, vmax=1.0)
     cmap = mpl.colormaps["cividis"].with_extremes(bad=PAPER)
     mesh, counts = None, []
@@ -100,7 +111,8 @@ def phase_transition(frame, *, value="success", x="delta", y="rho", panel="metho
         ax.set_xlabel(r"$\delta = m/N$" if x == "delta" else axis_label(x))
         if p is not None:
             ax.set_title(str(p), fontsize="medium")
-    axes[0].set_ylabel(r"$\rho = k/m$" if y == "rho" else axis_label(y))
+    for row in range(nrows):
+        axes[row * ncols].set_ylabel(r"$\rho = k/m$" if y == "rho" else axis_label(y))
     if curves:
         axes[0].legend(fontsize="small", loc="upper left")
     fig.colorbar(mesh, ax=axes, location="right", shrink=0.9, aspect=25, pad=0.02, label=f"mean of {axis_label(value)}")
