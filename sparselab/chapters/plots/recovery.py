@@ -176,9 +176,9 @@ def recovered_weights(planted, recovered, *, title=None) -> Figure:
 
     ``planted`` and ``recovered`` are 2-D arrays or tensors of one shape (neurons x inputs,
     rows already aligned by the caller; a trailing output axis of size 1 is dropped). The
-    first two panels draw :math:`W^\star` and :math:`\hat W` on a diverging colour map
+    first two panels (stacked, left) draw :math:`W^\star` and :math:`\hat W` on a diverging colour map
     symmetric about 0 (``RdBu_r``, limits :math:`\pm \max |w|` over both, one colour bar);
-    the third scatters every entry :math:`(w^\star_{ij}, \hat w_{ij})` — the planted
+    the third (right) scatters every entry :math:`(w^\star_{ij}, \hat w_{ij})` — the planted
     non-zeros in blue, the planted zeros (where a recovered non-zero is a false positive)
     in vermillion — against the identity line, titled with the relative error
     :math:`\|\hat W - W^\star\|_F / \|W^\star\|_F`.
@@ -190,13 +190,10 @@ def recovered_weights(planted, recovered, *, title=None) -> Figure:
     scale = scale if scale > 0 else 1.0
     rows, cols = w_star.shape
     ratio = min(max(rows / max(cols, 1), 0.3), 1.5)
-    fig, axes = plt.subplots(
-        1,
-        3,
-        figsize=(14, max(3.2 * ratio + 1.8, 4.2)),
-        layout="constrained",
-        gridspec_kw=dict(width_ratios=[1.0, 1.0, 0.75]),
-    )
+    # two panels across at most: the two images stacked on the left, the scatter on the right
+    fig = plt.figure(figsize=(11.0, max(2 * (2.6 * ratio + 1.0), 5.2)), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.35, 1.0])
+    axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[:, 1])]
     aspect = image_aspect(w_star.shape)
     image = None
     for ax, array, name in ((axes[0], w_star, "planted $W^\\star$"), (axes[1], w_hat, "recovered $\\hat W$")):
