@@ -48,8 +48,11 @@ Configuration is plain data (:class:`TrainConfig`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import math
 import os
+import pickle
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -82,6 +85,7 @@ __all__ = [
     "resolve_device",
     "save_checkpoint",
     "load_checkpoint",
+    "CheckpointError",
 ]
 
 
@@ -274,15 +278,48 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+#: The first line of every checkpoint file: the format and the SHA-256 of the ``torch.save`` payload after it.
+CHECKPOINT_MAGIC = b"SPARSELAB-CHECKPOINT 1 sha256="
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is not one :func:`save_checkpoint` wrote, or whose content changed since."""
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
-    """Write ``state`` with ``torch.save`` atomically: a temporary file in the same folder, then rename."""
+    """Write ``state`` atomically (a temporary file in the same folder, then rename), with an integrity header.
+
+    The file is one line ``SPARSELAB-CHECKPOINT 1 sha256=<hex>`` followed by the ``torch.save`` bytes of
+    ``state``, whose SHA-256 the line holds. ``state`` must be tensors and plain containers (dict, list, tuple,
+    str, int, float, bool, None): :func:`load_checkpoint` refuses anything else.
+    """
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
     with atomic_write(path, "wb") as fh:
-        torch.save(state, fh)
+        fh.write(CHECKPOINT_MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n")
+        fh.write(payload)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint`."""
-    return torch.load(path, map_location=map_location, weights_only=False)
+    """Load a checkpoint written by :func:`save_checkpoint`, after checking that its bytes are unchanged.
+
+    Raises :class:`CheckpointError` naming the file when it has no sparselab header, when the payload's SHA-256
+    differs from the header's (a changed or truncated file), or when the payload holds anything but tensors and
+    plain containers: it is unpickled with ``torch.load(weights_only=True)``, so no code in a crafted file runs.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    header, newline, payload = data.partition(b"\n")
+    if not header.startswith(CHECKPOINT_MAGIC) or not newline:
+        raise CheckpointError(f"checkpoint {path} is not a sparselab checkpoint (no integrity header)")
+    digest = header[len(CHECKPOINT_MAGIC) :].decode("ascii", errors="replace")
+    if hashlib.sha256(payload).hexdigest() != digest:
+        raise CheckpointError(f"checkpoint {path} is corrupt: its content does not match its SHA-256 ({digest[:12]}…)")
+    try:
+        return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"checkpoint {path} holds more than tensors and plain containers: {err}") from err
 
 
 @contextlib.contextmanager

@@ -146,6 +146,17 @@ def test_evaluate_reproduces_train_metrics(trained, tmp_path):
         assert metrics[key] == train_metrics[key], key
 
 
+def test_evaluate_refuses_a_changed_checkpoint_with_exit_2(trained, tmp_path):
+    changed = tmp_path / "changed.pt"
+    data = bytearray((trained / "checkpoint.pt").read_bytes())
+    data[-100] ^= 0x01  # one bit of the payload
+    changed.write_bytes(bytes(data))
+    proc = _run(MODULE, "evaluate", "--checkpoint", changed, "--out", tmp_path / "eval", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "changed.pt is corrupt" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "eval" / "metrics.json").exists()
+
+
 def test_error_exit_codes(tmp_path):
     """Unknown config key (console script where installed) and missing checkpoint (``-m``), run side by side."""
     config = _write(tmp_path / "bad.yaml", {"model": {"width": 8, "widht": 3}})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import os
 import stat
@@ -14,7 +16,7 @@ from sparselab import History, SparseLinear, SparseMLP, TrainConfig, make_regres
 from sparselab import masks as M
 from sparselab.data import RegressionData
 from sparselab.loop import Callback, LoopState, fit, supervised_step
-from sparselab.training import load_checkpoint, resolve_device, save_checkpoint
+from sparselab.training import CHECKPOINT_MAGIC, CheckpointError, load_checkpoint, resolve_device, save_checkpoint
 
 FAST = dict(progress=False, device="cpu")
 
@@ -168,6 +170,58 @@ def test_save_checkpoint_is_atomic(tmp_path):
         save_checkpoint(path, {"x": lambda: None})
     assert torch.equal(load_checkpoint(path)["x"], torch.arange(3))
     assert [p.name for p in path.parent.iterdir()] == ["ckpt.pt"]
+
+
+class _Planted:
+    """An object whose unpickling runs code: it creates the folder ``marker`` (a stand-in for any payload)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def _with_header(path, payload: bytes) -> None:
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    path.write_bytes(CHECKPOINT_MAGIC + digest + b"\n" + payload)
+
+
+def test_a_crafted_checkpoint_is_refused_without_running_its_code(tmp_path):
+    marker = tmp_path / "pwned"
+    buffer = io.BytesIO()
+    torch.save({"model": _Planted(marker)}, buffer)
+    path = tmp_path / "evil.pt"
+    _with_header(path, buffer.getvalue())  # a valid integrity header: only weights_only=True stops it
+    with pytest.raises(CheckpointError, match="evil.pt.*tensors and plain containers"):
+        load_checkpoint(path)
+    assert not marker.exists()
+    raw = tmp_path / "raw.pt"  # the same payload without a header (e.g. a plain torch.save file)
+    raw.write_bytes(buffer.getvalue())
+    with pytest.raises(CheckpointError, match="raw.pt is not a sparselab checkpoint"):
+        load_checkpoint(raw)
+    assert not marker.exists()
+
+
+def test_every_single_bit_flip_of_a_checkpoint_is_detected(tmp_path):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"model": {"w": torch.linspace(-1, 1, 64)}, "epoch": 3, "history": {"loss": [0.5, 0.25]}})
+    data = path.read_bytes()
+    header_end = data.index(b"\n")
+    g = torch.Generator().manual_seed(0)
+    positions = torch.randint(header_end + 1, len(data), (200,), generator=g).tolist()
+    for position in positions + [len(data) - 1]:
+        bit = 1 << (position % 8)
+        flipped = bytearray(data)
+        flipped[position] ^= bit
+        path.write_bytes(bytes(flipped))
+        with pytest.raises(CheckpointError, match="c.pt is corrupt"):
+            load_checkpoint(path)
+    path.write_bytes(data[:-10])  # truncated
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(path)
+    path.write_bytes(data)
+    assert load_checkpoint(path)["epoch"] == 3
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
