@@ -63,7 +63,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from sparselab._io import atomic_write
-from sparselab._validation import check_choice, check_float, check_int
+from sparselab._validation import check_bool, check_choice, check_float, check_int
 from sparselab.loop import LoopState, fit, supervised_step
 from sparselab.masks import soft_density_penalty, temperature_schedule
 from sparselab.metrics import mse
@@ -135,6 +135,8 @@ class TrainConfig:
             check_int(self.stop_after, "stop_after", low=1)
         if not isinstance(self.device, str):
             raise TypeError(f"device must be a string such as 'auto', 'cpu', 'cuda' or 'mps', got {self.device!r}")
+        for flag in ("bf16", "progress", "track_flips", "resume"):  # 'false' or 0 is no boolean: refuse it
+            check_bool(getattr(self, flag), flag)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:

@@ -153,3 +153,28 @@ def test_a_torn_cache_entry_is_ignored(tree):
     runs.clear()
     _build(root)
     assert sorted(runs) == ["one", "two"]
+
+
+def test_execute_one_replaces_the_target_only_when_the_chapter_finished(tmp_path, monkeypatch):
+    target = tmp_path / "ch.ipynb"
+    target.write_text("previous build")
+
+    def failing(source, output, **kwargs):
+        Path(output).write_text("half executed")
+        raise RuntimeError("cell 3 failed")
+
+    monkeypatch.setattr(execute_chapters.pm, "execute_notebook", failing)
+    with pytest.raises(RuntimeError, match="cell 3"):
+        execute_chapters.execute_one(tmp_path / "src.ipynb", target, {}, "python3")
+    assert target.read_text() == "previous build"  # never half-written
+    assert (tmp_path / "ch.failed.ipynb").read_text() == "half executed"
+
+    def working(source, output, **kwargs):
+        Path(output).write_text("executed")
+
+    monkeypatch.setattr(execute_chapters.pm, "execute_notebook", working)
+    execute_chapters.execute_one(tmp_path / "src.ipynb", target, {}, "python3")
+    assert target.read_text() == "executed" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "ch.failed.ipynb",
+        "ch.ipynb",
+    ]

@@ -34,3 +34,14 @@ def test_atomic_write_rejects_other_modes(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         with atomic_write(tmp_path / "x", "a"):
             pass
+
+
+def test_reading_the_umask_leaves_it_unchanged():
+    from sparselab._io import _umask
+
+    previous = os.umask(0o027)
+    try:
+        assert _umask() == 0o027
+        assert os.umask(0o027) == 0o027  # still the value set before the read
+    finally:
+        os.umask(previous)

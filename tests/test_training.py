@@ -770,3 +770,15 @@ def test_recorded_train_loss_of_a_soft_run_is_the_task_loss(small_linear):
     penalty = ((rho - 0.3) / 0.3) ** 2
     assert penalty > 1.0  # large against the loss, so that adding it would show
     assert h.train_loss[0] == pytest.approx(before, rel=1e-5)
+
+
+@pytest.mark.parametrize("flag", ["bf16", "progress", "track_flips", "resume"])
+@pytest.mark.parametrize("value", ["false", "no", 0, 1, None])
+def test_train_config_flags_must_be_booleans(flag, value):
+    with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+        TrainConfig(**{flag: value})
+
+
+def test_straight_through_must_be_a_boolean():
+    with pytest.raises(TypeError, match="straight_through must be True or False"):
+        SparseLinear(4, 4, sparsity=0.5, straight_through="false")

@@ -156,17 +156,29 @@ def _commit() -> str:
 
 
 def execute_one(nb: Path, target: Path, params: dict, kernel: str) -> float:
-    """papermill-execute the chapter ``nb`` into ``target`` (in the chapter's folder); its wall time in seconds."""
+    """papermill-execute the chapter ``nb`` into ``target`` (in the chapter's folder); its wall time in seconds.
+
+    papermill writes its output as it goes, so it writes to a temporary file beside ``target``, which replaces
+    ``target`` only when the chapter has finished: ``target`` is never a half-executed notebook. A chapter that
+    fails leaves its partly executed notebook as ``<name>.failed.ipynb`` for inspection, and raises.
+    """
+    running = target.with_name(f".{target.stem}.running.ipynb")
     t0 = time.perf_counter()
-    pm.execute_notebook(
-        str(nb),
-        str(target),
-        parameters=params,
-        kernel_name=kernel,
-        cwd=str(nb.parent),
-        progress_bar=False,
-        log_output=False,
-    )
+    try:
+        pm.execute_notebook(
+            str(nb),
+            str(running),
+            parameters=params,
+            kernel_name=kernel,
+            cwd=str(nb.parent),
+            progress_bar=False,
+            log_output=False,
+        )
+    except BaseException:
+        if running.exists():
+            os.replace(running, target.with_name(f"{target.stem}.failed.ipynb"))
+        raise
+    os.replace(running, target)
     return round(time.perf_counter() - t0, 1)
 
 

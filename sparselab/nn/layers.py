@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sparselab import masks as M
-from sparselab._validation import check_choice, check_float, check_int, check_matrix, resolve_density
+from sparselab._validation import check_bool, check_choice, check_float, check_int, check_matrix, resolve_density
 from sparselab.factorization import butterfly, monarch
 
 __all__ = ["SparseLinear", "sparse_layers", "ButterflyLinear", "MonarchLinear"]
@@ -101,7 +101,7 @@ class SparseLinear(nn.Module):
         self.out_features = check_int(out_features, "out_features", low=1)
         self.target_density = resolve_density(density, sparsity)
         self.mask_kind = M.check_mask_kind(mask)
-        self.straight_through = bool(straight_through)
+        self.straight_through = check_bool(straight_through, "straight_through")
         self.dense_weight_grad = bool(dense_weight_grad)
         self.k = M.keep_count(self.in_features * self.out_features, self.target_density)
         factory = {"device": device, "dtype": dtype}
