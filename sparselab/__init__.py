@@ -20,8 +20,9 @@ import importlib
 
 from sparselab import data, masks, metrics, training
 from sparselab.data import RegressionData, make_regression
-from sparselab.nn.layers import ButterflyLinear, MonarchLinear, SparseLinear, sparse_layers
+from sparselab.nn.layers import SparseLinear, sparse_layers
 from sparselab.nn.models import SparseMLP
+from sparselab.nn.structured import ButterflyLinear, MonarchLinear
 from sparselab.training import History, TrainConfig, resolve_device, train
 
 __version__ = "0.1.0"

@@ -5,8 +5,9 @@ Every public name of these modules is also a name of the package.
 """
 
 from sparselab.nn import layers, models
-from sparselab.nn.layers import ButterflyLinear, MonarchLinear, SparseLinear, sparse_layers
+from sparselab.nn.layers import SparseLinear, sparse_layers
 from sparselab.nn.models import MLP, DigitsCNN, SparseMLP
+from sparselab.nn.structured import ButterflyLinear, MonarchLinear
 
 __all__ = [
     "layers",
