@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import papermill as pm
 import yaml
+from findings import _commit  # the build's commit, as the provenance states it (tools/ is on the path of a script)
 
 from sparselab._io import atomic_write
 
@@ -142,17 +142,6 @@ def _last_seconds(cache: Path, nb: Path) -> float:
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
     return float("inf")
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True)
-        return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
 
 
 def execute_one(nb: Path, target: Path, params: dict, kernel: str) -> float:

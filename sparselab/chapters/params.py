@@ -165,11 +165,11 @@ class PruningParams(ChapterParams):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RecoveryParams(ChapterParams):
-    """The parameters of ``book/recovery.ipynb`` (IHT recovers planted networks).
+class _RecoveryCommon(ChapterParams):
+    """The parameters both recovery pages share: the planted networks, the success criterion, IHT and IMP.
 
-    The ranges admit the paper's scale (input dimension 100, n = 50,000, widths and
-    sparsities over {1, 2, 5, ..., 1000}).
+    Each page's class adds its own experiments' fields, then ``device`` and ``threads``, in the order of the page's
+    parameters cell.
     """
 
     # the planted networks
@@ -183,12 +183,6 @@ class RecoveryParams(ChapterParams):
     # error <= max_rel_error, every method in float64
     min_f1: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
     max_rel_error: float = checked(check_float, low=0.0, low_inclusive=False)
-    # the phase diagrams
-    widths: list[int] = checked(check_int_list, low=1)
-    nnzs: list[int] = checked(check_int_list, low=1)
-    samples_width: int = checked(check_int, low=1)
-    samples_n_trains: list[int] = checked(check_int_list, low=1)
-    samples_nnzs: list[int] = checked(check_int_list, low=1)
     # IHT (sparselab.recovery.iht) and IMP (sparselab.recovery.imp_baseline)
     iht_steps: int = checked(check_int, low=1)
     iht_refine_steps: int = checked(check_int, low=0)
@@ -198,6 +192,29 @@ class RecoveryParams(ChapterParams):
     imp_epochs: int = checked(check_int, low=1)
     imp_lr: float = checked(check_float, low=0.0, low_inclusive=False)
     imp_alpha: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+
+    def check_rules(self) -> None:
+        most = self.planted_width * self.in_features
+        if self.planted_nnz > most:
+            raise ValueError(
+                f"planted_nnz must be in [1, planted_width * in_features = {most}], got {self.planted_nnz}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecoveryParams(_RecoveryCommon):
+    """The parameters of ``book/recovery.ipynb`` (IHT recovers planted networks).
+
+    The ranges admit the paper's scale (input dimension 100, n = 50,000, widths and
+    sparsities over {1, 2, 5, ..., 1000}).
+    """
+
+    # the phase diagrams
+    widths: list[int] = checked(check_int_list, low=1)
+    nnzs: list[int] = checked(check_int_list, low=1)
+    samples_width: int = checked(check_int, low=1)
+    samples_n_trains: list[int] = checked(check_int_list, low=1)
+    samples_nnzs: list[int] = checked(check_int_list, low=1)
     # memory and time
     cost_n_train: int = checked(check_int, low=1)
     cost_nnzs: list[int] = checked(check_int_list, low=1)
@@ -206,41 +223,19 @@ class RecoveryParams(ChapterParams):
     cost_fixed_nnz: int = checked(check_int, low=1)
     cost_iht_steps: int = checked(check_int, low=1)
     cost_imp_epochs: int = checked(check_int, low=1)
-    # execution
+    # execution (last, as in the parameters cells)
     device: str = checked(check_choice, allowed=("auto", "cpu", "cuda"))
     threads: int | None = checked(check_int, optional=True, low=1)
 
-    def check_rules(self) -> None:
-        _check_planted_nnz(self)
-
 
 @dataclass(frozen=True, kw_only=True)
-class RecoveryBeyondParams(ChapterParams):
+class RecoveryBeyondParams(_RecoveryCommon):
     """The parameters of ``book/recovery_beyond.ipynb`` (recovery beyond the theorem).
 
     The planted networks, the success criterion and the IHT and IMP recipes are those of
     :class:`RecoveryParams`, with the same checks; the ranges admit the paper's scale.
     """
 
-    # the planted networks
-    in_features: int = checked(check_int, low=1)
-    n_train: int = checked(check_int, low=1)
-    n_test: int = checked(check_int, low=1)
-    planted_width: int = checked(check_int, low=2)  # two neurons are made near-parallel
-    planted_nnz: int = checked(check_int, low=1)  # at most planted_width * in_features
-    seeds: list[int] = checked(check_int_list, low=0)
-    # the one success criterion (sparselab.recovery.exact_recovery), as in RecoveryParams
-    min_f1: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False)
-    max_rel_error: float = checked(check_float, low=0.0, low_inclusive=False)
-    # IHT (sparselab.recovery.iht) and IMP (sparselab.recovery.imp_baseline)
-    iht_steps: int = checked(check_int, low=1)
-    iht_refine_steps: int = checked(check_int, low=0)
-    iht_restarts: int = checked(check_int, low=1)
-    iht_width_factor: int = checked(check_int, low=1)
-    iht_chunk: int = checked(check_int, low=1)
-    imp_epochs: int = checked(check_int, low=1)
-    imp_lr: float = checked(check_float, low=0.0, low_inclusive=False)
-    imp_alpha: float = checked(check_float, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     # digits (and MNIST)
     class_width: int = checked(check_int, low=1)
     class_nnzs: list[int] = checked(check_int_list, low=1)
@@ -262,19 +257,9 @@ class RecoveryBeyondParams(ChapterParams):
     few_samples: int = checked(check_int, low=1)
     label_noise: float = checked(check_float, low=0.0)
     correlation: float = checked(check_float, low=0.0, high=1.0, high_inclusive=False)
-    # execution
+    # execution (last, as in the parameters cells)
     device: str = checked(check_choice, allowed=("auto", "cpu", "cuda"))
     threads: int | None = checked(check_int, optional=True, low=1)
-
-    def check_rules(self) -> None:
-        _check_planted_nnz(self)
-
-
-def _check_planted_nnz(params: RecoveryParams | RecoveryBeyondParams) -> None:
-    """The rule of both recovery pages: the planted network has at most ``planted_width * in_features`` weights."""
-    most = params.planted_width * params.in_features
-    if params.planted_nnz > most:
-        raise ValueError(f"planted_nnz must be in [1, planted_width * in_features = {most}], got {params.planted_nnz}")
 
 
 @dataclass(frozen=True, kw_only=True)

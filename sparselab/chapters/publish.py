@@ -152,10 +152,8 @@ def results_table(frame, digits: int = 3, *, missing: str = MISSING, rename: dic
     for column in text.columns:
         values = text[column]
         integral = pd.api.types.is_integer_dtype(values.dtype)
-        numbers_ = [
-            float(v) for v in values if isinstance(v, numbers.Real) and not isinstance(v, bool) and not pd.isna(v)
-        ]
-        whole = all(math.isinf(v) or v == round(v) for v in numbers_)  # a column of counts prints whole numbers
+        reals = [float(v) for v in values if isinstance(v, numbers.Real) and not isinstance(v, bool) and not pd.isna(v)]
+        whole = all(math.isinf(v) or v == round(v) for v in reals)  # a column of counts prints whole numbers
         text[column] = [
             format_number(int(v) if integral and not pd.isna(v) else v, digits, missing=missing, whole=whole)
             for v in values

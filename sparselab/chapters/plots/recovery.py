@@ -42,7 +42,7 @@ from sparselab.chapters.plots.style import (
     plain_log,
     styled,
 )
-from sparselab.chapters.stats import check_level, mean_interval, metric_bounds, percent
+from sparselab.chapters.stats import check_level, percent, summarise
 
 __all__ = [
     "phase_diagram",
@@ -416,7 +416,7 @@ def metric_vs_nnz(frame, *, metric, group="method", panel=None, x="nnz", ylabel=
     ``group`` (in the order of :data:`METHOD_STYLES`, one style per group throughout;
     ``None``: one line). Each line is the mean of ``metric`` at each ``x``, over a
     translucent band of the book's one interval, the ``level`` (a fraction, 0.95 by default)
-    Student-:math:`t` interval over seeds (:func:`~sparselab.chapters.stats.mean_interval`),
+    Student-:math:`t` interval over seeds (:func:`~sparselab.chapters.stats.summarise`),
     clipped to the metric's range (:func:`~sparselab.chapters.stats.metric_bounds`: an
     accuracy, F1 or success band stays in :math:`[0, 1]`). A point of a single run has no
     interval and draws no band; ``level=None`` draws the means alone. ``logx`` puts ``x`` on
@@ -428,7 +428,6 @@ def metric_vs_nnz(frame, *, metric, group="method", panel=None, x="nnz", ylabel=
     frame = numeric_column(frame, metric)
     panels = list(dict.fromkeys(frame[panel])) if panel is not None else [None]
     groups = in_style_order(list(dict.fromkeys(frame[group]))) if group is not None else [None]
-    low_bound, high_bound = metric_bounds(metric)
     n = len(panels)
     fig, axes = plt.subplots(1, n, figsize=(max(6.0, 4.8 * n), 4.3), layout="constrained", squeeze=False)
     axes = list(axes[0])
@@ -440,19 +439,23 @@ def metric_vs_nnz(frame, *, metric, group="method", panel=None, x="nnz", ylabel=
             sub = rows if g is None else rows[rows[group] == g]
             if sub.empty:
                 continue
-            runs = sub.groupby(x, sort=True)[metric].agg(list)
-            summary = [mean_interval(v, level) for v in runs]
-            counts += [int(np.isfinite(np.asarray(v, dtype=float)).sum()) for v in runs]
-            xs = runs.index.to_numpy(dtype=float)
-            mean = np.array([m for m, _ in summary], dtype=float)
-            half = np.array([h for _, h in summary], dtype=float)
+            # the book's summary: mean and t-interval per x, clipped to the metric's range
+            summary = summarise(sub, x, metric, level=0.95 if level is None else level)
+            counts += summary["n"].tolist()
+            xs = summary[x].to_numpy(dtype=float)
+            mean = summary["mean"].to_numpy(dtype=float)
             style = method_style(g, i)
-            ok = np.isfinite(half)  # a single run (or level=None) has no interval
+            ok = np.isfinite(summary["half_width"].to_numpy(dtype=float)) & (level is not None)  # one run: no band
             if ok.any():
-                low = np.clip(mean - half, low_bound, high_bound)
-                high = np.clip(mean + half, low_bound, high_bound)
                 ax.fill_between(
-                    xs, low, high, where=ok, interpolate=False, color=style["color"], alpha=0.18, linewidth=0
+                    xs,
+                    summary["low"].to_numpy(dtype=float),
+                    summary["high"].to_numpy(dtype=float),
+                    where=ok,
+                    interpolate=False,
+                    color=style["color"],
+                    alpha=0.18,
+                    linewidth=0,
                 )
                 banded = True
             ax.plot(
